@@ -1,0 +1,1 @@
+"""Grafana dashboards as code: generator, provisioning, push and render."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what shopfloor-monitor needs on Debian: system packages when missing, then .venv.
+# Used by `make test` and `make demo`; safe to run again (it only does what is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
+command -v influxd >/dev/null || [ -x /usr/sbin/influxd ] || need_apt+=(influxdb)
+command -v influx >/dev/null || need_apt+=(influxdb-client)
+command -v socat >/dev/null || need_apt+=(socat)
+if [ "${SHOPFLOOR_BOOTSTRAP:-test}" = "test" ]; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+fi
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+extras="${SHOPFLOOR_EXTRAS:-test}"
+stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras}"
+if [ ! -f "$stamp" ]; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[${extras}]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi

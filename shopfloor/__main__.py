@@ -1,0 +1,5 @@
+import sys
+
+from shopfloor.cli import main
+
+sys.exit(main())

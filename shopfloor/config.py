@@ -1,0 +1,197 @@
+"""Load a YAML config file plus environment variables into a pydantic model.
+
+Used by every component (edge.yaml, collector.yaml, ...). Two ways to keep secrets out of
+the file:
+
+* ``${VAR}`` or ``${VAR:-default}`` anywhere in a string value is replaced from the environment;
+* ``<PREFIX>__<KEY>__<SUBKEY>=value`` overrides ``key.subkey`` (e.g. ``SHOPFLOOR_EDGE__BROKER__PASSWORD``).
+
+Every error names the file, the key path and how to fix it::
+
+    edge.yaml: buses[0].devices[1].unit_id: must be <= 247 (got 300). Fix: Modbus unit ids are 1..247.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A config file is wrong. ``problems`` holds one line per problem, each naming file and key."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def format_location(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _hint(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "add this key."
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, tuple(error["loc"][:-1]))
+        key = str(error["loc"][-1])
+        close = difflib.get_close_matches(key, allowed, n=1)
+        if close:
+            return f"did you mean {close[0]!r}?"
+        return f"remove it; allowed keys here: {', '.join(sorted(allowed))}." if allowed else "remove it."
+    if kind in ("literal_error", "enum"):
+        return f"use one of {ctx.get('expected', 'the allowed values')}."
+    if kind.startswith(("int_", "float_")) or kind in ("greater_than", "less_than_equal", "greater_than_equal"):
+        return "give a number in the allowed range."
+    if kind == "string_pattern_mismatch":
+        return "use letters, digits, '_', '.' or '-' (no spaces, no '/')."
+    if kind == "value_error":
+        return "see the message above."
+    return "check the value against docs."
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Field names (and aliases) of the sub-model at ``loc``; empty when it cannot be followed."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = _inner_model(fields[part].annotation)
+    fields = getattr(current, "model_fields", None) or {}
+    return [f.alias or name for name, f in fields.items()]
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validation_problems(path: Path | str, exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    name = Path(path).name
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        msg = str(error["msg"]).removeprefix("Value error, ")
+        if "input" in error and error["type"] not in ("missing", "extra_forbidden", "model_type"):
+            shown = repr(error["input"])
+            if len(shown) <= 60:
+                msg = f"{msg} (got {shown})"
+        problems.append(f"{name}: {format_location(loc)}: {msg}. Fix: {_hint(error, model)}")
+    return problems
+
+
+def _expand_env(node: Any, path: Path, loc: tuple[int | str, ...], env: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand_env(v, path, (*loc, k), env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(v, path, (*loc, i), env) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def replace(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in env:
+                return env[var]
+            if default is not None:
+                return default
+            raise ConfigError(
+                path,
+                [
+                    f"{path.name}: {format_location(loc)}: environment variable {var} is not set. "
+                    f"Fix: export {var}=... or write ${{{var}:-default}}."
+                ],
+            )
+
+        return _ENV_REF.sub(replace, node)
+    return node
+
+
+def _apply_overrides(data: dict[str, Any], prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
+    marker = f"{prefix}__"
+    for key, value in env.items():
+        if not key.startswith(marker):
+            continue
+        parts = [p.lower() for p in key[len(marker) :].split("__") if p]
+        node = data
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        if parts:
+            node[parts[-1]] = yaml.safe_load(value) if value else value
+    return data
+
+
+def read_yaml(path: Path | str) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            path, [f"{path}: file not found. Fix: check the path, or copy an example from docs/."]
+        ) from None
+    except OSError as exc:
+        raise ConfigError(path, [f"{path}: cannot be read ({exc.strerror}). Fix: check its permissions."]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            path, [f"{path.name}: {where}: not valid YAML ({problem}). Fix: check indentation and quoting there."]
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            path, [f"{path.name}: (top level): expected a mapping of keys. Fix: start with 'key: value' lines."]
+        )
+    return data
+
+
+def load_config(
+    path: Path | str,
+    model: type[Model],
+    env_prefix: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Model:
+    """Read, expand ``${VAR}``, apply ``PREFIX__KEY`` overrides, validate. Raises ConfigError."""
+    path = Path(path)
+    environ = os.environ if env is None else env
+    data = _expand_env(read_yaml(path), path, (), environ)
+    if env_prefix:
+        data = _apply_overrides(data, env_prefix, environ)
+    try:
+        return model.model_validate(data, context={"config_dir": path.parent})
+    except ValidationError as exc:
+        raise ConfigError(path, validation_problems(path, exc, model)) from None

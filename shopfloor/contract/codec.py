@@ -1,0 +1,81 @@
+"""Bytes on the wire <-> contract models. The only place that knows which kind carries which model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from shopfloor.contract.errors import ContractError
+from shopfloor.contract.payloads import EdgeStatus, MeterReading, ReadingBatch, StationEvent
+from shopfloor.contract.topics import DEFAULT_PREFIX, Kind, Topic, parse_topic
+
+Payload = MeterReading | ReadingBatch | StationEvent | EdgeStatus
+
+MODEL_BY_KIND: dict[Kind, type[BaseModel]] = {
+    Kind.READING: MeterReading,
+    Kind.BATCH: ReadingBatch,
+    Kind.EVENT: StationEvent,
+    Kind.STATUS: EdgeStatus,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: Topic
+    payload: Payload
+
+
+def contract_error_from(exc: ValidationError) -> ContractError:
+    """The first pydantic error as a ContractError whose field is a dotted path."""
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or "payload"
+    reason = first["msg"]
+    if reason.startswith("Value error, "):
+        reason = reason.removeprefix("Value error, ")
+    if first["type"] == "json_invalid":
+        field = "payload"
+        reason = f"not valid JSON ({first.get('ctx', {}).get('error', reason)})"
+    elif "input" in first and first["type"] not in ("missing", "model_type"):
+        shown = repr(first["input"])
+        if len(shown) <= 60:
+            reason = f"{reason} (got {shown})"
+    extra = len(exc.errors()) - 1
+    if extra:
+        reason = f"{reason} (+{extra} more error{'s' if extra > 1 else ''})"
+    return ContractError(field, reason)
+
+
+def decode_payload(kind: Kind, payload: bytes | str) -> Payload:
+    model = MODEL_BY_KIND[kind]
+    try:
+        parsed = model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise contract_error_from(exc) from None
+    assert isinstance(parsed, MeterReading | ReadingBatch | StationEvent | EdgeStatus)
+    return parsed
+
+
+def decode(topic: str, payload: bytes | str, prefix: str = DEFAULT_PREFIX) -> Message:
+    """Parse and validate one MQTT message; raises ContractError naming the bad field."""
+    parsed_topic = parse_topic(topic, prefix)
+    body = decode_payload(parsed_topic.kind, payload)
+    _check_topic_matches(parsed_topic, body)
+    return Message(parsed_topic, body)
+
+
+def _check_topic_matches(topic: Topic, body: Payload) -> None:
+    source_field = {
+        MeterReading: "device",
+        ReadingBatch: "edge",
+        StationEvent: "station",
+        EdgeStatus: "edge",
+    }[type(body)]
+    value = getattr(body, source_field)
+    if value != topic.source:
+        raise ContractError(source_field, f"is {value!r} but the topic names {topic.source!r}")
+
+
+def encode(payload: Payload) -> bytes:
+    # exclude_defaults, not exclude_none: a null value ("not available") must stay on the wire.
+    return payload.model_dump_json(exclude_defaults=True).encode()

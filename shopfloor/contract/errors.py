@@ -1,0 +1,12 @@
+"""The one error type of the wire contract."""
+
+from __future__ import annotations
+
+
+class ContractError(ValueError):
+    """A topic or payload breaks contract v1. ``field`` is a dotted path, e.g. ``values.power.unit``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

@@ -1,0 +1,254 @@
+"""Payload models of contract v1. Documented, with examples, in docs/contract.md.
+
+All payloads are UTF-8 JSON objects. Unknown keys are rejected, so a typo in a device
+mapping fails loudly instead of silently losing a value.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from shopfloor.contract.categories import find_category
+from shopfloor.contract.topics import ID_PATTERN
+
+# 2000-01-01 .. 2100-01-01 in ms: catches seconds or ns sent where ms are expected.
+_MIN_TS_MS = 946_684_800_000
+_MAX_TS_MS = 4_102_444_800_000
+
+DeviceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+TimestampMs = Annotated[
+    int,
+    Field(
+        ge=_MIN_TS_MS,
+        le=_MAX_TS_MS,
+        description="Unix time in milliseconds (UTC) when the value was taken",
+    ),
+]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+# Canonical quantity -> unit. The edge converts to these units (profiles carry the scale),
+# so every site is compared on the same terms. Custom quantities start with "x_" and may
+# carry any unit.
+QUANTITY_UNITS: dict[str, str] = {
+    "voltage_l1": "V",
+    "voltage_l2": "V",
+    "voltage_l3": "V",
+    "current_l1": "A",
+    "current_l2": "A",
+    "current_l3": "A",
+    "current_total": "A",
+    "power": "W",
+    "power_l1": "W",
+    "power_l2": "W",
+    "power_l3": "W",
+    "apparent_power": "VA",
+    "reactive_power": "var",
+    "power_factor": "1",
+    "frequency": "Hz",
+    "energy_import": "kWh",
+    "energy_export": "kWh",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, str_strip_whitespace=True)
+
+
+class Quality(StrEnum):
+    OK = "ok"  # all values read and decoded
+    STALE = "stale"  # the device did not answer: no values, never zeros
+    ERROR = "error"  # the device answered with an error or undecodable data
+
+
+class Value(_Strict):
+    """One quantity. ``value`` is null when the meter reports its 'not available' sentinel."""
+
+    value: float | None
+    unit: str = Field(min_length=1, max_length=16)
+
+
+class MeterReading(_Strict):
+    """One poll of one device: topic kind ``reading``, or an element of a ``batch``."""
+
+    ts_ms: TimestampMs
+    seq: int = Field(ge=0, description="per-edge sequence number, +1 per reading, survives restarts")
+    edge: DeviceId
+    device: DeviceId
+    profile: str = Field(min_length=1, max_length=64, description="meter profile, name@version")
+    quality: Quality
+    values: dict[str, Value] = Field(default_factory=dict)
+    error: str | None = Field(default=None, max_length=500, description="why the reading is stale or in error")
+
+    @field_validator("values")
+    @classmethod
+    def _known_quantities_in_canonical_units(cls, values: dict[str, Value]) -> dict[str, Value]:
+        for quantity, measured in values.items():
+            expected = QUANTITY_UNITS.get(quantity)
+            if expected is None:
+                if not quantity.startswith("x_"):
+                    known = ", ".join(QUANTITY_UNITS)
+                    raise ValueError(
+                        f"unknown quantity {quantity!r}: use one of {known}, or prefix a custom one with 'x_'"
+                    )
+            elif measured.unit != expected:
+                raise ValueError(f"{quantity}.unit must be {expected!r}, got {measured.unit!r}")
+        return values
+
+    @model_validator(mode="after")
+    def _quality_matches_values(self) -> Self:
+        if self.quality is Quality.OK and not self.values:
+            raise ValueError("quality 'ok' needs at least one entry in values")
+        if self.quality is not Quality.OK and any(v.value is not None for v in self.values.values()):
+            raise ValueError(f"a {self.quality.value!r} reading carries no values (a dead meter is never zero)")
+        return self
+
+
+class ReadingBatch(_Strict):
+    """Many readings in one message (topic kind ``batch``), used to flush a backlog fast."""
+
+    edge: DeviceId
+    readings: list[MeterReading] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _one_edge(self) -> Self:
+        for i, reading in enumerate(self.readings):
+            if reading.edge != self.edge:
+                raise ValueError(f"readings[{i}].edge is {reading.edge!r} but the batch is from {self.edge!r}")
+        return self
+
+
+class EventType(StrEnum):
+    CHECKED_IN = "checked_in"
+    STARTED = "started"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    FINISHED = "finished"
+    STATE = "state"
+
+
+class RepairStatus(StrEnum):
+    """ORDS ``repair_status``."""
+
+    FIXED = "Fixed"
+    REPAIRABLE = "Repairable"
+    END_OF_LIFE = "End of life"
+    UNKNOWN = "Unknown"
+
+
+class Barrier(StrEnum):
+    """ORDS ``repair_barrier_if_end_of_life``, spelled as in the published data."""
+
+    PARTS_NOT_AVAILABLE = "Spare parts not available"
+    PARTS_TOO_EXPENSIVE = "Spare parts too expensive"
+    NO_WAY_TO_OPEN = "No way to open the product"
+    NO_REPAIR_INFO = "Repair information not available"
+    LACK_OF_EQUIPMENT = "Lack of equipment"
+    TOO_WORN_OUT = "Item too worn out"
+
+
+class ReuseOutcome(StrEnum):
+    """What a reuse centre did with the item, beside or instead of a repair."""
+
+    REUSED_AS_IS = "reused_as_is"
+    PARTS_HARVESTED = "parts_harvested"
+    RECYCLED = "recycled"
+
+
+class StationState(StrEnum):
+    IDLE = "idle"
+    WORKING = "working"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+_ITEM_EVENTS = frozenset(EventType) - {EventType.STATE}
+
+
+class StationEvent(_Strict):
+    """Something that happened at a repair bench (topic kind ``event``).
+
+    Ingestion is idempotent by ``event_id``: a retry with the same id is the same event.
+    """
+
+    event_id: ShortText
+    ts_ms: TimestampMs
+    station: DeviceId
+    type: EventType
+    item_id: ShortText | None = None
+    category: str | None = Field(default=None, description="ORDS product_category or an unpowered category")
+    weight_kg: float | None = Field(default=None, gt=0, le=5000)
+    repair_status: RepairStatus | None = None
+    barrier: Barrier | None = None
+    outcome: ReuseOutcome | None = None
+    brand: str | None = Field(default=None, max_length=100)
+    product_age: float | None = Field(default=None, ge=0, le=200, description="years")
+    year_of_manufacture: int | None = Field(default=None, ge=1800, le=2100)
+    problem: str | None = Field(default=None, max_length=2000)
+    state: StationState | None = None
+    source: str | None = Field(default=None, max_length=32, description="bench-page, button, io, ords-import, ...")
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, category: str | None) -> str | None:
+        if category is None:
+            return None
+        found = find_category(category)
+        if found is None:
+            raise ValueError(f"unknown category {category!r}: use an ORDS product_category or an unpowered one")
+        return found.name
+
+    @field_validator("weight_kg", "product_age")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_fit_the_type(self) -> Self:
+        if self.type in _ITEM_EVENTS and self.item_id is None:
+            raise ValueError(f"item_id is required for a {self.type.value!r} event")
+        if self.type is EventType.STATE and self.state is None:
+            raise ValueError("state is required for a 'state' event")
+        if self.type is not EventType.STATE and self.state is not None:
+            raise ValueError("state is only allowed on a 'state' event")
+        if self.type is EventType.CHECKED_IN and self.category is None:
+            raise ValueError("category is required when an item is checked in")
+        final = (self.repair_status, self.outcome)
+        if self.type is EventType.FINISHED and final == (None, None):
+            raise ValueError("a 'finished' event needs repair_status or outcome")
+        if self.type is not EventType.FINISHED and final != (None, None):
+            raise ValueError("repair_status and outcome belong on the 'finished' event only")
+        if self.barrier is not None and self.repair_status is not RepairStatus.END_OF_LIFE:
+            raise ValueError("barrier is only allowed when repair_status is 'End of life'")
+        return self
+
+
+class EdgeState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class EdgeStatus(_Strict):
+    """Retained liveness of an edge agent (topic kind ``status``); the offline form is its last will."""
+
+    edge: DeviceId
+    state: EdgeState
+    ts_ms: TimestampMs
+    version: str = Field(min_length=1, max_length=32)
+    buffer_depth: int = Field(default=0, ge=0, description="readings in the outbox not yet acknowledged")
+    oldest_buffered_ts_ms: int | None = Field(default=None, ge=0)
+    dropped: dict[str, int] = Field(default_factory=dict, description="readings dropped, by reason: full, age")
+    devices: dict[str, Quality] = Field(default_factory=dict, description="last quality per device")
+
+    @field_validator("dropped")
+    @classmethod
+    def _non_negative(cls, dropped: dict[str, int]) -> dict[str, int]:
+        for reason, count in dropped.items():
+            if count < 0:
+                raise ValueError(f"dropped.{reason} must be >= 0")
+        return dropped

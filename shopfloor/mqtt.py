@@ -1,0 +1,120 @@
+"""Broker settings and the one place that builds a paho-mqtt client.
+
+The edge agent and the collector both connect through :func:`new_client`, so TLS, auth,
+MQTT v5 session properties and reconnect back-off are set up the same way everywhere.
+paho's connect failures come out as :class:`MqttError`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Self
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from shopfloor.contract import DEFAULT_PREFIX
+
+
+class MqttError(RuntimeError):
+    """The broker could not be reached, refused us, or a client call failed."""
+
+
+class TlsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ca_file: Path | None = Field(default=None, description="CA bundle; the system store when unset")
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = Field(default=False, description="skip hostname verification (testing only)")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: set both for client certificates, or neither")
+        return self
+
+
+class BrokerSettings(BaseModel):
+    """The ``broker:`` block shared by edge.yaml and collector.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: TlsSettings | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    reconnect_min_s: float = Field(default=1.0, gt=0, le=60)
+    reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
+
+
+def new_client(
+    settings: BrokerSettings,
+    client_id: str,
+    *,
+    manual_ack: bool = False,
+    max_inflight: int = 100,
+) -> paho.Client:
+    """A configured MQTT v5 client, not yet connected."""
+    client = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=paho.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    if settings.username is not None:
+        password = settings.password.get_secret_value() if settings.password else None
+        client.username_pw_set(settings.username, password)
+    if settings.tls is not None:
+        tls = settings.tls
+        client.tls_set(
+            ca_certs=str(tls.ca_file) if tls.ca_file else None,
+            certfile=str(tls.cert_file) if tls.cert_file else None,
+            keyfile=str(tls.key_file) if tls.key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(tls.insecure)
+    client.max_inflight_messages_set(max_inflight)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(min_delay=max(1, int(settings.reconnect_min_s)), max_delay=int(settings.reconnect_max_s))
+    return client
+
+
+def connect_properties(session_expiry_s: int, receive_maximum: int | None = None) -> Properties:
+    """CONNECT properties: a persistent session (expiry > 0) keeps QoS 1 messages while we are away."""
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = session_expiry_s
+    if receive_maximum is not None:
+        props.ReceiveMaximum = receive_maximum
+    return props
+
+
+def connect(
+    client: paho.Client,
+    settings: BrokerSettings,
+    *,
+    clean_start: bool,
+    session_expiry_s: int,
+    receive_maximum: int | None = None,
+    blocking: bool = True,
+) -> None:
+    """Connect (or start connecting, with ``blocking=False``); failures become MqttError."""
+    props = connect_properties(session_expiry_s, receive_maximum)
+    try:
+        if blocking:
+            client.connect(
+                settings.host, settings.port, keepalive=settings.keepalive_s, clean_start=clean_start, properties=props
+            )
+        else:
+            client.connect_async(
+                settings.host, settings.port, keepalive=settings.keepalive_s, clean_start=clean_start, properties=props
+            )
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        raise MqttError(f"cannot connect to MQTT broker {settings.host}:{settings.port}: {exc}") from exc

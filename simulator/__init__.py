@@ -1,0 +1,1 @@
+"""Workshop simulator: Modbus meters and bench events for demos, tests and benchmarks."""
