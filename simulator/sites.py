@@ -77,7 +77,7 @@ ELECTRICAL = SiteSpec(
         BenchSpec(
             "bench-3",
             4,
-            "carlo-gavazzi-em340",
+            "carlogavazzi-em340",
             ("Lamp", "Portable radio", "Hi-Fi separates", "Headphones", "Power tool", "Toy"),
             120.0,
             10.0,
@@ -96,7 +96,7 @@ TEXTILE = SiteSpec(
     benches=(
         BenchSpec("sewing-1", 2, "eastron-sdm120", ("Textile",), 110.0, 8.0, 35.0, reuse_centre=True),
         BenchSpec("sewing-2", 3, "eastron-sdm120", ("Textile",), 110.0, 8.0, 35.0, reuse_centre=True),
-        BenchSpec("pressing", 4, "carlo-gavazzi-em340", ("Textile",), 650.0, 15.0, 20.0, reuse_centre=True),
+        BenchSpec("pressing", 4, "carlogavazzi-em340", ("Textile",), 650.0, 15.0, 20.0, reuse_centre=True),
     ),
 )
 
@@ -108,10 +108,10 @@ FURNITURE = SiteSpec(
     open_load_w=2200.0,
     opening_hours=dict(WORKSHOP_HOURS),
     benches=(
-        BenchSpec("joinery", 2, "carlo-gavazzi-em340", ("Furniture",), 850.0, 20.0, 150.0, reuse_centre=True),
+        BenchSpec("joinery", 2, "carlogavazzi-em340", ("Furniture",), 850.0, 20.0, 150.0, reuse_centre=True),
         BenchSpec("upholstery", 3, "eastron-sdm120", ("Furniture", "Textile"), 220.0, 10.0, 120.0, reuse_centre=True),
         BenchSpec(
-            "finishing", 4, "carlo-gavazzi-em340", ("Furniture", "Hand tool"), 600.0, 15.0, 90.0, reuse_centre=True
+            "finishing", 4, "carlogavazzi-em340", ("Furniture", "Hand tool"), 600.0, 15.0, 90.0, reuse_centre=True
         ),
     ),
 )
