@@ -1,0 +1,219 @@
+"""Energy KPIs from meter samples: kWh per day, base load, monthly 15-minute peak, kWh per item.
+
+Samples become ``Segment``s: the energy used between two consecutive samples. With an
+``energy_import`` counter, a segment's energy is the counter delta (a drop is a counter reset:
+the energy since the reset is the new value). Without a counter, power is integrated with the
+trapezoid rule. A segment longer than ``max_gap_ms`` is a *gap*: a counter still gives its total,
+but not when inside it the energy was used; integrated power gives nothing (docs/kpis.md).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from shopfloor.kpi.opening_hours import OpeningHours
+from shopfloor.kpi.sessions import DEFAULT_TIMEZONE, Interval
+
+DEFAULT_MAX_GAP_MS = 15 * 60_000
+QUARTER_HOUR_MS = 15 * 60_000
+# Flemish capacity tariff: the billed monthly peak is at least 2.5 kW.
+MIN_BILLED_PEAK_KW = 2.5
+_MS_PER_HOUR = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    ts_ms: int
+    power_w: float | None = None
+    energy_kwh: float | None = None  # the meter's energy_import counter
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    start_ms: int
+    end_ms: int
+    kwh: float | None  # None: a gap without a counter, energy unknown
+    gap: bool
+
+
+def segments(samples: Iterable[MeterSample], max_gap_ms: int = DEFAULT_MAX_GAP_MS) -> list[Segment]:
+    """Energy between consecutive samples, from the counter when there is one, else from power."""
+    by_time = {sample.ts_ms: sample for sample in samples}
+    ordered = [by_time[ts] for ts in sorted(by_time)]
+    counted = [s for s in ordered if s.energy_kwh is not None]
+    result: list[Segment] = []
+    if len(counted) >= 2:
+        for a, b in itertools.pairwise(counted):
+            assert a.energy_kwh is not None and b.energy_kwh is not None
+            delta = b.energy_kwh - a.energy_kwh
+            kwh = delta if delta >= 0 else b.energy_kwh  # reset: the counter restarted from zero
+            result.append(Segment(a.ts_ms, b.ts_ms, kwh, b.ts_ms - a.ts_ms > max_gap_ms))
+        return result
+    powered = [s for s in ordered if s.power_w is not None]
+    for a, b in itertools.pairwise(powered):
+        assert a.power_w is not None and b.power_w is not None
+        duration = b.ts_ms - a.ts_ms
+        if duration > max_gap_ms:
+            result.append(Segment(a.ts_ms, b.ts_ms, None, True))
+        else:
+            result.append(
+                Segment(a.ts_ms, b.ts_ms, (a.power_w + b.power_w) / 2 * duration / _MS_PER_HOUR / 1000, False)
+            )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The energy inside a window: ``covered_ms`` of it had known data; ``gap`` if a gap overlapped."""
+
+    kwh: float
+    covered_ms: int
+    gap: bool
+
+
+def share(segs: Sequence[Segment], window: Interval) -> Share:
+    """Energy in ``window``, pro rata of each overlapping gap-free segment (segments sorted by start)."""
+    kwh = 0.0
+    covered = 0
+    gap = False
+    first = bisect.bisect_right([s.end_ms for s in segs], window.start_ms)
+    for seg in segs[first:]:
+        if seg.start_ms >= window.end_ms:
+            break
+        overlap = min(seg.end_ms, window.end_ms) - max(seg.start_ms, window.start_ms)
+        if overlap <= 0:
+            continue
+        gap = gap or seg.gap
+        if seg.kwh is None or seg.gap:
+            continue
+        kwh += seg.kwh * overlap / (seg.end_ms - seg.start_ms)
+        covered += overlap
+    return Share(kwh, covered, gap)
+
+
+def item_energy_kwh(segs: Sequence[Segment], sessions: Iterable[Interval]) -> float | None:
+    """Bench sub-meter energy during an item's sessions; None when a gap or missing data hides part of it.
+
+    Gaps up to ``max_gap_ms`` (given to ``segments``) are interpolated; longer ones make it None.
+    """
+    total = 0.0
+    for session in sessions:
+        part = share(segs, session)
+        if part.gap or part.covered_ms < session.end_ms - session.start_ms:
+            return None
+        total += part.kwh
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class DailyEnergy:
+    day: str  # local date, YYYY-MM-DD
+    kwh: float
+    complete: bool  # False: part of the day had no data, or a gap's energy was spread evenly
+
+
+def kwh_per_day(segs: Sequence[Segment], timezone: str = DEFAULT_TIMEZONE) -> list[DailyEnergy]:
+    """kWh per local day; a counter gap's energy is spread evenly over the gap (its total is exact)."""
+    zone = ZoneInfo(timezone)
+    totals: dict[str, list[float]] = {}  # day -> [kwh, covered_ms, complete]
+    for seg in segs:
+        start = seg.start_ms
+        while start < seg.end_ms:
+            local = datetime.fromtimestamp(start / 1000, zone)
+            midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+            end = min(seg.end_ms, int(midnight.timestamp() * 1000))
+            entry = totals.setdefault(local.date().isoformat(), [0.0, 0.0, 1.0])
+            if seg.kwh is not None:
+                entry[0] += seg.kwh * (end - start) / (seg.end_ms - seg.start_ms)
+                entry[1] += end - start
+            if seg.gap:
+                entry[2] = 0.0
+            start = end
+    days: list[DailyEnergy] = []
+    for day in sorted(totals):
+        kwh, covered, complete = totals[day]
+        first = datetime.combine(datetime.fromisoformat(day).date(), datetime.min.time(), zone)
+        # Through timestamps, not aware-datetime subtraction, which ignores a DST change in one zone.
+        length_s = (first + timedelta(days=1)).timestamp() - first.timestamp()
+        days.append(DailyEnergy(day, kwh, bool(complete) and covered >= length_s * 1000))
+    return days
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyPeak:
+    month: str  # local YYYY-MM
+    peak_kw: float  # highest 15-minute average demand
+    slot_start: str  # ISO local start of that quarter hour
+    billed_kw: float  # max(peak_kw, 2.5), the Flemish capacity tariff's basis
+
+
+def quarter_hour_demand_kw(segs: Sequence[Segment]) -> dict[int, float]:
+    """Average kW per clock-aligned quarter hour (start ms -> kW), for fully covered, gap-free slots."""
+    energy: dict[int, float] = {}
+    covered: dict[int, int] = {}
+    spoiled: set[int] = set()
+    for seg in segs:
+        start = seg.start_ms
+        while start < seg.end_ms:
+            slot = start - start % QUARTER_HOUR_MS
+            end = min(seg.end_ms, slot + QUARTER_HOUR_MS)
+            if seg.gap or seg.kwh is None:
+                spoiled.add(slot)
+            else:
+                energy[slot] = energy.get(slot, 0.0) + seg.kwh * (end - start) / (seg.end_ms - seg.start_ms)
+                covered[slot] = covered.get(slot, 0) + end - start
+            start = end
+    hours = QUARTER_HOUR_MS / _MS_PER_HOUR
+    return {
+        slot: kwh / hours
+        for slot, kwh in sorted(energy.items())
+        if slot not in spoiled and covered[slot] >= QUARTER_HOUR_MS
+    }
+
+
+def monthly_peaks(segs: Sequence[Segment], timezone: str = DEFAULT_TIMEZONE) -> list[MonthlyPeak]:
+    """Peak 15-minute demand per local calendar month.
+
+    Slots are aligned to UTC quarter hours, which are the local ones in every zone whose
+    offset is a whole number of quarter hours (all of Europe).
+    """
+    zone = ZoneInfo(timezone)
+    best: dict[str, tuple[float, int]] = {}
+    for slot, kw in quarter_hour_demand_kw(segs).items():
+        month = datetime.fromtimestamp(slot / 1000, zone).strftime("%Y-%m")
+        if month not in best or kw > best[month][0]:
+            best[month] = (kw, slot)
+    return [
+        MonthlyPeak(
+            month,
+            best[month][0],
+            datetime.fromtimestamp(best[month][1] / 1000, zone).isoformat(),
+            max(best[month][0], MIN_BILLED_PEAK_KW),
+        )
+        for month in sorted(best)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class BaseLoad:
+    watts: float | None  # mean power while closed; None when no closed time had data
+    closed_hours_measured: float
+
+
+def base_load(segs: Sequence[Segment], hours: OpeningHours) -> BaseLoad:
+    """Mean power while the site is closed, over the span the segments cover (gaps left out)."""
+    if not segs:
+        return BaseLoad(None, 0.0)
+    kwh = 0.0
+    covered = 0
+    for closed in hours.closed_intervals(segs[0].start_ms, segs[-1].end_ms):
+        part = share(segs, closed)
+        kwh += part.kwh
+        covered += part.covered_ms
+    closed_hours = covered / _MS_PER_HOUR
+    return BaseLoad(kwh * 1000 / closed_hours if covered else None, closed_hours)

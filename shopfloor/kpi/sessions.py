@@ -1,0 +1,191 @@
+"""Repair sessions: what happened to one item at one bench, rebuilt from its station events.
+
+Events may arrive twice (same ``event_id``) and out of order (over MQTT and from a phone's
+retry queue), so they are de-duplicated and sorted by ``ts_ms`` first. Bench time is the sum
+of the intervals between ``started``/``resumed`` and ``paused``/``finished`` (docs/kpis.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from shopfloor.contract import EventType, RepairStatus, ReuseOutcome, StationEvent, StationState
+
+DEFAULT_TIMEZONE = "Europe/Brussels"
+
+# Same-millisecond events keep their logical order.
+_TYPE_ORDER = {
+    EventType.CHECKED_IN: 0,
+    EventType.STARTED: 1,
+    EventType.RESUMED: 2,
+    EventType.PAUSED: 3,
+    EventType.FINISHED: 4,
+    EventType.STATE: 5,
+}
+_WORK_BEGINS = frozenset({EventType.STARTED, EventType.RESUMED})
+_WORK_ENDS = frozenset({EventType.PAUSED, EventType.FINISHED})
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A half-open span of time ``[start_ms, end_ms)`` in Unix milliseconds."""
+
+    start_ms: int
+    end_ms: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ms - self.start_ms) / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHistory:
+    """One item's life at a bench. ``bench_s`` is None when the item was never seen ``started``."""
+
+    item_id: str
+    station: str
+    category: str | None
+    weight_kg: float | None
+    checked_in_ms: int | None
+    finished_ms: int | None
+    repair_status: RepairStatus | None
+    outcome: ReuseOutcome | None
+    sessions: tuple[Interval, ...]
+    started: bool
+    working: bool
+
+    @property
+    def is_final(self) -> bool:
+        return self.finished_ms is not None
+
+    @property
+    def bench_s(self) -> float | None:
+        if not self.started:
+            return None
+        return sum(session.seconds for session in self.sessions)
+
+
+def ordered_unique(events: Iterable[StationEvent]) -> list[StationEvent]:
+    """Events sorted by time, each ``event_id`` once (the first one seen wins, like ingestion)."""
+    seen: set[str] = set()
+    unique: list[StationEvent] = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            unique.append(event)
+    unique.sort(key=lambda e: (e.ts_ms, _TYPE_ORDER[e.type]))
+    return unique
+
+
+def item_histories(events: Iterable[StationEvent], until_ms: int | None = None) -> dict[str, ItemHistory]:
+    """Every item seen in ``events``, keyed by item id.
+
+    A session still running is closed at ``until_ms`` (e.g. "now") when given, else left out.
+    Events after ``finished`` are ignored: an item is finished once.
+    """
+    by_item: dict[str, list[StationEvent]] = {}
+    for event in ordered_unique(events):
+        if event.item_id is not None and event.type is not EventType.STATE:
+            by_item.setdefault(event.item_id, []).append(event)
+    return {item_id: _history(item_id, item_events, until_ms) for item_id, item_events in by_item.items()}
+
+
+def _history(item_id: str, events: list[StationEvent], until_ms: int | None) -> ItemHistory:
+    category = weight = checked_in = finished = status = outcome = None
+    sessions: list[Interval] = []
+    working_since: int | None = None
+    started = False
+    for event in events:
+        category = event.category or category
+        weight = event.weight_kg if event.weight_kg is not None else weight
+        if event.type is EventType.CHECKED_IN and checked_in is None:
+            checked_in = event.ts_ms
+        if event.type in _WORK_BEGINS and working_since is None:
+            working_since = event.ts_ms
+            started = started or event.type is EventType.STARTED
+        if event.type in _WORK_ENDS and working_since is not None:
+            sessions.append(Interval(working_since, event.ts_ms))
+            working_since = None
+        if event.type is EventType.FINISHED:
+            finished, status, outcome = event.ts_ms, event.repair_status, event.outcome
+            break
+    working = working_since is not None
+    if working_since is not None and until_ms is not None and until_ms > working_since:
+        sessions.append(Interval(working_since, until_ms))
+    return ItemHistory(
+        item_id=item_id,
+        station=events[0].station,
+        category=category,
+        weight_kg=weight,
+        checked_in_ms=checked_in,
+        finished_ms=finished,
+        repair_status=status,
+        outcome=outcome,
+        sessions=tuple(sessions),
+        started=started,
+        working=working,
+    )
+
+
+def open_items(events: Iterable[StationEvent], until_ms: int | None = None) -> list[ItemHistory]:
+    """Items checked in or started and not finished yet, oldest first (the bench page's list)."""
+    histories = item_histories(events, until_ms)
+    pending = [h for h in histories.values() if not h.is_final]
+    return sorted(pending, key=lambda h: (h.checked_in_ms or 0, h.item_id))
+
+
+def union(intervals: Iterable[Interval]) -> list[Interval]:
+    """Merge overlapping intervals, so time is never counted twice."""
+    merged: list[Interval] = []
+    for interval in sorted(intervals, key=lambda i: i.start_ms):
+        if interval.end_ms <= interval.start_ms:
+            continue
+        if merged and interval.start_ms <= merged[-1].end_ms:
+            last = merged[-1]
+            merged[-1] = Interval(last.start_ms, max(last.end_ms, interval.end_ms))
+        else:
+            merged.append(interval)
+    return merged
+
+
+def staffed_intervals(events: Iterable[StationEvent], until_ms: int) -> list[Interval]:
+    """When one station was staffed: open by its ``state`` events, or with an item in session.
+
+    A ``state`` of idle, working or paused opens the bench until the next ``closed`` state;
+    item sessions count even on a bench that never sends ``state`` events.
+    """
+    ordered = ordered_unique(events)
+    spans: list[Interval] = []
+    open_since: int | None = None
+    for event in ordered:
+        if event.type is not EventType.STATE:
+            continue
+        if event.state is StationState.CLOSED:
+            if open_since is not None:
+                spans.append(Interval(open_since, event.ts_ms))
+            open_since = None
+        elif open_since is None:
+            open_since = event.ts_ms
+    if open_since is not None and until_ms > open_since:
+        spans.append(Interval(open_since, until_ms))
+    for history in item_histories(ordered, until_ms).values():
+        spans.extend(history.sessions)
+    return union(spans)
+
+
+def seconds_by_day(intervals: Iterable[Interval], timezone: str = DEFAULT_TIMEZONE) -> dict[date, float]:
+    """Split intervals at local midnights: a repair across midnight counts on both days."""
+    zone = ZoneInfo(timezone)
+    totals: dict[date, float] = {}
+    for interval in intervals:
+        start = interval.start_ms
+        while start < interval.end_ms:
+            local = datetime.fromtimestamp(start / 1000, zone)
+            next_midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+            end = min(interval.end_ms, int(next_midnight.timestamp() * 1000))
+            totals[local.date()] = totals.get(local.date(), 0.0) + (end - start) / 1000
+            start = end
+    return totals

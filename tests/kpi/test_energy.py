@@ -1,0 +1,138 @@
+"""Energy KPIs and opening hours on hand-computed cases (docs/kpis.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from shopfloor.kpi.energy import (
+    MeterSample,
+    base_load,
+    item_energy_kwh,
+    kwh_per_day,
+    monthly_peaks,
+    quarter_hour_demand_kw,
+    segments,
+)
+from shopfloor.kpi.opening_hours import OpeningHours
+from shopfloor.kpi.sessions import Interval
+
+MIN = 60_000
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def counter(start: str, step_min: int, values: list[float]) -> list[MeterSample]:
+    t0 = ms(start)
+    return [MeterSample(t0 + i * step_min * MIN, energy_kwh=v) for i, v in enumerate(values)]
+
+
+def test_kwh_per_day_from_counter_with_reset() -> None:
+    # Brussels winter: local day 2026-01-15 = 2026-01-14 23:00 .. 2026-01-15 23:00 UTC, sampled every 6 h.
+    samples = counter("2026-01-14 23:00", 6 * 60, [100.0, 101.0, 103.0, 0.5, 1.5])
+    # 100 -> 101 -> 103, reset to 0 (0.5 kWh since), -> 1.5: 1 + 2 + 0.5 + 1 = 4.5 kWh.
+    days = kwh_per_day(segments(samples, max_gap_ms=6 * 60 * MIN))
+    assert [(d.day, d.complete) for d in days] == [("2026-01-15", True)]
+    assert days[0].kwh == pytest.approx(4.5)
+
+
+def test_kwh_per_day_splits_a_segment_at_local_midnight() -> None:
+    samples = counter("2026-01-14 22:00", 120, [10.0, 14.0])  # 23:00..01:00 local, 2 kWh each side
+    days = kwh_per_day(segments(samples, max_gap_ms=120 * MIN))
+    assert [(d.day, round(d.kwh, 9), d.complete) for d in days] == [
+        ("2026-01-14", 2.0, False),
+        ("2026-01-15", 2.0, False),
+    ]
+
+
+def test_dst_day_has_23_hours() -> None:
+    # 2026-03-29 in Brussels: 2026-03-28 23:00 UTC .. 2026-03-29 22:00 UTC, 23 h at 1 kWh/h.
+    samples = counter("2026-03-28 23:00", 60, [float(i) for i in range(24)])
+    days = kwh_per_day(segments(samples, max_gap_ms=60 * MIN))
+    assert [(d.day, d.kwh, d.complete) for d in days] == [("2026-03-29", 23.0, True)]
+
+
+def test_power_is_integrated_without_a_counter() -> None:
+    t0 = ms("2026-01-15 10:00")
+    samples = [MeterSample(t0 + i * MIN, power_w=w) for i, w in enumerate([1000.0, 2000.0, 2000.0])]
+    segs = segments(samples)
+    # trapezoids: 1.5 kW x 1 min + 2 kW x 1 min = 3.5/60 kWh
+    assert sum(s.kwh or 0 for s in segs) == pytest.approx(3.5 / 60)
+
+
+def test_peak_quarter_hour_with_known_numbers() -> None:
+    # Counter every 5 min from 10:00 UTC in February: steps 0.5,0.5,0.5 | 1,1,0.25 | 0.1,0.1,0.1 kWh.
+    samples = counter("2026-02-10 10:00", 5, [0, 0.5, 1.0, 1.5, 2.5, 3.5, 3.75, 3.85, 3.95, 4.05])
+    demand = quarter_hour_demand_kw(segments(samples))
+    assert list(demand.values()) == pytest.approx([6.0, 9.0, 1.2])  # kWh per quarter x 4
+    peaks = monthly_peaks(segments(samples))
+    assert len(peaks) == 1
+    peak = peaks[0]
+    assert (peak.month, peak.slot_start) == ("2026-02", "2026-02-10T11:15:00+01:00")
+    assert peak.peak_kw == pytest.approx(9.0) and peak.billed_kw == pytest.approx(9.0)
+
+
+def test_peak_below_the_minimum_is_billed_at_2_5_kw() -> None:
+    samples = counter("2026-02-10 10:00", 15, [0, 0.25])
+    (peak,) = monthly_peaks(segments(samples))
+    assert peak.peak_kw == pytest.approx(1.0) and peak.billed_kw == 2.5
+
+
+def test_partial_quarter_hours_are_not_a_peak() -> None:
+    samples = counter("2026-02-10 10:05", 5, [0, 5.0])  # 10:05-10:10 only
+    assert monthly_peaks(segments(samples)) == []
+
+
+def test_item_energy_interpolates_short_gaps_and_refuses_long_ones() -> None:
+    # Bench sub-meter: 1 kWh per 10 min, samples every minute, but none 10:20..10:30 (a 10-min gap).
+    t0 = ms("2026-01-15 10:00")
+    samples = [MeterSample(t0 + m * MIN, energy_kwh=m / 10) for m in range(61) if not 20 < m < 30]
+    session = [Interval(ms("2026-01-15 10:15"), ms("2026-01-15 10:35"))]
+    assert item_energy_kwh(segments(samples, max_gap_ms=15 * MIN), session) == pytest.approx(2.0)
+    assert item_energy_kwh(segments(samples, max_gap_ms=5 * MIN), session) is None
+    # Pause and resume: only the sessions count.
+    sessions = [Interval(t0, t0 + 10 * MIN), Interval(t0 + 40 * MIN, t0 + 45 * MIN)]
+    assert item_energy_kwh(segments(samples, max_gap_ms=5 * MIN), sessions) == pytest.approx(1.5)
+
+
+def test_item_energy_without_data_is_none() -> None:
+    t0 = ms("2026-01-15 10:00")
+    samples = counter("2026-01-15 10:00", 1, [0.0, 0.1])
+    assert item_energy_kwh(segments(samples), [Interval(t0, t0 + 5 * MIN)]) is None
+
+
+def test_base_load_with_opening_hours() -> None:
+    hours = OpeningHours(hours="mon-fri 09:00-17:00", timezone="UTC")
+    # Monday 2026-01-12, 00:00 .. 24:00 UTC, hourly: 0.5 kWh/h closed, 3.5 kWh/h open.
+    values = [0.0]
+    for hour in range(24):
+        values.append(values[-1] + (3.5 if 9 <= hour < 17 else 0.5))
+    load = base_load(segments(counter("2026-01-12 00:00", 60, values), max_gap_ms=60 * MIN), hours)
+    assert load.closed_hours_measured == pytest.approx(16.0)
+    assert load.watts == pytest.approx(500.0)
+
+
+def test_opening_hours_across_dst_and_validation() -> None:
+    hours = OpeningHours(hours="mon-fri 08:30-17:00; sat,sun 10:00-12:00, 13:00-14:00")
+    day = hours.open_intervals(ms("2026-03-29 00:00"), ms("2026-03-30 00:00"))  # Sunday, first CEST day
+    assert day == [
+        Interval(ms("2026-03-29 08:00"), ms("2026-03-29 10:00")),
+        Interval(ms("2026-03-29 11:00"), ms("2026-03-29 12:00")),
+    ]
+    closed = hours.closed_intervals(ms("2026-03-29 00:00"), ms("2026-03-30 00:00"))
+    assert sum(c.seconds for c in closed) == 21 * 3600
+    for bad, hint in [
+        ("mon-fri", "needs days and hours"),
+        ("mon-frj 08:00-12:00", "unknown day"),
+        ("mon 12:00-08:00", "closes before it opens"),
+        ("mon 08:00-12:00; mon 11:00-13:00", "overlapping"),
+        ("mon 25:00-26:00", "not a time of day"),
+    ]:
+        with pytest.raises(ValidationError, match=hint):
+            OpeningHours(hours=bad)
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        OpeningHours(hours="mon 08:00-12:00", timezone="Europe/Bruxelles")
