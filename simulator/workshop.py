@@ -20,6 +20,7 @@ from shopfloor.contract import (
     RepairStatus,
     ReuseOutcome,
     StationEvent,
+    StationState,
     find_category,
 )
 from simulator.ords_shares import load_shares
@@ -54,34 +55,47 @@ class Job:
         return self.finish_ms - self.start_ms - sum(r - p for p, r in self.pauses)
 
     def events(self) -> list[StationEvent]:
-        base = {"station": self.station, "item_id": self.item_id, "source": "simulator"}
-        out = [
-            StationEvent(
-                event_id=f"{self.item_id}-in",
-                ts_ms=self.checkin_ms,
-                type=EventType.CHECKED_IN,
-                category=self.category,
-                weight_kg=self.weight_kg,
-                **base,  # type: ignore[arg-type]
+        """The item's lifecycle events, each followed by the station state it leaves the bench in."""
+        item = {"station": self.station, "item_id": self.item_id, "source": "simulator"}
+        lifecycle: list[tuple[str, int, EventType, StationState | None, dict[str, object]]] = [
+            (
+                "in",
+                self.checkin_ms,
+                EventType.CHECKED_IN,
+                None,
+                {"category": self.category, "weight_kg": self.weight_kg},
             ),
-            StationEvent(event_id=f"{self.item_id}-start", ts_ms=self.start_ms, type=EventType.STARTED, **base),  # type: ignore[arg-type]
+            ("start", self.start_ms, EventType.STARTED, StationState.WORKING, {}),
         ]
         for n, (paused, resumed) in enumerate(self.pauses):
-            out.append(StationEvent(event_id=f"{self.item_id}-p{n}", ts_ms=paused, type=EventType.PAUSED, **base))  # type: ignore[arg-type]
-            out.append(StationEvent(event_id=f"{self.item_id}-r{n}", ts_ms=resumed, type=EventType.RESUMED, **base))  # type: ignore[arg-type]
-        out.append(
-            StationEvent(
-                event_id=f"{self.item_id}-done",
-                ts_ms=self.finish_ms,
-                type=EventType.FINISHED,
-                category=self.category,
-                weight_kg=self.weight_kg,
-                repair_status=self.repair_status,
-                barrier=self.barrier,
-                outcome=self.outcome,
-                **base,  # type: ignore[arg-type]
+            lifecycle.append((f"p{n}", paused, EventType.PAUSED, StationState.PAUSED, {}))
+            lifecycle.append((f"r{n}", resumed, EventType.RESUMED, StationState.WORKING, {}))
+        final: dict[str, object] = {
+            "category": self.category,
+            "weight_kg": self.weight_kg,
+            "repair_status": self.repair_status,
+            "barrier": self.barrier,
+            "outcome": self.outcome,
+        }
+        lifecycle.append(("done", self.finish_ms, EventType.FINISHED, StationState.IDLE, final))
+        out: list[StationEvent] = []
+        for suffix, ts_ms, kind, state, extra in lifecycle:
+            out.append(
+                StationEvent.model_validate(
+                    {"event_id": f"{self.item_id}-{suffix}", "ts_ms": ts_ms, "type": kind, **item, **extra}
+                )
             )
-        )
+            if state is not None:
+                out.append(
+                    StationEvent(
+                        event_id=f"{self.item_id}-{suffix}-s",
+                        ts_ms=ts_ms,
+                        station=self.station,
+                        type=EventType.STATE,
+                        state=state,
+                        source="simulator",
+                    )
+                )
         return out
 
 
@@ -110,20 +124,33 @@ class Workshop:
         self._barrier_shares = shares["barriers"]
         self._mix = shares["category_mix"]
         self._day_cache: dict[tuple[str, date], list[Job]] = {}
+        self._opening_cache: dict[date, tuple[int, int] | None] = {}
+        self._date_of_hour: dict[int, date] = {}
 
     # ---- opening hours
     def opening(self, day: date) -> tuple[int, int] | None:
-        hours = self.site.opening_hours.get(day.weekday())
-        if hours is None:
-            return None
-        midnight = datetime(day.year, day.month, day.day, tzinfo=self.tz)
-        open_dt = midnight + timedelta(minutes=hours[0])
-        close_dt = midnight + timedelta(minutes=hours[1])
-        return int(open_dt.timestamp() * 1000), int(close_dt.timestamp() * 1000)
+        if day not in self._opening_cache:
+            hours = self.site.opening_hours.get(day.weekday())
+            window = None
+            if hours is not None:
+                midnight = datetime(day.year, day.month, day.day, tzinfo=self.tz)
+                open_dt = midnight + timedelta(minutes=hours[0])
+                close_dt = midnight + timedelta(minutes=hours[1])
+                window = int(open_dt.timestamp() * 1000), int(close_dt.timestamp() * 1000)
+            self._opening_cache[day] = window
+        return self._opening_cache[day]
+
+    def local_date(self, ts_ms: int) -> date:
+        # Time zones change offset on whole hours, so the local date is constant within a UTC hour.
+        hour = ts_ms // 3_600_000
+        found = self._date_of_hour.get(hour)
+        if found is None:
+            found = datetime.fromtimestamp(hour * 3600, self.tz).date()
+            self._date_of_hour[hour] = found
+        return found
 
     def is_open(self, ts_ms: int) -> bool:
-        day = datetime.fromtimestamp(ts_ms / 1000, self.tz).date()
-        window = self.opening(day)
+        window = self.opening(self.local_date(ts_ms))
         return window is not None and window[0] <= ts_ms < window[1]
 
     def _next_opening(self, day: date) -> tuple[int, int]:
@@ -228,8 +255,9 @@ class Workshop:
         return events
 
     def active_job(self, bench: BenchSpec, ts_ms: int) -> Job | None:
-        day = datetime.fromtimestamp(ts_ms / 1000, self.tz).date()
-        for d in (day, day - timedelta(days=1), day - timedelta(days=3)):
+        day = self.local_date(ts_ms)
+        # A job started today, or carried over from the previous opening day (at most 3 days back).
+        for d in (day, day - timedelta(days=1), day - timedelta(days=2), day - timedelta(days=3)):
             for job in self.jobs_on(bench, d):
                 if job.start_ms <= ts_ms < job.finish_ms:
                     return job
