@@ -1,0 +1,46 @@
+"""``create_app(settings, runtime)``: the collector's FastAPI application.
+
+With a runtime, the caller owns it (``shopfloor collector run`` starts it before uvicorn). Without one,
+the app's lifespan builds, starts and stops its own, so ``uvicorn --factory`` works too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from collector.api.routes import ROUTERS
+from collector.runtime import CollectorRuntime
+from collector.settings import CollectorSettings
+from shopfloor import __version__
+
+
+def create_app(settings: CollectorSettings, runtime: CollectorRuntime | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        owned = CollectorRuntime(settings)
+        owned.start()
+        app.state.runtime = owned
+        try:
+            yield
+        finally:
+            owned.stop()
+
+    app = FastAPI(
+        title="shopfloor-monitor collector",
+        version=__version__,
+        description="MQTT to InfluxDB with a disk spool and a dead-letter store. See docs/collector.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if runtime is not None:
+        app.state.runtime = runtime
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

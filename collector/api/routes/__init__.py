@@ -1,0 +1,7 @@
+"""Routers of the collector API. Add a module here and append its router to ROUTERS."""
+
+from fastapi import APIRouter
+
+from collector.api.routes import deadletters, health
+
+ROUTERS: list[APIRouter] = [health.router, deadletters.router]

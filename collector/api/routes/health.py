@@ -1,0 +1,32 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from collector.api.deps import RuntimeDep
+from collector.metrics import CONTENT_TYPE
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Ready when the MQTT broker and InfluxDB are both reachable")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    checks = await asyncio.to_thread(runtime.ready)
+    checks_out: dict[str, object] = dict(checks)
+    checks_out["spool_depth"] = runtime.spool.depth_lines
+    ready = all(checks.values())
+    return JSONResponse({"ready": ready, **checks_out}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(runtime: RuntimeDep) -> Response:
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,140 @@
+"""The dead-letter store: every message the collector could not use, with its reason, topic, time and bytes.
+
+SQLite in WAL mode, beside the spool. Kinds: ``contract`` (the message broke contract v1) and
+``write_rejected`` (InfluxDB refused a line). A message redelivered by the broker is stored once: the
+row is keyed by a digest of topic and payload, and ``seen`` counts the deliveries.
+``shopfloor collector dead-letters`` and the API read it; requeue lives in :mod:`collector.requeue`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.spool import open_sqlite
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest BLOB NOT NULL UNIQUE,
+    received_at_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seen INTEGER NOT NULL DEFAULT 1,
+    requeued_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS dead_letters_open ON dead_letters (requeued_at_ms, id);
+"""
+
+CONTRACT = "contract"
+WRITE_REJECTED = "write_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeadLetter:
+    topic: str
+    payload: bytes
+    reason: str
+    kind: str
+    site: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    received_at_ms: int
+    topic: str
+    payload: bytes
+    reason: str
+    kind: str
+    seen: int
+    requeued_at_ms: int | None
+
+
+def _digest(topic: str, payload: bytes) -> bytes:
+    return hashlib.blake2b(topic.encode() + b"\0" + payload, digest_size=16).digest()
+
+
+_COLUMNS = "id, received_at_ms, topic, payload, reason, kind, seen, requeued_at_ms"
+
+
+class DeadLetterStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = open_sqlite(path)
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def add_many(self, letters: list[NewDeadLetter]) -> list[tuple[NewDeadLetter, int]]:
+        """Store in one transaction. Returns the letters that were new, with their receive time (ms)."""
+        now_ms = int(time.time() * 1000)
+        fresh: list[tuple[NewDeadLetter, int]] = []
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                for letter in letters:
+                    digest = _digest(letter.topic, letter.payload)
+                    cursor = self._conn.execute(
+                        "INSERT OR IGNORE INTO dead_letters (digest, received_at_ms, topic, payload, reason, kind)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (digest, now_ms, letter.topic, letter.payload, letter.reason, letter.kind),
+                    )
+                    if cursor.rowcount == 1:
+                        fresh.append((letter, now_ms))
+                    else:
+                        self._conn.execute(
+                            "UPDATE dead_letters SET seen = seen + 1, requeued_at_ms = NULL, reason = ?"
+                            " WHERE digest = ?",
+                            (letter.reason, digest),
+                        )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return fresh
+
+    def entries(
+        self, limit: int = 100, offset: int = 0, kind: str | None = None, requeued: bool = False
+    ) -> list[DeadLetter]:
+        where = "requeued_at_ms IS NOT NULL" if requeued else "requeued_at_ms IS NULL"
+        params: list[object] = []
+        if kind is not None:
+            where += " AND kind = ?"
+            params.append(kind)
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+    def get(self, letter_id: int) -> DeadLetter | None:
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)).fetchone()
+        return DeadLetter(*row) if row else None
+
+    def open_ids(self) -> list[int]:
+        return [row[0] for row in self._conn.execute("SELECT id FROM dead_letters WHERE requeued_at_ms IS NULL")]
+
+    def count(self, kind: str | None = None) -> int:
+        if kind is None:
+            return int(
+                self._conn.execute("SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL").fetchone()[0]
+            )
+        row = self._conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL AND kind = ?", (kind,)
+        ).fetchone()
+        return int(row[0])
+
+    def mark_requeued(self, letter_id: int) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE dead_letters SET requeued_at_ms = ? WHERE id = ?", (int(time.time() * 1000), letter_id)
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,76 @@
+"""How one batch reaches InfluxDB: split on 413, find the rejected lines on 400/422, retry the rest later.
+
+Writes are idempotent (source timestamps), so re-sending lines that were already stored is harmless:
+that is what makes splitting and bisecting safe. A rejected line is reported once and never retried.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from collector.write_result import LineWriter, WriteResponse, WriteUnreachable
+
+# 1.x names the lines it could not parse: unable to parse '<line>': <reason>
+_UNPARSABLE = re.compile(r"unable to parse '((?:[^'\\]|\\.)*)': ([^\n]*)")
+_REJECTED = (400, 422)
+_TOO_LARGE = 413
+
+
+class RetryLater(Exception):
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+@dataclass
+class Delivered:
+    written: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    requests: int = 0
+
+
+def deliver(writer: LineWriter, lines: list[str], outcome: Delivered | None = None) -> Delivered:
+    """Write ``lines``; raises RetryLater when InfluxDB is away or busy (nothing is lost: retry them all)."""
+    outcome = outcome or Delivered()
+    if not lines:
+        return outcome
+    try:
+        response = writer.send(lines)
+    except WriteUnreachable as exc:
+        raise RetryLater(str(exc)) from exc
+    outcome.requests += 1
+    if response.ok:
+        outcome.written += len(lines)
+    elif response.status == _TOO_LARGE and len(lines) > 1:
+        half = len(lines) // 2
+        deliver(writer, lines[:half], outcome)
+        deliver(writer, lines[half:], outcome)
+    elif response.status in _REJECTED or response.status == _TOO_LARGE:
+        _deliver_rejected(writer, lines, response, outcome)
+    else:
+        raise RetryLater(_describe(response), response.retry_after_s)
+    return outcome
+
+
+def _deliver_rejected(writer: LineWriter, lines: list[str], response: WriteResponse, outcome: Delivered) -> None:
+    reason = _describe(response)
+    if len(lines) == 1:
+        outcome.rejected.append((lines[0], reason))
+        return
+    named = {match.group(1).replace("\\'", "'"): match.group(2) for match in _UNPARSABLE.finditer(response.text)}
+    if named and named.keys() <= set(lines):
+        # The server told us which lines: resend the others (idempotent) to be sure they are stored.
+        outcome.rejected.extend((line, f"HTTP {response.status}: {named[line]}") for line in lines if line in named)
+        deliver(writer, [line for line in lines if line not in named], outcome)
+        return
+    # Otherwise (a field type conflict, points beyond the retention policy) bisect down to the bad lines.
+    half = len(lines) // 2
+    deliver(writer, lines[:half], outcome)
+    deliver(writer, lines[half:], outcome)
+
+
+def _describe(response: WriteResponse) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return f"HTTP {response.status}: {text[:300]}" if text else f"HTTP {response.status}"

@@ -1,0 +1,157 @@
+"""The spool drainer: oldest rows first, in batches cut by size (``batch_size``) and by time
+(``flush_interval_ms``), into InfluxDB. While InfluxDB is away it backs off (honouring Retry-After),
+logs once when the outage starts and once when it ends, and the spool keeps everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+
+from collector.deadletters import WRITE_REJECTED, DeadLetterStore, NewDeadLetter
+from collector.delivery import Delivered, RetryLater, deliver
+from collector.lineprotocol import NS_PER_MS, dead_letter_line
+from collector.metrics import CollectorMetrics
+from collector.settings import InfluxV1Settings, InfluxV2Settings
+from collector.spool import Spool, SpoolBatch
+from collector.write_result import LineWriter
+
+log = logging.getLogger(__name__)
+
+
+def backoff_s(attempt: int, retry_max_s: float, retry_after_s: float | None) -> float:
+    """Exponential from 0.25 s with jitter, capped; a server's Retry-After wins (capped the same way)."""
+    if retry_after_s is not None:
+        return min(retry_after_s, retry_max_s)
+    base = min(retry_max_s, 0.25 * 2 ** min(attempt, 20))
+    return float(base * random.uniform(0.5, 1.0))
+
+
+class Drainer:
+    def __init__(
+        self,
+        spool: Spool,
+        writer: LineWriter,
+        dead_letters: DeadLetterStore,
+        metrics: CollectorMetrics,
+        settings: InfluxV1Settings | InfluxV2Settings,
+    ) -> None:
+        self.spool = spool
+        self.writer = writer
+        self.dead_letters = dead_letters
+        self.metrics = metrics
+        self.settings = settings
+        self.influx_ok = True
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing_since: float | None = None
+        self._attempt = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="collector-drain", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after a last attempt to write what is spooled (whatever is left stays on disk)."""
+        self._stop.set()
+        self.spool.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.drain_once()
+            except Exception:  # the one broad catch: the drainer must outlive any single bad batch
+                log.exception("drain step failed; retrying")
+                self._stop.wait(1.0)
+
+    def drain_once(self) -> None:
+        batch_size = self.settings.batch_size
+        flush_s = self.settings.flush_interval_ms / 1000
+        batch = self.spool.peek(batch_size)
+        if batch is None:
+            self.spool.wait(batch_size, flush_s)
+            return
+        age_s = time.time() - batch.oldest_created_ms / 1000
+        if len(batch.lines) < batch_size and age_s < flush_s and not self._stop.is_set():
+            self.spool.wait(batch_size - len(batch.lines), flush_s - age_s)
+            batch = self.spool.peek(batch_size)
+            if batch is None:
+                return
+        self._write(batch)
+
+    def _write(self, batch: SpoolBatch) -> None:
+        outcome = Delivered()
+        size = self.settings.batch_size
+        try:
+            for start in range(0, len(batch.lines), size):
+                started = time.perf_counter()
+                deliver(self.writer, batch.lines[start : start + size], outcome)
+                self.metrics.write_latency.observe(time.perf_counter() - started)
+        except RetryLater as exc:
+            self._failed(exc)
+            return
+        self._recovered()
+        if outcome.rejected:
+            self._dead_letter(outcome.rejected)
+        self.spool.delete_through(batch.last_id)
+        self.metrics.written.inc(outcome.written)
+        self.metrics.spool_depth.set(self.spool.depth_lines)
+        self.metrics.spool_bytes.set(self.spool.depth_bytes)
+
+    def _dead_letter(self, rejected: list[tuple[str, str]]) -> None:
+        letters = [
+            NewDeadLetter("", line.encode(), reason, WRITE_REJECTED, _site_tag(line)) for line, reason in rejected
+        ]
+        fresh = self.dead_letters.add_many(letters)
+        self.metrics.dead_lettered.labels(WRITE_REJECTED).inc(len(fresh))
+        log.warning("InfluxDB rejected %d line(s); kept in the dead-letter store: %s", len(rejected), rejected[0][1])
+        markers = [
+            dead_letter_line(letter.site, letter.kind, letter.reason, at_ms * NS_PER_MS + i % NS_PER_MS)
+            for i, (letter, at_ms) in enumerate(fresh)
+        ]
+        # Markers whose own write is refused are not dead-lettered again: no loop.
+        if markers:
+            try:
+                deliver(self.writer, markers)
+            except RetryLater:
+                log.warning("could not write %d dead_letter marker point(s)", len(markers))
+
+    def _failed(self, exc: RetryLater) -> None:
+        self.influx_ok = False
+        self.metrics.influx_up.set(0)
+        self.metrics.write_errors.labels(exc.reason.split(":", 1)[0][:40]).inc()
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.error(
+                "InfluxDB write to %s failed (%s): keeping %d points in the spool and retrying",
+                self.writer.target,
+                exc.reason,
+                self.spool.depth_lines,
+            )
+        delay = backoff_s(self._attempt, self.settings.retry_max_s, exc.retry_after_s)
+        self._attempt += 1
+        self._stop.wait(delay)
+
+    def _recovered(self) -> None:
+        self._attempt = 0
+        self.influx_ok = True
+        self.metrics.influx_up.set(1)
+        if self._failing_since is not None:
+            log.warning(
+                "InfluxDB writes to %s work again after %.0f s; draining %d spooled points",
+                self.writer.target,
+                time.monotonic() - self._failing_since,
+                self.spool.depth_lines,
+            )
+            self._failing_since = None
+
+
+def _site_tag(line: str) -> str | None:
+    for part in line.split(" ", 1)[0].split(","):
+        if part.startswith("site="):
+            return part[5:]
+    return None

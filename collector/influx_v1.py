@@ -1,0 +1,90 @@
+"""InfluxDB 1.x over HTTP: ``POST /write?db=&rp=&precision=ns``, gzipped, basic auth. The only httpx importer.
+
+Also the admin calls of ``init-db`` and ``/readyz`` (``/query``, ``/ping``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import httpx
+
+from collector.settings import InfluxV1Settings
+from collector.write_result import WriteResponse, WriteUnreachable, parse_retry_after
+
+
+class InfluxQueryError(Exception):
+    """A /query statement failed, or the server could not be reached."""
+
+
+class InfluxV1Writer:
+    def __init__(self, settings: InfluxV1Settings) -> None:
+        self.settings = settings
+        auth = None
+        if settings.username is not None and settings.password is not None:
+            auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
+        self._http = httpx.Client(base_url=settings.url, auth=auth, timeout=settings.timeout_s)
+        self._params = {"db": settings.database, "precision": "ns"}
+        if settings.retention_policy:
+            self._params["rp"] = settings.retention_policy
+
+    @property
+    def target(self) -> str:
+        rp = f"/{self.settings.retention_policy}" if self.settings.retention_policy else ""
+        return f"{self.settings.url} database {self.settings.database}{rp}"
+
+    def send(self, lines: list[str]) -> WriteResponse:
+        body = "\n".join(lines).encode()
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self.settings.gzip:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        try:
+            response = self._http.post("/write", params=self._params, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise WriteUnreachable(f"{self.settings.url}: {exc or type(exc).__name__}") from exc
+        return WriteResponse(
+            response.status_code, _error_text(response), parse_retry_after(response.headers.get("Retry-After"))
+        )
+
+    def ping(self) -> bool:
+        try:
+            return self._http.get("/ping", timeout=2).status_code == 204
+        except httpx.TransportError:
+            return False
+
+    def query(self, statement: str) -> list[dict[str, Any]]:
+        """Run one InfluxQL statement; rows of its first series. Raises InfluxQueryError."""
+        try:
+            response = self._http.post("/query", data={"q": statement, "db": self.settings.database})
+        except httpx.TransportError as exc:
+            raise InfluxQueryError(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
+        if response.status_code == 401:
+            raise InfluxQueryError(f"InfluxDB at {self.settings.url} refused the credentials (401)")
+        try:
+            result = response.json()["results"][0]
+        except (ValueError, KeyError, IndexError) as exc:
+            raise InfluxQueryError(f"{statement}: HTTP {response.status_code}: {response.text[:300]}") from exc
+        if "error" in result:
+            raise InfluxQueryError(f"{statement}: {result['error']}")
+        rows: list[dict[str, Any]] = []
+        for series in result.get("series", []):
+            rows.extend(dict(zip(series["columns"], values, strict=True)) for values in series["values"])
+        return rows
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _error_text(response: httpx.Response) -> str:
+    if response.status_code < 300:
+        return ""
+    try:
+        parsed = json.loads(response.text)
+    except ValueError:
+        return response.text[:2000]
+    if isinstance(parsed, dict):
+        return str(parsed.get("error") or parsed.get("message") or parsed)[:2000]
+    return response.text[:2000]

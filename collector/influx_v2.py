@@ -1,0 +1,95 @@
+"""InfluxDB 2.x/3.x: ``POST /api/v2/write`` through influxdb-client. The only influxdb-client importer.
+
+influxdb-client's batching WriteApi retries in its own thread and would hide partial writes from us,
+so we use its SYNCHRONOUS WriteApi with urllib3 retries off: one call is one request, and the status
+code comes back to :mod:`collector.delivery`, which owns retries, splitting and dead-lettering.
+"""
+
+from __future__ import annotations
+
+import json
+
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
+from influxdb_client.rest import ApiException
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from collector.settings import InfluxV2Settings
+from collector.write_result import WriteResponse, WriteUnreachable, parse_retry_after
+
+
+class BucketCheckError(Exception):
+    """The bucket could not be checked (missing, no permission, or no server)."""
+
+
+class InfluxV2Writer:
+    def __init__(self, settings: InfluxV2Settings) -> None:
+        self.settings = settings
+        self._client = InfluxDBClient(
+            url=settings.url,
+            token=settings.token.get_secret_value(),
+            org=settings.org,
+            timeout=int(settings.timeout_s * 1000),
+            enable_gzip=settings.gzip,
+            retries=False,
+        )
+        self._write = self._client.write_api(write_options=SYNCHRONOUS)
+
+    @property
+    def target(self) -> str:
+        return f"{self.settings.url} org {self.settings.org} bucket {self.settings.bucket}"
+
+    def send(self, lines: list[str]) -> WriteResponse:
+        try:
+            self._write.write(
+                bucket=self.settings.bucket,
+                org=self.settings.org,
+                record="\n".join(lines),
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]
+            )
+        except ApiException as exc:
+            headers: dict[str, str] = dict(exc.headers or {})
+            return WriteResponse(
+                int(exc.status or 0), _error_text(exc.body), parse_retry_after(headers.get("Retry-After"))
+            )
+        except (Urllib3Error, OSError) as exc:
+            raise WriteUnreachable(f"{self.settings.url}: {exc}") from exc
+        return WriteResponse(204, "")
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except Exception:  # influxdb-client's ping raises whatever urllib3 raised
+            return False
+
+    def check_bucket(self) -> str:
+        try:
+            bucket = self._client.buckets_api().find_bucket_by_name(self.settings.bucket)  # type: ignore[no-untyped-call]
+        except ApiException as exc:
+            raise BucketCheckError(f"{self.target}: HTTP {exc.status}: {_error_text(exc.body)}") from exc
+        except (Urllib3Error, OSError) as exc:
+            raise BucketCheckError(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
+        if bucket is None:
+            raise BucketCheckError(
+                f"bucket {self.settings.bucket!r} not found in org {self.settings.org!r}. "
+                "Fix: influx bucket create --name shopfloor --retention 400d, then a DBRP mapping shopfloor/autogen"
+            )
+        return f"bucket {bucket.name} ok"
+
+    def close(self) -> None:
+        self._write.close()  # type: ignore[no-untyped-call]
+        self._client.close()  # type: ignore[no-untyped-call]
+
+
+def _error_text(body: object) -> str:
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    text = str(body or "")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text[:2000]
+    if isinstance(parsed, dict):
+        return str(parsed.get("message") or parsed.get("error") or parsed)[:2000]
+    return text[:2000]

@@ -1,0 +1,79 @@
+"""Prometheus metrics of one collector, in its own registry (nothing global, nothing at import)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _LastSeen(Collector):
+    """Age of the last message per site and device, computed at scrape time."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def mark(self, site: str, source: str, when: float) -> None:
+        with self._lock:
+            self._seen[(site, source)] = when
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "shopfloor_collector_last_message_age_seconds",
+            "Seconds since the last valid message from this site and device",
+            labels=["site", "device"],
+        )
+        now = time.time()
+        with self._lock:
+            items = list(self._seen.items())
+        for (site, source), when in items:
+            family.add_metric([site, source], now - when)
+        yield family
+
+
+class CollectorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter("shopfloor_collector_messages_received", "MQTT messages received", ["kind"], registry=r)
+        self.dead_lettered = Counter(
+            "shopfloor_collector_messages_dead_lettered",
+            "Messages or lines sent to the dead-letter store",
+            ["reason_kind"],
+            registry=r,
+        )
+        self.spooled = Counter("shopfloor_collector_points_spooled", "Points committed to the spool", registry=r)
+        self.written = Counter("shopfloor_collector_points_written", "Points written to InfluxDB", registry=r)
+        self.write_errors = Counter(
+            "shopfloor_collector_write_errors",
+            "Write attempts that failed and will be retried",
+            ["reason"],
+            registry=r,
+        )
+        self.write_latency = Histogram(
+            "shopfloor_collector_write_latency_seconds",
+            "Duration of one InfluxDB write request",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.spool_depth = Gauge("shopfloor_collector_spool_depth_points", "Points waiting in the spool", registry=r)
+        self.spool_bytes = Gauge("shopfloor_collector_spool_bytes", "Bytes of line protocol in the spool", registry=r)
+        self.spool_full = Gauge(
+            "shopfloor_collector_spool_full", "1 while the spool is full and messages wait un-acked", registry=r
+        )
+        self.broker_connected = Gauge("shopfloor_collector_broker_connected", "1 when connected to MQTT", registry=r)
+        self.influx_up = Gauge(
+            "shopfloor_collector_influx_up", "1 when the last InfluxDB request got an answer", registry=r
+        )
+        self.last_seen = _LastSeen()
+        r.register(self.last_seen)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

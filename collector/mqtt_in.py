@@ -1,0 +1,110 @@
+"""The MQTT side: a persistent MQTT v5 session, QoS 1, manual acks, optionally a shared subscription.
+
+paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.Ingest`;
+a small timer thread commits (and acks) whatever arrived in the last ``commit_interval_ms``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import paho.mqtt.client as paho
+
+from collector.ingest import Ingest
+from collector.metrics import CollectorMetrics
+from collector.settings import CollectorSettings
+from shopfloor.contract import subscription
+from shopfloor.mqtt import connect, new_client
+
+log = logging.getLogger(__name__)
+
+
+def subscription_filter(settings: CollectorSettings) -> str:
+    topic = subscription(settings.broker.prefix)
+    group = settings.subscription.shared_group
+    return f"$share/{group}/{topic}" if group else topic
+
+
+class MqttIn:
+    def __init__(self, settings: CollectorSettings, metrics: CollectorMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._ingest: Ingest | None = None
+        self._timer: threading.Thread | None = None
+        self.client = new_client(
+            settings.broker,
+            settings.collector_id,
+            manual_ack=True,
+            max_inflight=settings.subscription.receive_maximum,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def start(self, ingest: Ingest) -> None:
+        self._ingest = ingest
+        sub = self.settings.subscription
+        # clean_start=False: the broker keeps our queue (and unacked messages) across restarts.
+        connect(
+            self.client,
+            self.settings.broker,
+            clean_start=False,
+            session_expiry_s=sub.session_expiry_s,
+            receive_maximum=sub.receive_maximum,
+            blocking=False,
+        )
+        self.client.loop_start()
+        self._timer = threading.Thread(target=self._commit_timer, name="collector-commit", daemon=True)
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join(timeout=5)
+        if self._ingest is not None:
+            self._ingest.flush()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, acks: list[tuple[int, int]]) -> None:
+        for mid, qos in acks:
+            self.client.ack(mid, qos)
+
+    def _commit_timer(self) -> None:
+        interval = self.settings.spool.commit_interval_ms / 1000
+        while not self._stop.wait(interval):
+            if self._ingest is not None:
+                try:
+                    self._ingest.flush()
+                except Exception:  # the one broad catch: the timer must survive a disk hiccup
+                    log.exception("spool commit failed; retrying")
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT broker refused the connection: %s", reason)
+            return
+        topic = subscription_filter(self.settings)
+        client.subscribe(topic, qos=1)
+        self.connected.set()
+        self.metrics.broker_connected.set(1)
+        log.info(
+            "connected to %s:%s, subscribed to %s (session present: %s)",
+            self.settings.broker.host,
+            self.settings.broker.port,
+            topic,
+            flags.session_present,
+        )
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.connected.clear()
+        self.metrics.broker_connected.set(0)
+        if not self._stop.is_set():
+            log.warning("MQTT connection lost (%s); paho reconnects with back-off", reason)
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        assert self._ingest is not None
+        self._ingest.receive(message.topic, bytes(message.payload), message.mid, message.qos)

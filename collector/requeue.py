@@ -1,0 +1,53 @@
+"""Requeue dead letters after a fix: re-validate and move them into the spool.
+
+"After a fix" means the collector or the contract was upgraded (a message that was invalid is valid now),
+or the user edited the payload (``--payload FILE``). A ``contract`` letter is decoded again from its
+topic and payload; a ``write_rejected`` letter is one line of line protocol, spooled as it is (edited or
+not). A letter that is still invalid stays in the store with its new reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collector.deadletters import CONTRACT, DeadLetterStore
+from collector.lineprotocol import ItemIndex, message_lines
+from collector.spool import Spool
+from shopfloor.contract import ContractError, decode
+
+
+@dataclass(frozen=True, slots=True)
+class RequeueResult:
+    letter_id: int
+    ok: bool
+    detail: str
+
+
+def requeue(
+    store: DeadLetterStore,
+    spool: Spool,
+    letter_id: int,
+    *,
+    prefix: str,
+    edited_payload: bytes | None = None,
+    item_index: ItemIndex | None = None,
+) -> RequeueResult:
+    letter = store.get(letter_id)
+    if letter is None:
+        return RequeueResult(letter_id, False, "no such dead letter")
+    if letter.requeued_at_ms is not None:
+        return RequeueResult(letter_id, False, "already requeued")
+    payload = edited_payload if edited_payload is not None else letter.payload
+    if letter.kind == CONTRACT:
+        try:
+            lines = message_lines(decode(letter.topic, payload, prefix), item_index)
+        except ContractError as exc:
+            return RequeueResult(letter_id, False, f"still invalid: {exc}")
+    else:
+        text = payload.decode(errors="replace").strip()
+        if not text or "\n" in text:
+            return RequeueResult(letter_id, False, "a rejected write is one line of line protocol")
+        lines = [text]
+    spool.append(lines)
+    store.mark_requeued(letter_id)
+    return RequeueResult(letter_id, True, f"{len(lines)} point(s) spooled")

@@ -1,0 +1,65 @@
+"""One running collector: spool, dead-letter store, metrics, InfluxDB writer, drainer, MQTT subscriber.
+
+Tests and benchmarks run it in-process (``start``/``stop``); :mod:`collector.service` adds the HTTP
+server and signal handling around it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from collector.deadletters import DeadLetterStore
+from collector.drain import Drainer
+from collector.ingest import Ingest
+from collector.lineprotocol import ItemIndex
+from collector.metrics import CollectorMetrics
+from collector.mqtt_in import MqttIn, subscription_filter
+from collector.settings import CollectorSettings
+from collector.spool import Spool
+from collector.writers import make_writer
+
+log = logging.getLogger(__name__)
+
+
+class CollectorRuntime:
+    def __init__(self, settings: CollectorSettings, item_index: ItemIndex | None = None) -> None:
+        self.settings = settings
+        self.metrics = CollectorMetrics()
+        self.spool = Spool(settings.spool.path, settings.spool.max_rows, settings.spool.max_bytes)
+        self.dead_letters = DeadLetterStore(settings.dead_letters.path)
+        self.writer = make_writer(settings.influx)
+        self.drainer = Drainer(self.spool, self.writer, self.dead_letters, self.metrics, settings.influx)
+        self.mqtt = MqttIn(settings, self.metrics)
+        self.ingest = Ingest(
+            prefix=settings.broker.prefix,
+            spool=self.spool,
+            dead_letters=self.dead_letters,
+            metrics=self.metrics,
+            ack=self.mqtt.ack,
+            commit_every=settings.spool.commit_every,
+            item_index=item_index,
+        )
+        self.metrics.spool_depth.set(self.spool.depth_lines)
+        self._started = False
+
+    def start(self) -> None:
+        if self.spool.depth_lines:
+            log.warning("spool holds %d points from before: draining them first", self.spool.depth_lines)
+        self.drainer.start()
+        self.mqtt.start(self.ingest)
+        self._started = True
+        log.warning(
+            "collector %s: %s -> %s", self.settings.collector_id, subscription_filter(self.settings), self.writer.target
+        )
+
+    def stop(self) -> None:
+        if self._started:
+            self.mqtt.stop()
+            self.drainer.stop()
+            self._started = False
+        self.writer.close()
+        self.spool.close()
+        self.dead_letters.close()
+
+    def ready(self) -> dict[str, bool]:
+        return {"broker": self.mqtt.connected.is_set(), "influxdb": self.writer.ping()}

@@ -1,0 +1,32 @@
+"""``shopfloor collector run``: the runtime plus the HTTP server, until SIGTERM or Ctrl-C.
+
+uvicorn owns the signals: on SIGTERM it finishes the open requests and returns, and then the
+subscriber commits and acks what it holds, disconnects, and the drainer stops (the spool keeps the rest).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from collector.api.app import create_app
+from collector.runtime import CollectorRuntime
+from collector.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: CollectorSettings) -> int:
+    runtime = CollectorRuntime(settings)
+    runtime.start()
+    try:
+        app = create_app(settings, runtime)
+        config = uvicorn.Config(
+            app, host=settings.http.host, port=settings.http.port, log_level="warning", access_log=False
+        )
+        uvicorn.Server(config).run()
+    finally:
+        runtime.stop()
+    log.warning("collector %s stopped", settings.collector_id)
+    return 0

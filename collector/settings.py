@@ -1,0 +1,133 @@
+"""collector.yaml: what the collector connects to, where it keeps its spool and dead letters, how it batches.
+
+Loaded with :func:`shopfloor.config.load_config` (YAML, ``${VAR}``, ``SHOPFLOOR_COLLECTOR__KEY`` overrides), so
+every error names the file, the key path and the fix. Documented in docs/collector.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from shopfloor.config import load_config
+from shopfloor.contract.topics import ID_PATTERN
+from shopfloor.mqtt import BrokerSettings
+
+ENV_PREFIX = "SHOPFLOOR_COLLECTOR"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubscriptionSettings(_Section):
+    shared_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="join $share/<group>/...: collectors in one group split the messages between them",
+    )
+    session_expiry_s: int = Field(
+        default=3600, ge=0, le=4_294_967_295, description="how long the broker keeps our queue while we are away"
+    )
+    receive_maximum: int = Field(default=1000, ge=1, le=65535, description="QoS 1 messages in flight to us")
+
+
+class _InfluxCommon(_Section):
+    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="lines per write request")
+    flush_interval_ms: int = Field(default=200, ge=1, le=60_000, description="longest wait for a batch to fill")
+    gzip: bool = True
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest pause between write retries")
+    raw_retention: str = Field(default="400d", pattern=r"^(INF|\d+[hdw])$", description="autogen duration, or INF")
+
+
+class InfluxV1Settings(_InfluxCommon):
+    version: Literal[1] = 1
+    database: str = Field(default="shopfloor", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    retention_policy: str | None = Field(default=None, description="target RP; the database default when unset")
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _user_and_password_together(self) -> Self:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: set both for basic auth, or neither")
+        return self
+
+
+class InfluxV2Settings(_InfluxCommon):
+    version: Literal[2]
+    org: str = Field(min_length=1)
+    bucket: str = Field(default="shopfloor", min_length=1)
+    token: SecretStr
+
+
+InfluxSettings = Annotated[InfluxV1Settings | InfluxV2Settings, Field(discriminator="version")]
+
+
+class SpoolSettings(_Section):
+    path: Path = Path("var/collector/spool.sqlite")
+    max_rows: int = Field(default=5_000_000, ge=1000, description="lines held while InfluxDB is away")
+    max_bytes: int = Field(default=2_000_000_000, ge=1_000_000, description="bytes of line protocol held")
+    commit_every: int = Field(default=500, ge=1, le=10_000, description="messages per spool commit (then acked)")
+    commit_interval_ms: int = Field(default=20, ge=1, le=1000, description="longest wait before a commit")
+
+    @field_validator("path")
+    @classmethod
+    def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
+        return _resolve(path, info)
+
+
+class DeadLetterSettings(_Section):
+    path: Path = Path("var/collector/dead_letters.sqlite")
+
+    @field_validator("path")
+    @classmethod
+    def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
+        return _resolve(path, info)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port (tests)")
+
+
+class SiteSettings(_Section):
+    """Per-site facts consumed by the KPI engine (opening hours, capacity). Kept small on purpose:
+    the KPI engine extends this class; the collector itself does not read it."""
+
+    opening_hours: str | None = Field(default=None, description="e.g. 'Mon-Fri 09:00-17:00'")
+    capacity_limit_kw: float | None = Field(default=None, gt=0)
+    main_meter: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class CollectorSettings(_Section):
+    collector_id: str = Field(pattern=ID_PATTERN, description="MQTT client id: one per collector, stable")
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    subscription: SubscriptionSettings = Field(default_factory=SubscriptionSettings)
+    influx: InfluxSettings = Field(default_factory=InfluxV1Settings)
+    spool: SpoolSettings = Field(default_factory=SpoolSettings)
+    dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    sites: dict[str, SiteSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _separate_stores(self) -> Self:
+        if self.spool.path == self.dead_letters.path:
+            raise ValueError("spool.path and dead_letters.path must be different files")
+        return self
+
+
+def _resolve(path: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("config_dir")
+    if base is not None and not path.is_absolute():
+        return Path(base) / path
+    return path
+
+
+def load_settings(path: Path | str) -> CollectorSettings:
+    """Read collector.yaml; raises shopfloor.config.ConfigError naming file, key and fix."""
+    return load_config(path, CollectorSettings, env_prefix=ENV_PREFIX)

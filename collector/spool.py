@@ -1,0 +1,126 @@
+"""The local disk spool: validated messages, as line protocol, between the MQTT ack and the InfluxDB write.
+
+SQLite in WAL mode. A message is acknowledged to the broker only after the transaction that holds its
+lines has committed, so a crash (kill -9) loses nothing: what is not committed was not acked, and the
+broker redelivers it. ``synchronous=NORMAL`` keeps commits free of fsync (a power cut may lose the last
+commits; set ``synchronous: full`` semantics via :class:`Spool` for that, at a throughput cost).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    lines TEXT NOT NULL
+);
+"""
+
+
+class SpoolFull(Exception):
+    """The spool holds its configured maximum; the caller keeps the messages un-acked and tries again."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolBatch:
+    last_id: int
+    lines: list[str]
+    oldest_created_ms: int
+
+
+def open_sqlite(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    return conn
+
+
+class Spool:
+    def __init__(self, path: Path, max_lines: int, max_bytes: int, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+        self._writer = open_sqlite(path, synchronous)
+        self._writer.executescript(_SCHEMA)
+        self._reader = open_sqlite(path, synchronous)
+        self._lock = threading.Lock()
+        self._appended = threading.Condition()
+        self._lines_since_notify = 0
+        self.depth_lines = 0
+        self.depth_bytes = 0
+        self.refresh_depth()
+
+    def refresh_depth(self) -> None:
+        """Recount from disk: another process (``dead-letters requeue``) may have appended."""
+        lines, size = self._reader.execute("SELECT coalesce(sum(n), 0), coalesce(sum(bytes), 0) FROM spool").fetchone()
+        with self._lock:
+            self.depth_lines, self.depth_bytes = int(lines), int(size)
+
+    def append(self, lines: list[str]) -> None:
+        """Commit lines as one row. Raises SpoolFull when the bounds would be passed."""
+        if not lines:
+            return
+        text = "\n".join(lines)
+        size = len(text)
+        with self._lock:
+            if self.depth_lines > 0 and (
+                self.depth_lines + len(lines) > self.max_lines or self.depth_bytes + size > self.max_bytes
+            ):
+                raise SpoolFull(f"spool holds {self.depth_lines} points ({self.depth_bytes} bytes)")
+            self._writer.execute(
+                "INSERT INTO spool (created_ms, n, bytes, lines) VALUES (?, ?, ?, ?)",
+                (int(time.time() * 1000), len(lines), size, text),
+            )
+            self.depth_lines += len(lines)
+            self.depth_bytes += size
+        with self._appended:
+            self._lines_since_notify += len(lines)
+            self._appended.notify_all()
+
+    def wait(self, min_lines: int, timeout: float) -> None:
+        """Block until ``min_lines`` more lines were appended, or ``timeout`` seconds passed."""
+        with self._appended:
+            self._appended.wait_for(lambda: self._lines_since_notify >= min_lines, timeout)
+            self._lines_since_notify = 0
+
+    def wake(self) -> None:
+        with self._appended:
+            self._lines_since_notify = 1 << 62
+            self._appended.notify_all()
+
+    def peek(self, max_lines: int) -> SpoolBatch | None:
+        """The oldest rows, whole, until they hold at least ``max_lines`` lines (or the spool ends)."""
+        lines: list[str] = []
+        last_id = 0
+        oldest = 0
+        for row_id, created_ms, text in self._reader.execute(
+            "SELECT id, created_ms, lines FROM spool ORDER BY id LIMIT 10000"
+        ):
+            if not lines:
+                oldest = created_ms
+            lines.extend(text.split("\n"))
+            last_id = row_id
+            if len(lines) >= max_lines:
+                break
+        if not lines:
+            return None
+        return SpoolBatch(last_id, lines, oldest)
+
+    def delete_through(self, last_id: int) -> None:
+        with self._lock:
+            self._writer.execute("DELETE FROM spool WHERE id <= ?", (last_id,))
+        self.refresh_depth()
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+            self._reader.close()

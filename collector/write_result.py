@@ -1,0 +1,52 @@
+"""What a write request came back with, whichever InfluxDB version answered. Shared by both writers."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class WriteUnreachable(Exception):
+    """No HTTP answer at all: connection refused, reset or timed out."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResponse:
+    status: int
+    text: str
+    retry_after_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class LineWriter(Protocol):
+    """POSTs one batch of line protocol (ns precision). Raises WriteUnreachable when nobody answers."""
+
+    def send(self, lines: list[str]) -> WriteResponse: ...
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def target(self) -> str: ...
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
