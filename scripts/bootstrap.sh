@@ -25,11 +25,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 extras="${SHOPFLOOR_EXTRAS:-test}"
-stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras}"
-if [ ! -f "$stamp" ]; then
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-${hash}-${extras}"
+# [test] includes [all]: a venv set up for the tests also serves the demo.
+if [ ! -f "$stamp" ] && ! { [ "$extras" = all ] && [ -f ".venv/.installed-${hash}-test" ]; }; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[${extras}]"
-  rm -f .venv/.installed-*
+  find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-${hash}-*" -delete
   touch "$stamp"
 fi
