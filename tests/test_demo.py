@@ -1,0 +1,124 @@
+"""The demo entrypoint, as `make demo` runs it, on free ports: every site's data reaches InfluxDB and the KPI API."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shopfloor.services import free_port, wait_until
+from simulator.sites import default_sites
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+class _Output:
+    """Collects the demo's stdout from a thread, so the test can wait for lines without blocking."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        self._thread = threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _influx(url: str, query: str) -> list[list[Any]]:
+    params = urllib.parse.urlencode({"db": "shopfloor", "q": query})
+    result = _get_json(f"{url}/query?{params}")["results"][0]
+    return [row for series in result.get("series", []) for row in series["values"]]
+
+
+def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> None:
+    sites = [s.id for s in default_sites(3)]
+    modbus_port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shopfloor",
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--mqtt-port",
+            "0",
+            "--influx-port",
+            "0",
+            "--api-port",
+            "0",
+            "--modbus-port",
+            str(modbus_port),
+            "--backfill-days",
+            "1",
+            "--poll-interval",
+            "1",
+            "--duration",
+            "150",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = _Output(proc)
+    try:
+        wait_until(lambda: "Ctrl-C stops everything" in out.text or proc.poll() is not None, 120, "demo start")
+        assert proc.poll() is None, out.text
+        influx_url = re.search(r"InfluxDB\s+(http://\S+)", out.text)
+        api_url = re.search(r"API docs\s+(http://\S+)/docs", out.text)
+        assert influx_url and api_url, out.text
+        influx, api = influx_url.group(1), api_url.group(1)
+
+        def live_readings_from_every_site() -> bool:
+            rows = _influx(influx, "SELECT count(power) FROM meter WHERE time > now() - 5m GROUP BY site")
+            return len(rows) >= len(sites)
+
+        wait_until(live_readings_from_every_site, 60, "live meter readings of every site in InfluxDB")
+        for site in sites:
+            power = _influx(influx, f"SELECT last(power) FROM meter WHERE site='{site}' AND device='main'")
+            assert power and power[0][1] > 0, f"{site}: no positive main-meter power"
+            # The edge read it over Modbus TCP: the edge tag is the site's edge agent, not the backfill.
+            edges = _influx(influx, f"SHOW TAG VALUES FROM meter WITH KEY = edge WHERE site='{site}'")
+            assert any(row[1] == f"{site}-pi" for row in edges), edges
+
+        def kpis_nonzero_for_every_site() -> bool:
+            for site in sites:
+                kpis = _get_json(f"{api}/api/sites/{site}/kpis?days=2")
+                if not kpis.get("items", {}).get("finished"):
+                    return False
+            return True
+
+        wait_until(kpis_nonzero_for_every_site, 90, "non-zero KPIs for every site")
+        assert re.search(r"gent-repair\s+power\s+\d", out.text), out.text
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    time.sleep(0)  # the output thread has the last lines now that the pipe is closed
+    assert proc.returncode == 0, out.text[-3000:]
+    assert "stopped." in out.text
