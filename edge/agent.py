@@ -1,0 +1,90 @@
+"""The edge agent: scheduler -> outbox -> publisher, plus housekeeping; stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from edge.outbox import Outbox
+from edge.profiles import ProfileLibrary
+from edge.publisher import Publisher
+from edge.scheduler import Poll, Scheduler
+from edge.settings import EdgeSettings
+from shopfloor.contract import MeterReading, Value, encode
+
+log = logging.getLogger(__name__)
+
+EXPIRE_INTERVAL_S = 60.0
+
+
+def reading_payload(edge_id: str, poll: Poll, seq: int) -> str:
+    reading = MeterReading(
+        ts_ms=poll.ts_ms,
+        seq=seq,
+        edge=edge_id,
+        device=poll.device,
+        profile=poll.profile,
+        quality=poll.quality,
+        values={q: Value(value=v, unit=u) for q, (v, u) in poll.values.items()},
+        error=poll.error,
+    )
+    return encode(reading).decode()
+
+
+class Agent:
+    def __init__(self, settings: EdgeSettings, library: ProfileLibrary) -> None:
+        self.settings = settings
+        box = settings.outbox
+        self.outbox = Outbox(box.path, max_rows=box.max_rows, max_age_s=box.max_age_s)
+        self.scheduler = Scheduler(settings, library, self._store)
+        self.publisher = Publisher(settings, self.outbox, self.scheduler.qualities)
+        self.stop = asyncio.Event()
+
+    def _store(self, poll: Poll) -> None:
+        edge_id = self.settings.edge_id
+        self.outbox.append(poll.ts_ms, lambda seq: reading_payload(edge_id, poll, seq))
+        self.publisher.wake()
+
+    async def _housekeeping(self) -> None:
+        box = self.settings.outbox
+        next_expire = time.monotonic()
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=box.checkpoint_interval_s)
+            self.outbox.checkpoint()
+            if time.monotonic() >= next_expire:
+                dropped = self.outbox.expire(int(time.time() * 1000))
+                if dropped:
+                    log.warning("dropped %d reading(s) older than %.0f s from the outbox", dropped, box.max_age_s)
+                next_expire = time.monotonic() + EXPIRE_INTERVAL_S
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop.set)
+        log.info(
+            "edge %s of site %s: %d device(s) on %d bus(es), %d reading(s) waiting in the outbox",
+            self.settings.edge_id,
+            self.settings.site,
+            sum(len(b.devices) for b in self.settings.buses),
+            len(self.settings.buses),
+            self.outbox.depth,
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.scheduler.run(self.stop))
+                group.create_task(self.publisher.run(self.stop))
+                group.create_task(self._housekeeping())
+        finally:
+            self.outbox.close()
+
+
+def run_agent(settings: EdgeSettings, library: ProfileLibrary) -> None:
+    async def main() -> None:
+        await Agent(settings, library).run()
+
+    asyncio.run(main())

@@ -1,0 +1,145 @@
+"""``shopfloor edge``: check a config, probe a bus, read one meter, run the agent."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
+    edge = subparsers.add_parser("edge", help=help_text, description=help_text)
+    sub = edge.add_subparsers(dest="edge_command", metavar="ACTION", required=True)
+
+    check = sub.add_parser("check", help="validate edge.yaml without connecting to anything")
+    check.add_argument("config", help="path to edge.yaml")
+    check.set_defaults(handler=_check)
+
+    probe = sub.add_parser(
+        "probe",
+        help="scan unit ids on a serial port or host:port and say which meter answers",
+        description="Scan Modbus unit ids, try every known profile, print which meter answers and its voltage.",
+    )
+    probe.add_argument("target", help="serial port (/dev/ttyUSB0) or host:port (192.168.1.50:502)")
+    probe.add_argument("--units", default="1-10", help="unit ids to scan, e.g. 1-247 or 1,2,5 (default 1-10)")
+    probe.add_argument("--baudrate", type=int, default=9600, help="serial speed (default 9600)")
+    probe.add_argument("--parity", choices=["N", "E", "O"], default="N", help="serial parity (default N)")
+    probe.add_argument("--stopbits", type=int, choices=[1, 2], default=1, help="serial stop bits (default 1)")
+    probe.add_argument("--timeout", type=float, default=0.3, help="answer timeout per request in s (default 0.3)")
+    probe.add_argument("--profile-dir", action="append", default=[], help="extra folder of profile files")
+    probe.set_defaults(handler=_probe)
+
+    read = sub.add_parser("read", help="read one device of edge.yaml once and print the decoded values")
+    read.add_argument("config", help="path to edge.yaml")
+    read.add_argument("device", help="device id in edge.yaml")
+    read.set_defaults(handler=_read)
+
+    run = sub.add_parser("run", help="run the edge agent (what the systemd unit starts)")
+    run.add_argument("config", help="path to edge.yaml")
+    run.set_defaults(handler=_run)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from edge.scheduler import device_plan
+    from edge.settings import load_settings
+
+    settings, library = load_settings(args.config)
+    devices = settings.devices()
+    print(f"{args.config}: OK — site {settings.site}, edge {settings.edge_id}, {len(devices)} device(s)")
+    for bus, device in devices:
+        profile = library.get(device.profile)
+        assert profile is not None, "load_settings checked the profile"
+        _, plan = device_plan(device, profile)
+        print(
+            f"  {device.id}: unit {device.unit_id} on {bus.address}, {profile.ref}, every {device.interval_s:g} s, "
+            f"{len(plan)} request(s) per poll"
+        )
+    return 0
+
+
+def _read(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from edge.scheduler import DeviceTask, Poll, device_plan, link_for, poll_device
+    from edge.settings import load_settings
+    from shopfloor.cli import CliError
+
+    settings, library = load_settings(args.config)
+    found = [(bus, device) for bus, device in settings.devices() if device.id == args.device]
+    if not found:
+        known = ", ".join(d.id for _, d in settings.devices()) or "none"
+        raise CliError(f"no device {args.device!r} in {args.config}. Fix: use one of: {known}")
+    bus, device = found[0]
+    profile = library.get(device.profile)
+    assert profile is not None
+    fields, plan = device_plan(device, profile)
+
+    async def once() -> Poll:
+        link = link_for(bus)
+        try:
+            return await poll_device(link, DeviceTask(bus, device, profile, fields, plan))
+        finally:
+            link.close()
+
+    poll = asyncio.run(once())
+    print(f"{device.id}  unit {device.unit_id} on {bus.address}  {profile.ref}  {len(plan)} request(s)  {poll.quality}")
+    if poll.error:
+        print(f"error: {poll.error}")
+        return 1
+    by_quantity = {f.quantity: f for f in fields}
+    print(f"{'quantity':<16}{'value':>14}  {'unit':<5} register")
+    for quantity, (value, unit) in poll.values.items():
+        spec = by_quantity[quantity]
+        shown = "n/a" if value is None else f"{value:g}"
+        register = f"FC{spec.function:02d} {spec.address} ({spec.address:#06x}) {spec.type}"
+        print(f"{quantity:<16}{shown:>14}  {unit:<5} {register}")
+    return 0
+
+
+def _units(text: str) -> list[int]:
+    from shopfloor.cli import CliError
+
+    units: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            units.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise CliError(f"--units {text!r}: use numbers and ranges, e.g. 1-247 or 1,2,5") from None
+    if not units or min(units) < 1 or max(units) > 247:
+        raise CliError(f"--units {text!r}: unit ids are 1..247")
+    return units
+
+
+def _probe(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from edge.probe import probe
+
+    units = _units(args.units)
+    found = asyncio.run(
+        probe(
+            args.target,
+            units,
+            baudrate=args.baudrate,
+            parity=args.parity,
+            stopbits=args.stopbits,
+            timeout_s=args.timeout,
+            profile_dirs=[Path(d) for d in args.profile_dir],
+        )
+    )
+    if not found:
+        print(f"no meter answered on {args.target} (units {args.units}). Check wiring, baud rate, parity, unit ids.")
+        return 1
+    for unit, matches in found.items():
+        names = " or ".join(f"{ref} ({volts:.1f} V)" for ref, volts in matches)
+        print(f"unit {unit}: {names}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from edge.agent import run_agent
+    from edge.settings import load_settings
+
+    settings, library = load_settings(args.config)
+    run_agent(settings, library)
+    return 0

@@ -1,0 +1,131 @@
+"""The durable outbox: every reading waits in SQLite until the broker acknowledged it.
+
+Why it survives what it must:
+
+* ``journal_mode=WAL`` + ``synchronous=NORMAL``: each reading is committed right after it is
+  read. A commit appends to the WAL file (the OS page cache holds it), so ``kill -9`` of the
+  agent loses nothing. Only a power cut can lose the last commits not yet written back.
+* fsync happens at checkpoints, which :meth:`Outbox.checkpoint` runs every
+  ``checkpoint_interval_s`` (automatic checkpoints are off): one sync per interval instead of
+  one per reading spares SD cards.
+* ``seq`` is a per-edge counter kept in the same transaction as the reading, so it keeps
+  rising across restarts even when the outbox is empty.
+* Bounded by rows and age; the oldest rows go first, and every drop is counted persistently.
+
+Used from one thread (the agent's event loop).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_full', 0), ('dropped_age', 0);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    seq: int
+    ts_ms: int
+    payload: str
+
+
+class Outbox:
+    def __init__(self, path: Path | str, *, max_rows: int = 1_000_000, max_age_s: float = 7 * 86_400) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_rows = max_rows
+        self.max_age_ms = int(max_age_s * 1000)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._db.executescript(_SCHEMA)
+        self._depth: int = self._db.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+    def _counter(self, name: str) -> int:
+        value: int = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()[0]
+        return value
+
+    def append(self, ts_ms: int, make_payload: Callable[[int], str]) -> int:
+        """Store one reading; ``make_payload(seq)`` renders it with its sequence number."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seq = self._counter("next_seq")
+            db.execute("INSERT INTO readings VALUES (?, ?, ?)", (seq, ts_ms, make_payload(seq)))
+            db.execute("UPDATE counters SET value=? WHERE name='next_seq'", (seq + 1,))
+            self._depth += 1
+            if self._depth > self.max_rows:
+                self._drop_oldest(self._depth - self.max_rows, "dropped_full")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._depth = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+            raise
+        return seq
+
+    def _drop_oldest(self, count: int, counter: str) -> None:
+        cur = self._db.execute(
+            "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)", (count,)
+        )
+        self._db.execute("UPDATE counters SET value=value+? WHERE name=?", (cur.rowcount, counter))
+        self._depth -= cur.rowcount
+
+    def expire(self, now_ms: int) -> int:
+        """Drop readings older than ``max_age_s``; returns how many."""
+        cutoff = now_ms - self.max_age_ms
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        cur = db.execute("DELETE FROM readings WHERE ts_ms < ?", (cutoff,))
+        db.execute("UPDATE counters SET value=value+? WHERE name='dropped_age'", (cur.rowcount,))
+        db.execute("COMMIT")
+        self._depth -= cur.rowcount
+        return cur.rowcount
+
+    def after(self, seq: int, limit: int) -> list[Row]:
+        """The oldest ``limit`` readings with a sequence number above ``seq``, in order."""
+        rows = self._db.execute(
+            "SELECT seq, ts_ms, payload FROM readings WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        return [Row(*row) for row in rows]
+
+    def remove(self, seqs: list[int]) -> None:
+        if not seqs:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        removed = 0
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            removed += db.execute(f"DELETE FROM readings WHERE seq IN ({marks})", chunk).rowcount
+        db.execute("COMMIT")
+        self._depth -= removed
+
+    @property
+    def depth(self) -> int:
+        return int(self._depth)
+
+    def oldest_ts_ms(self) -> int | None:
+        row = self._db.execute("SELECT ts_ms FROM readings ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
+
+    def dropped(self) -> dict[str, int]:
+        return {"full": self._counter("dropped_full"), "age": self._counter("dropped_age")}
+
+    def checkpoint(self) -> None:
+        """Write the WAL back into the database file and fsync: the batched durability point."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        try:
+            self.checkpoint()
+        finally:
+            self._db.close()
