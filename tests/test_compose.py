@@ -68,3 +68,24 @@ def test_env_example_sets_every_required_variable() -> None:
 
     required = set(re.findall(r"\$\{(\w+):\?", text))
     assert required and required <= set(env)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "deploy" / "compose").glob("edge-*.yaml")), ids=lambda p: p.name)
+def test_compose_edge_configs_pass_edge_check(path: Path) -> None:
+    from edge.settings import load_settings
+
+    settings, _ = load_settings(path)
+    assert settings.buses and settings.broker.host == "mosquitto"
+
+
+def test_compose_collector_and_simulator_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector.settings import load_settings
+    from shopfloor.config import load_config
+    from simulator.settings import SimulateSettings
+
+    monkeypatch.setenv("INFLUXDB_USER", "writer")
+    monkeypatch.setenv("INFLUXDB_PASSWORD", "secret")
+    collector = load_settings(ROOT / "deploy" / "compose" / "collector.yaml")
+    assert collector.influx.url == "http://influxdb:8086"
+    simulate = load_config(ROOT / "deploy" / "compose" / "simulate.yaml", SimulateSettings)
+    assert simulate.sites == 3 and simulate.modbus_port == 5020
