@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -108,6 +108,29 @@ def item_energy_kwh(segs: Sequence[Segment], sessions: Iterable[Interval]) -> fl
             return None
         total += part.kwh
     return total
+
+
+def bench_energy_by_item(
+    segs: Sequence[Segment], sessions: Mapping[str, Sequence[Interval]]
+) -> dict[str, float | None]:
+    """kWh per item on one bench sub-meter; while several items are in session, each gets an equal share.
+
+    An item whose sessions touch a long gap or a stretch without data gets None (docs/kpis.md).
+    """
+    boundaries = sorted({ms for spans in sessions.values() for span in spans for ms in (span.start_ms, span.end_ms)})
+    energy: dict[str, float | None] = dict.fromkeys(sessions, 0.0)
+    for start, end in itertools.pairwise(boundaries):
+        active = [
+            item for item, spans in sessions.items() if any(s.start_ms <= start and end <= s.end_ms for s in spans)
+        ]
+        if not active:
+            continue
+        part = share(segs, Interval(start, end))
+        complete = not part.gap and part.covered_ms >= end - start
+        for item in active:
+            so_far = energy[item]
+            energy[item] = None if so_far is None or not complete else so_far + part.kwh / len(active)
+    return energy
 
 
 @dataclass(frozen=True, slots=True)

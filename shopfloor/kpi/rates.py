@@ -73,6 +73,14 @@ def throughput(
     return [ThroughputBucket(start.isoformat(), counts[start]) for start in sorted(counts)]
 
 
+def by_station(items: Iterable[FinishedItem]) -> dict[str, list[FinishedItem]]:
+    """Items grouped per station, for per-station throughput and rates."""
+    groups: dict[str, list[FinishedItem]] = {}
+    for item in items:
+        groups.setdefault(item.station, []).append(item)
+    return groups
+
+
 @dataclass(frozen=True, slots=True)
 class FixRate:
     fixed: int

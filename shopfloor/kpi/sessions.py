@@ -176,6 +176,12 @@ def staffed_intervals(events: Iterable[StationEvent], until_ms: int) -> list[Int
     return union(spans)
 
 
+def clip(intervals: Iterable[Interval], window: Interval) -> list[Interval]:
+    """The parts of ``intervals`` inside ``window``: bench time within a KPI's time range."""
+    clipped = (Interval(max(i.start_ms, window.start_ms), min(i.end_ms, window.end_ms)) for i in intervals)
+    return [i for i in clipped if i.end_ms > i.start_ms]
+
+
 def seconds_by_day(intervals: Iterable[Interval], timezone: str = DEFAULT_TIMEZONE) -> dict[date, float]:
     """Split intervals at local midnights: a repair across midnight counts on both days."""
     zone = ZoneInfo(timezone)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from shopfloor.kpi.energy import (
     MeterSample,
     base_load,
+    bench_energy_by_item,
     item_energy_kwh,
     kwh_per_day,
     monthly_peaks,
@@ -136,3 +137,17 @@ def test_opening_hours_across_dst_and_validation() -> None:
             OpeningHours(hours=bad)
     with pytest.raises(ValidationError, match="unknown time zone"):
         OpeningHours(hours="mon 08:00-12:00", timezone="Europe/Bruxelles")
+
+
+def test_overlapping_items_share_the_bench_energy() -> None:
+    # 1 kWh per 10 min all hour; a: 10:00-10:20, b: 10:10-10:30 -> 10:10-10:20 shared half and half.
+    t0 = ms("2026-01-15 10:00")
+    samples = [MeterSample(t0 + m * MIN, energy_kwh=m / 10) for m in range(61)]
+    sessions = {
+        "a": [Interval(t0, t0 + 20 * MIN)],
+        "b": [Interval(t0 + 10 * MIN, t0 + 30 * MIN)],
+        "late": [Interval(t0 + 50 * MIN, t0 + 70 * MIN)],  # runs past the last sample
+    }
+    energy = bench_energy_by_item(segments(samples), sessions)
+    assert energy["a"] == pytest.approx(1.5) and energy["b"] == pytest.approx(1.5)
+    assert energy["late"] is None

@@ -10,6 +10,7 @@ from shopfloor.contract import RepairStatus, ReuseOutcome, StationEvent, Station
 from shopfloor.kpi.rates import (
     Bucket,
     FinishedItem,
+    by_station,
     finished_item,
     fix_rate,
     item_kpis,
@@ -17,7 +18,7 @@ from shopfloor.kpi.rates import (
     reuse_rate,
     throughput,
 )
-from shopfloor.kpi.sessions import Interval, item_histories, open_items, seconds_by_day, staffed_intervals
+from shopfloor.kpi.sessions import Interval, clip, item_histories, open_items, seconds_by_day, staffed_intervals
 
 
 def ms(text: str) -> int:
@@ -171,3 +172,17 @@ def test_staffed_time_is_open_state_union_item_sessions() -> None:
     ]
     staffed = staffed_intervals(events, until_ms=ms("2026-03-02 18:00"))
     assert staffed == [Interval(ms("2026-03-02 08:00"), ms("2026-03-02 13:00"))]
+
+
+def test_bench_hours_inside_a_range_and_per_station_groups() -> None:
+    events = [
+        ev("started", "2026-03-02 23:00", item="a", station="b1"),
+        ev("finished", "2026-03-03 01:00", item="a", station="b1", repair_status="Fixed", category="Fan"),
+        ev("started", "2026-03-03 09:00", item="b", station="b2"),
+        ev("finished", "2026-03-03 09:30", item="b", station="b2", repair_status="Fixed", category="Fan"),
+    ]
+    day = Interval(ms("2026-03-03 00:00"), ms("2026-03-04 00:00"))
+    staffed = clip(staffed_intervals(events, until_ms=day.end_ms), day)
+    assert sum(i.seconds for i in staffed) == 90 * 60
+    groups = by_station(finished(item_histories(events)))
+    assert {station: len(items) for station, items in groups.items()} == {"b1": 1, "b2": 1}
