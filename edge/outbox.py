@@ -47,11 +47,15 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
-        self._depth: int = self._db.execute("SELECT count(*) FROM readings").fetchone()[0]
+        self._depth: int = self._scalar("SELECT count(*) FROM readings")
+
+    def _scalar(self, sql: str, *args: object) -> int:
+        # fetchall() finalises the statement; a half-read cursor would block checkpoints.
+        rows = self._db.execute(sql, args).fetchall()
+        return int(rows[0][0])
 
     def _counter(self, name: str) -> int:
-        value: int = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()[0]
-        return value
+        return self._scalar("SELECT value FROM counters WHERE name=?", name)
 
     def append(self, ts_ms: int, make_payload: Callable[[int], str]) -> int:
         """Store one reading; ``make_payload(seq)`` renders it with its sequence number."""
@@ -67,7 +71,7 @@ class Outbox:
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
-            self._depth = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+            self._depth = self._scalar("SELECT count(*) FROM readings")
             raise
         return seq
 
@@ -114,15 +118,15 @@ class Outbox:
         return int(self._depth)
 
     def oldest_ts_ms(self) -> int | None:
-        row = self._db.execute("SELECT ts_ms FROM readings ORDER BY seq LIMIT 1").fetchone()
-        return None if row is None else int(row[0])
+        rows = self._db.execute("SELECT ts_ms FROM readings ORDER BY seq LIMIT 1").fetchall()
+        return int(rows[0][0]) if rows else None
 
     def dropped(self) -> dict[str, int]:
         return {"full": self._counter("dropped_full"), "age": self._counter("dropped_age")}
 
     def checkpoint(self) -> None:
         """Write the WAL back into the database file and fsync: the batched durability point."""
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
         try:

@@ -58,6 +58,7 @@ def set_values(device: DeviceMap, profile: Profile, values: dict[str, float]) ->
 
 
 def write_config(directory: Path, broker_port: int, buses: list[dict[str, Any]], **extra: Any) -> Path:
+    buses = [{"timeout_s": 0.3, **bus} for bus in buses]
     config = {
         "site": "test-site",
         "edge_id": "test-edge",

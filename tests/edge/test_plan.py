@@ -103,7 +103,7 @@ def _brute_force_minimum(fields: list[FieldSpan], max_registers: int, max_gap: i
             start, end = group[0].address, max(f.end for f in group)
             if end - start > max_registers:
                 ok = False
-            for left, right in itertools.pairwise(group):
+            for _left, right in itertools.pairwise(group):
                 if right.address - max(f.end for f in group[: group.index(right)]) > max_gap:
                     ok = False
         if ok:
