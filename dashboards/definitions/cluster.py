@@ -1,0 +1,180 @@
+"""Cluster comparison, for coordinators: the same KPIs for every site, side by side."""
+
+from __future__ import annotations
+
+from dashboards.definitions.common import (
+    CATEGORY,
+    MAIN_METER,
+    MAIN_METER_FILTER,
+    METER_SOURCE,
+    SITE,
+    SITE_FILTER,
+    age_column,
+    kwh_query,
+)
+from dashboards.model import Dashboard, Grid, Json, Panel, Target
+
+UID = "shopfloor-cluster-comparison"
+
+FINISHED_AT_SITE = f'"type" = \'finished\' AND {SITE_FILTER} AND "category" =~ /^$category$/'
+SITE_KPIS = (
+    'SELECT sum("final") AS "items", sum("returned_to_use") / sum("final") AS "reuse_rate", '
+    'sum("final") / (sum("bench_s") / 3600) AS "items_per_bench_hour", sum("kg_diverted") AS "kg_diverted" '
+    f'FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"'
+)
+KWH_PER_ITEM: tuple[Json, ...] = (
+    {"id": "joinByField", "options": {"byField": "site", "mode": "outer"}},
+    {
+        "id": "calculateField",
+        "options": {
+            "mode": "binary",
+            "binary": {"left": "kwh", "operator": "/", "right": "items"},
+            "alias": "kwh_per_item",
+        },
+    },
+)
+
+
+def _unit(name: str, unit: str, display: str, decimals: int) -> Json:
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [
+            {"id": "unit", "value": unit},
+            {"id": "displayName", "value": display},
+            {"id": "decimals", "value": decimals},
+        ],
+    }
+
+
+def _bars(title: str, grid: Grid, query: str, unit: str, decimals: int, description: str) -> Panel:
+    return Panel(
+        "barchart",
+        title,
+        grid,
+        (Target(query, format="table"),),
+        unit=unit,
+        decimals=decimals,
+        description=description,
+        options={"xField": "site", "showValue": "always", "legend": {"showLegend": False}},
+        transformations=({"id": "organize", "options": {"excludeByName": {"Time": True}}},),
+    )
+
+
+def build() -> Dashboard:
+    kwh = Target(kwh_query(MAIN_METER_FILTER), ref_id="A", format="table")
+    kpis = Target(SITE_KPIS, ref_id="B", format="table")
+    panels = (
+        Panel(
+            "table",
+            "Sites side by side",
+            Grid(0, 0, 24, 7),
+            (kwh, kpis),
+            description="kWh: main meter. The category filter applies to the items only.",
+            transformations=(
+                *KWH_PER_ITEM,
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {"Time": True, "Time 1": True, "Time 2": True},
+                        "indexByName": {
+                            "site": 0,
+                            "kwh": 1,
+                            "items": 2,
+                            "kwh_per_item": 3,
+                            "reuse_rate": 4,
+                            "items_per_bench_hour": 5,
+                            "kg_diverted": 6,
+                        },
+                    },
+                },
+            ),
+            overrides=(
+                _unit("kwh", "kwatth", "kWh", 1),
+                _unit("items", "none", "items", 0),
+                _unit("kwh_per_item", "kwatth", "kWh per item", 2),
+                _unit("reuse_rate", "percentunit", "reuse rate", 0),
+                _unit("items_per_bench_hour", "none", "items per bench-hour", 2),
+                _unit("kg_diverted", "masskg", "kg diverted", 1),
+            ),
+        ),
+        Panel(
+            "barchart",
+            "kWh per item",
+            Grid(0, 7, 8, 8),
+            (kwh, kpis),
+            unit="kwatth",
+            decimals=2,
+            description="main-meter kWh / items with a final outcome",
+            options={"xField": "site", "showValue": "always", "legend": {"showLegend": False}},
+            transformations=(
+                *KWH_PER_ITEM,
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {
+                            "Time": True,
+                            "Time 1": True,
+                            "Time 2": True,
+                            "kwh": True,
+                            "items": True,
+                            "reuse_rate": True,
+                            "items_per_bench_hour": True,
+                            "kg_diverted": True,
+                        }
+                    },
+                },
+            ),
+        ),
+        _bars(
+            "Reuse rate",
+            Grid(8, 7, 8, 8),
+            'SELECT sum("returned_to_use") / sum("final") AS "reuse_rate" '
+            f'FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"',
+            "percentunit",
+            0,
+            "items returned to use / items with a final outcome",
+        ),
+        _bars(
+            "Throughput per bench-hour",
+            Grid(16, 7, 8, 8),
+            'SELECT sum("final") / (sum("bench_s") / 3600) AS "items_per_bench_hour" '
+            f'FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"',
+            "none",
+            2,
+            "items with a final outcome / bench-hours spent on them",
+        ),
+        _bars(
+            "kg diverted",
+            Grid(0, 15, 12, 8),
+            f'SELECT sum("kg_diverted") AS "kg_diverted" FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} '
+            'GROUP BY "site"',
+            "masskg",
+            0,
+            "weight of Fixed items",
+        ),
+        Panel(
+            "table",
+            "Data freshness",
+            Grid(12, 15, 12, 8),
+            (
+                Target(
+                    f'SELECT last("seq") AS "seq" FROM "autogen"."meter" WHERE $timeFilter AND {SITE_FILTER} '
+                    'GROUP BY "site"',
+                    format="table",
+                ),
+            ),
+            description="age of each site's newest meter reading",
+            transformations=({"id": "organize", "options": {"excludeByName": {"seq": True}}},),
+            overrides=(age_column(),),
+        ),
+    )
+    return Dashboard(
+        uid=UID,
+        title="Cluster comparison",
+        description="For coordinators: kWh per item, reuse rate, throughput, kg diverted and data freshness per site.",
+        tags=("shopfloor", "cluster"),
+        panels=panels,
+        variables=(SITE, CATEGORY, MAIN_METER, METER_SOURCE),
+        time_from="now-30d",
+        refresh="5m",
+    )

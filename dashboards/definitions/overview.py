@@ -1,0 +1,200 @@
+"""Site overview, for the plant manager: energy now, today and this month; what the benches achieved."""
+
+from __future__ import annotations
+
+from dashboards.definitions.common import (
+    CAPACITY_LIMIT_KW,
+    CATEGORY,
+    DEMAND_THRESHOLDS,
+    FINISHED,
+    MAIN_METER,
+    MAIN_METER_FILTER,
+    METER_SOURCE,
+    RATE_THRESHOLDS,
+    SITE,
+    SITE_FILTER,
+    STATION,
+    STATION_FILTER,
+    kwh_query,
+)
+from dashboards.model import Dashboard, Grid, Panel, Target, Threshold
+
+UID = "shopfloor-site-overview"
+
+
+def _stat(title: str, query: str, grid: Grid, unit: str, **kwargs: object) -> Panel:
+    return Panel("stat", title, grid, (Target(query, alias="$tag_site"),), unit=unit, **kwargs)  # type: ignore[arg-type]
+
+
+def build() -> Dashboard:
+    peak_kw = (
+        'SELECT max("kw") AS "peak_kw" FROM (SELECT mean("power") / 1000 AS "kw" FROM $meter_source '
+        f'WHERE $timeFilter AND {MAIN_METER_FILTER} GROUP BY time(15m), "site" fill(none)) '
+        'WHERE $timeFilter GROUP BY "site"'
+    )
+    panels = (
+        _stat(
+            "Live power",
+            f'SELECT last("power") / 1000 AS "kw" FROM "autogen"."meter" WHERE $timeFilter AND {MAIN_METER_FILTER} '
+            'GROUP BY "site"',
+            Grid(0, 0, 4, 4),
+            "kwatt",
+            decimals=1,
+            time_from="5m",
+            description="last power reading of the main meter in the past 5 minutes",
+        ),
+        _stat(
+            "kWh today",
+            kwh_query(MAIN_METER_FILTER),
+            Grid(4, 0, 4, 4),
+            "kwatth",
+            decimals=1,
+            time_from="now/d",
+        ),
+        _stat(
+            "kWh yesterday",
+            kwh_query(MAIN_METER_FILTER),
+            Grid(8, 0, 4, 4),
+            "kwatth",
+            decimals=1,
+            time_from="now/d",
+            time_shift="1d/d",
+            description="the whole of yesterday",
+        ),
+        _stat(
+            "Base load (7 days)",
+            'SELECT percentile("kw", 5) AS "base_kw" FROM (SELECT mean("power") / 1000 AS "kw" FROM $meter_source '
+            f'WHERE $timeFilter AND {MAIN_METER_FILTER} GROUP BY time(1m), "site" fill(none)) '
+            'WHERE $timeFilter GROUP BY "site"',
+            Grid(12, 0, 4, 4),
+            "kwatt",
+            decimals=2,
+            time_from="7d",
+            description="5th percentile of the main meter's 1-minute mean power over 7 days: what never switches off",
+        ),
+        _stat(
+            "Peak 15-min demand, this month",
+            peak_kw,
+            Grid(16, 0, 4, 4),
+            "kwatt",
+            decimals=1,
+            time_from="now/M",
+            description="highest mean power over a clock-aligned 15-minute interval this month",
+        ),
+        _stat(
+            "Peak vs limit ($capacity_limit_kw kW)",
+            peak_kw.replace('max("kw") AS "peak_kw"', 'max("kw") / $capacity_limit_kw * 100 AS "of_limit"'),
+            Grid(20, 0, 4, 4),
+            "percent",
+            decimals=0,
+            time_from="now/M",
+            thresholds=DEMAND_THRESHOLDS,
+            description="this month's peak 15-minute demand as a share of the capacity limit",
+        ),
+        _stat(
+            "Items completed today",
+            f'SELECT sum("final") AS "items" FROM "repair_event" WHERE $timeFilter AND {FINISHED} GROUP BY "site"',
+            Grid(0, 4, 4, 4),
+            "none",
+            decimals=0,
+            time_from="now/d",
+        ),
+        _stat(
+            "Fix rate",
+            'SELECT sum("fixed") / (sum("fixed") + sum("repairable") + sum("end_of_life")) AS "fix_rate" '
+            f'FROM "repair_event" WHERE $timeFilter AND {FINISHED} GROUP BY "site"',
+            Grid(4, 4, 5, 4),
+            "percentunit",
+            decimals=0,
+            thresholds=RATE_THRESHOLDS,
+            description="Fixed / (Fixed + Repairable + End of life); Unknown stays out",
+        ),
+        _stat(
+            "Reuse rate",
+            'SELECT sum("returned_to_use") / sum("final") AS "reuse_rate" '
+            f'FROM "repair_event" WHERE $timeFilter AND {FINISHED} GROUP BY "site"',
+            Grid(9, 4, 5, 4),
+            "percentunit",
+            decimals=0,
+            thresholds=RATE_THRESHOLDS,
+            description="items returned to use (Fixed or reused as-is) / items with a final outcome",
+        ),
+        _stat(
+            "kg diverted",
+            f'SELECT sum("kg_diverted") AS "kg" FROM "repair_event" WHERE $timeFilter AND {FINISHED} GROUP BY "site"',
+            Grid(14, 4, 5, 4),
+            "masskg",
+            decimals=1,
+            description="weight of Fixed items (measured, else the category reference)",
+        ),
+        _stat(
+            "CO2e avoided",
+            f'SELECT sum("co2e_kg") AS "co2e" FROM "repair_event" WHERE $timeFilter AND {FINISHED} GROUP BY "site"',
+            Grid(19, 4, 5, 4),
+            "masskg",
+            decimals=1,
+            description="category footprint × 0.5 per Fixed item (Restarters method)",
+        ),
+        Panel(
+            "timeseries",
+            "Power, main meter",
+            Grid(0, 8, 16, 9),
+            (
+                Target(
+                    f'SELECT mean("power") / 1000 AS "kw" FROM $meter_source WHERE $timeFilter AND {MAIN_METER_FILTER} '
+                    'GROUP BY time($__interval), "site" fill(null)',
+                    alias="$tag_site",
+                ),
+            ),
+            unit="kwatt",
+            interval="1m",
+            max_data_points=1000,
+            custom={"lineWidth": 1, "fillOpacity": 10, "spanNulls": False},
+        ),
+        Panel(
+            "table",
+            "Station states",
+            Grid(16, 8, 8, 9),
+            (
+                Target(
+                    'SELECT last("event_id") AS "event", "state" FROM "repair_event" '
+                    f"WHERE $timeFilter AND \"type\" = 'state' AND {SITE_FILTER} AND {STATION_FILTER} "
+                    'GROUP BY "site", "station"',
+                    format="table",
+                ),
+            ),
+            time_from="30d",
+            description="latest state event per station in the past 30 days",
+            transformations=(
+                {"id": "organize", "options": {"excludeByName": {"event": True}, "renameByName": {"Time": "since"}}},
+            ),
+            overrides=(
+                {
+                    "matcher": {"id": "byName", "options": "since"},
+                    "properties": [{"id": "unit", "value": "dateTimeFromNow"}],
+                },
+            ),
+            mappings=(
+                {
+                    "type": "value",
+                    "options": {
+                        "working": {"color": "green", "index": 0},
+                        "idle": {"color": "yellow", "index": 1},
+                        "paused": {"color": "orange", "index": 2},
+                        "closed": {"color": "text", "index": 3},
+                    },
+                },
+            ),
+            thresholds=(Threshold(None, "text"),),
+        ),
+    )
+    return Dashboard(
+        uid=UID,
+        title="Site overview",
+        description="For the plant manager: power, energy, peak demand against the limit, items and circular KPIs.",
+        tags=("shopfloor", "site"),
+        panels=panels,
+        variables=(SITE, STATION, CATEGORY, MAIN_METER, CAPACITY_LIMIT_KW, METER_SOURCE),
+        time_from="now/d",
+        time_to="now",
+    )
