@@ -70,7 +70,7 @@ class ModbusLink:
             return
         try:
             ok = await asyncio.wait_for(self._client.connect(), timeout=self.timeout_s + 2)
-        except (TimeoutError, OSError, ModbusException) as exc:
+        except Exception as exc:  # pyserial/termios errors are not OSErrors: all mean "cannot connect"
             raise ReadError(f"cannot connect to {self.name}: {exc or type(exc).__name__}") from exc
         if not ok:
             raise ReadError(f"cannot connect to {self.name}")
@@ -90,8 +90,8 @@ class ModbusLink:
             if "No response" in text or "timeout" in text.lower():
                 raise ReadError(f"no answer from unit {unit_id} on {self.name}") from exc
             raise ReadError(f"unit {unit_id} on {self.name}: {text}", no_answer=False) from exc
-        except OSError as exc:
-            raise ReadError(f"unit {unit_id} on {self.name}: {exc}") from exc
+        except Exception as exc:  # a broken port or socket, in whatever type the driver raises
+            raise ReadError(f"unit {unit_id} on {self.name}: {exc or type(exc).__name__}") from exc
         if response.isError():
             code = getattr(response, "exception_code", "?")
             raise ReadError(

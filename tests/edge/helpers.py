@@ -102,7 +102,8 @@ def running_agent(config: Path) -> Iterator[Agent]:
     try:
         yield agent
     finally:
-        holder["loop"].call_soon_threadsafe(agent.stop.set)
+        if thread.is_alive():
+            holder["loop"].call_soon_threadsafe(agent.stop.set)
         thread.join(15)
         assert not thread.is_alive(), "agent did not stop on request"
     if "error" in holder:
