@@ -120,3 +120,50 @@ def readings(messages: list[Any]) -> list[dict[str, Any]]:
         elif message.topic.endswith("/reading"):
             out.append(body)
     return out
+
+
+class Subscriber:
+    """A persistent-session subscriber (clean_session=False): the broker keeps its messages across
+    a broker restart and while it reconnects, so a test can count every reading."""
+
+    def __init__(self, host: str, port: int, topic: str = "shopfloor/v1/#") -> None:
+        import paho.mqtt.client as paho
+
+        self.messages: list[Any] = []
+        self._lock = threading.Lock()
+        self.client = paho.Client(
+            callback_api_version=paho.CallbackAPIVersion.VERSION2,
+            client_id=f"edge-test-{port}-{threading.get_ident() % 10_000}",
+            clean_session=False,
+        )
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_message = self._on_message
+        self.host, self.port = host, port
+
+    def _on_message(self, client: object, userdata: object, msg: Any) -> None:
+        from tests.harness.mqtt import Received
+
+        with self._lock:
+            self.messages.append(Received(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
+
+    def __enter__(self) -> Subscriber:
+        self.client.connect(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def readings(self, edge: str) -> list[dict[str, Any]]:
+        with self._lock:
+            messages = list(self.messages)
+        return [r for r in readings(messages) if r["edge"] == edge]
+
+    def seqs(self, edge: str) -> list[int]:
+        """Sequence numbers in order of first arrival (duplicates of at-least-once removed)."""
+        seen: dict[int, None] = {}
+        for reading in self.readings(edge):
+            seen.setdefault(int(reading["seq"]), None)
+        return list(seen)
