@@ -45,6 +45,14 @@ def default_variables(dashboard: Mapping[str, Any]) -> dict[str, Variable]:
     return out
 
 
+def variable_value(dashboard: Mapping[str, Any], name: str, value: str | list[str]) -> Variable:
+    """A value for a template variable, formatted like Grafana: regex-escaped for query variables."""
+    kinds = {var["name"]: var["type"] for var in dashboard["templating"]["list"]}
+    if name not in kinds:
+        raise KeyError(f"dashboard {dashboard['uid']} has no variable ${name}; it has {sorted(kinds)}")
+    return Variable.of(value, regex=kinds[name] == "query")
+
+
 def panel_queries(dashboard: Mapping[str, Any], panel: Mapping[str, Any], context: Context) -> list[PanelQuery]:
     base = dashboard_range(
         context.time_from or dashboard["time"]["from"], context.time_to or dashboard["time"]["to"], context.now

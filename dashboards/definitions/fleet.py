@@ -30,6 +30,9 @@ def build() -> Dashboard:
                 ),
             ),
             description="last status per edge agent: 'offline' is its MQTT last will",
+            transformations=(
+                {"id": "organize", "options": {"indexByName": {"site": 0, "edge": 1, "online": 2, "Time": 3}}},
+            ),
             overrides=(
                 age_column(display="last status"),
                 {
@@ -57,7 +60,20 @@ def build() -> Dashboard:
             description="readings waiting in the edge outbox; readings dropped since the agent started "
             "(outbox full, too old); devices whose last reading was stale",
             thresholds=(Threshold(None, "green"), Threshold(1, "red")),
-            transformations=({"id": "organize", "options": {"excludeByName": {"Time": True}}},),
+            transformations=(
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {"Time": True},
+                        "renameByName": {
+                            "buffer_depth": "buffered readings",
+                            "dropped_full": "dropped: outbox full",
+                            "dropped_age": "dropped: too old",
+                            "devices_stale": "stale devices",
+                        },
+                    },
+                },
+            ),
         ),
         Panel(
             "timeseries",

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 from dashboards import generate
-from dashboards.evaluate import Context, default_variables, evaluate_panel
+from dashboards.evaluate import Context, default_variables, evaluate_panel, variable_value
 from dashboards.frames import Frame
 from dashboards.influx import InfluxQL
-from dashboards.macros import Variable
 from shopfloor.kpi.compare import SiteTotals, compare_sites
 from shopfloor.kpi.energy import Segment, base_load, kwh_per_day, monthly_peaks, segments, share
 from shopfloor.kpi.opening_hours import OpeningHours
@@ -49,8 +48,8 @@ def run(client: InfluxQL, dashboard: str, title: str, source: str = SOURCES[0], 
     panel = next(p for p in dash["panels"] if p["title"] == title)
     variables = default_variables(dash)
     if "meter_source" in variables:
-        variables["meter_source"] = Variable.of(source, regex=False)
-    variables.update({name: Variable.of(value) for name, value in values.items()})
+        variables["meter_source"] = variable_value(dash, "meter_source", source)
+    variables.update({name: variable_value(dash, name, value) for name, value in values.items()})
     return evaluate_panel(dash, panel, Context(ds.NOW, variables), client)
 
 
@@ -417,9 +416,8 @@ def _edges(client: InfluxQL) -> None:
 @check("fleet-health", "Buffer and drops")
 def _buffer_table(client: InfluxQL) -> None:
     (frame,) = run(client, "fleet-health", "Buffer and drops")
-    assert {
-        r["edge"]: (r["buffer_depth"], r["dropped_full"], r["dropped_age"], r["devices_stale"]) for r in frame.records()
-    } == {
+    columns = ("buffered readings", "dropped: outbox full", "dropped: too old", "stale devices")
+    assert {r["edge"]: tuple(r[c] for c in columns) for r in frame.records()} == {
         "gent-pi": (0, 0, 0, 0),
         "bx-pi": (75, 3, 1, 1),
     }
