@@ -134,6 +134,19 @@ def bench_energy_by_item(
 
 
 @dataclass(frozen=True, slots=True)
+class ItemEnergy:
+    kwh_per_item: float | None  # mean over the items whose energy is known
+    items_known: int
+    items_unknown: int  # a gap or missing data: left out of the mean, shown so it is not hidden
+
+
+def item_energy_summary(per_item: Sequence[float | None]) -> ItemEnergy:
+    """kWh per repaired item over a range, from ``bench_energy_by_item`` of the Fixed items."""
+    known = [kwh for kwh in per_item if kwh is not None]
+    return ItemEnergy(sum(known) / len(known) if known else None, len(known), len(per_item) - len(known))
+
+
+@dataclass(frozen=True, slots=True)
 class DailyEnergy:
     day: str  # local date, YYYY-MM-DD
     kwh: float

@@ -102,6 +102,14 @@ def fix_rate(items: Iterable[FinishedItem]) -> FixRate:
     return FixRate(fixed, repairable, end_of_life, unknown, ratio(fixed, known), ratio(unknown, known + unknown))
 
 
+def fix_rate_by_category(items: Iterable[FinishedItem]) -> dict[str, FixRate]:
+    """Fix rate per category (items without a category under "Unknown"), sorted by category."""
+    groups: dict[str, list[FinishedItem]] = {}
+    for item in items:
+        groups.setdefault(item.category or "Unknown", []).append(item)
+    return {category: fix_rate(groups[category]) for category in sorted(groups)}
+
+
 @dataclass(frozen=True, slots=True)
 class ReuseRate:
     items_final: int

@@ -12,6 +12,7 @@ from shopfloor.kpi.energy import (
     base_load,
     bench_energy_by_item,
     item_energy_kwh,
+    item_energy_summary,
     kwh_per_day,
     monthly_peaks,
     quarter_hour_demand_kw,
@@ -151,3 +152,9 @@ def test_overlapping_items_share_the_bench_energy() -> None:
     energy = bench_energy_by_item(segments(samples), sessions)
     assert energy["a"] == pytest.approx(1.5) and energy["b"] == pytest.approx(1.5)
     assert energy["late"] is None
+
+
+def test_item_energy_summary_leaves_unknown_items_out_of_the_mean() -> None:
+    summary = item_energy_summary([1.5, None, 0.5])
+    assert (summary.kwh_per_item, summary.items_known, summary.items_unknown) == (1.0, 2, 1)
+    assert item_energy_summary([None]).kwh_per_item is None

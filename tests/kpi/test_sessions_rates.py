@@ -13,6 +13,7 @@ from shopfloor.kpi.rates import (
     by_station,
     finished_item,
     fix_rate,
+    fix_rate_by_category,
     item_kpis,
     median_repair_time,
     reuse_rate,
@@ -186,3 +187,14 @@ def test_bench_hours_inside_a_range_and_per_station_groups() -> None:
     assert sum(i.seconds for i in staffed) == 90 * 60
     groups = by_station(finished(item_histories(events)))
     assert {station: len(items) for station, items in groups.items()} == {"b1": 1, "b2": 1}
+
+
+def test_fix_rate_by_category() -> None:
+    events = [
+        ev("finished", "2026-03-02 09:00", item="a", repair_status="Fixed", category="Fan"),
+        ev("finished", "2026-03-02 09:00", item="b", repair_status="End of life", category="Fan"),
+        ev("finished", "2026-03-02 09:00", item="c", repair_status="Unknown", category="Lamp"),
+    ]
+    rates = fix_rate_by_category(finished(item_histories(events)))
+    assert list(rates) == ["Fan", "Lamp"]
+    assert rates["Fan"].fix_rate == 0.5 and rates["Lamp"].fix_rate is None and rates["Lamp"].unknown_share == 1.0
