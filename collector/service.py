@@ -7,6 +7,8 @@ subscriber commits and acks what it holds, disconnects, and the drainer stops (t
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 import uvicorn
 
@@ -25,6 +27,10 @@ def run(settings: CollectorSettings) -> int:
         config = uvicorn.Config(
             app, host=settings.http.host, port=settings.http.port, log_level="warning", access_log=False
         )
+        # uvicorn re-raises the signal it caught once it has shut down; with this handler in place that
+        # re-raise is harmless, and the subscriber and drainer get their orderly stop below.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda signum, frame: None)
         uvicorn.Server(config).run()
     finally:
         runtime.stop()

@@ -1,0 +1,30 @@
+"""Collector test helpers: run a collector in-process against the real servers of tests/conftest.py."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from collector.runtime import CollectorRuntime
+from collector.settings import CollectorSettings
+
+
+@pytest.fixture
+def run_collector() -> Iterator[Callable[[CollectorSettings], CollectorRuntime]]:
+    """Start collectors in this process; each is stopped at the end of the test."""
+    started: list[CollectorRuntime] = []
+
+    def start(settings: CollectorSettings) -> CollectorRuntime:
+        runtime = CollectorRuntime(settings)
+        started.append(runtime)
+        runtime.start()
+        return runtime
+
+    try:
+        yield start
+    finally:
+        for runtime in reversed(started):
+            with contextlib.suppress(Exception):
+                runtime.stop()
