@@ -8,7 +8,7 @@ reports from ``ItemHistory`` with ``finished_item``. A rate whose denominator is
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,6 +40,33 @@ def finished_item(site: str, history: ItemHistory) -> FinishedItem | None:
         return None
     terms = outcome_fields(history.repair_status, history.outcome, history.category, history.weight_kg)
     return FinishedItem(site, history.station, history.finished_ms, history.category, terms, history.bench_s)
+
+
+def stored_item(
+    site: str, station: str, finished_ms: int, category: str | None, fields: Mapping[str, object]
+) -> FinishedItem:
+    """The KPI input for a stored ``finished`` point, from its derived fields (docs/storage.md)."""
+
+    def number(name: str) -> float:
+        value = fields.get(name)
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    terms = OutcomeFields(
+        final=int(number("final")),
+        fixed=int(number("fixed")),
+        repairable=int(number("repairable")),
+        end_of_life=int(number("end_of_life")),
+        unknown=int(number("unknown")),
+        returned_to_use=int(number("returned_to_use")),
+        kg=number("kg"),
+        kg_returned=number("kg_returned"),
+        kg_diverted=number("kg_diverted"),
+        co2e_kg=number("co2e_kg"),
+    )
+    bench = fields.get("bench_s")
+    return FinishedItem(
+        site, station, finished_ms, category, terms, float(bench) if isinstance(bench, int | float) else None
+    )
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

@@ -17,6 +17,7 @@ from shopfloor.kpi.rates import (
     item_kpis,
     median_repair_time,
     reuse_rate,
+    stored_item,
     throughput,
 )
 from shopfloor.kpi.sessions import Interval, clip, item_histories, open_items, seconds_by_day, staffed_intervals
@@ -198,3 +199,13 @@ def test_fix_rate_by_category() -> None:
     rates = fix_rate_by_category(finished(item_histories(events)))
     assert list(rates) == ["Fan", "Lamp"]
     assert rates["Fan"].fix_rate == 0.5 and rates["Lamp"].fix_rate is None and rates["Lamp"].unknown_share == 1.0
+
+
+def test_stored_point_fields_give_the_same_item() -> None:
+    events = [
+        ev("started", "2026-03-02 09:00", category="Kettle", weight_kg=1.4),
+        ev("finished", "2026-03-02 09:40", repair_status="Fixed"),
+    ]
+    (item,) = finished(item_histories(events))
+    fields: dict[str, object] = {**item.terms.as_fields(), "bench_s": item.bench_s, "brand": "Philips"}
+    assert stored_item("s", "b1", item.finished_ms, "Kettle", fields) == item

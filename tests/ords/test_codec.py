@@ -22,6 +22,8 @@ from collector.ords import (
     write_csv,
 )
 from shopfloor.contract import Barrier, RepairStatus
+from shopfloor.kpi import outcome_fields
+from shopfloor.kpi.rates import fix_rate_by_category, stored_item
 
 REAL = Path("/work/shared/data/ords/OpenRepairData_v0.3_RestartProject_202204.csv")
 HEADER = ",".join(COLUMNS)
@@ -192,3 +194,23 @@ def test_live_bench_event_exports_with_site_defaults() -> None:
     assert record.event_date == date(2020, 1, 2) and record.partner_product_category == "Fan"
     reuse_only = dict(point, repair_status="", outcome="reused_as_is")
     assert to_record(reuse_only, site="g", data_provider="p", country="BEL", timezone="UTC") is None
+
+
+def test_fix_rate_per_category_of_the_real_file_matches_a_plain_csv_count(real_rows: list) -> None:  # type: ignore[type-arg]
+    """The KPI module, fed through the import path, agrees with counting the CSV by hand."""
+    items = []
+    for row in real_rows:
+        event = to_import(row.record, station="ords").event
+        terms = outcome_fields(event.repair_status, event.outcome, event.category, event.weight_kg)
+        items.append(stored_item("restart", "ords", event.ts_ms, event.category, terms.as_fields()))
+    by_category = fix_rate_by_category(items)
+    counts: dict[str, dict[str, int]] = {}
+    with REAL.open(newline="", encoding="utf-8") as f:
+        for raw in csv.DictReader(f):
+            tally = counts.setdefault(raw["product_category"], {})
+            tally[raw["repair_status"]] = tally.get(raw["repair_status"], 0) + 1
+    assert set(by_category) == set(counts)
+    for category, tally in counts.items():
+        known = tally.get("Fixed", 0) + tally.get("Repairable", 0) + tally.get("End of life", 0)
+        assert by_category[category].fix_rate == pytest.approx(tally.get("Fixed", 0) / known), category
+        assert by_category[category].unknown == tally.get("Unknown", 0)
