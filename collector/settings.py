@@ -7,9 +7,19 @@ every error names the file, the key path and the fix. Documented in docs/collect
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shopfloor.config import load_config
 from shopfloor.contract.topics import ID_PATTERN
@@ -59,13 +69,25 @@ class InfluxV1Settings(_InfluxCommon):
 
 
 class InfluxV2Settings(_InfluxCommon):
-    version: Literal[2]
+    version: Literal[2] = 2
     org: str = Field(min_length=1)
     bucket: str = Field(default="shopfloor", min_length=1)
     token: SecretStr
 
 
-InfluxSettings = Annotated[InfluxV1Settings | InfluxV2Settings, Field(discriminator="version")]
+def _influx_version(data: Any) -> str | None:
+    version = data.get("version", 1) if isinstance(data, dict) else getattr(data, "version", None)
+    return {1: "v1", 2: "v2", "1": "v1", "2": "v2"}.get(version)
+
+
+InfluxSettings = Annotated[
+    Annotated[InfluxV1Settings, Tag("v1")] | Annotated[InfluxV2Settings, Tag("v2")],
+    Discriminator(
+        _influx_version,
+        custom_error_type="influx_version",
+        custom_error_message="version must be 1 (InfluxDB 1.x) or 2 (InfluxDB 2.x/3.x)",
+    ),
+]
 
 
 class SpoolSettings(_Section):

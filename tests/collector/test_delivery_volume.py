@@ -33,8 +33,11 @@ def test_100k_readings_exactly_once_and_malformed_ones_dead_lettered(
 ) -> None:
     settings = load(
         collector_yaml(
-            tmp_path / "collector.yaml", collector_id="vol-1", broker_port=mosquitto.port,
-            influx_url=influxd.url, database=influx_db.database,
+            tmp_path / "collector.yaml",
+            collector_id="vol-1",
+            broker_port=mosquitto.port,
+            influx_url=influxd.url,
+            database=influx_db.database,
         )
     )
     runtime = run_collector(settings)
@@ -66,9 +69,7 @@ def test_100k_readings_exactly_once_and_malformed_ones_dead_lettered(
     reasons = " | ".join({letter.reason.split(":")[0] for letter in letters})
     assert {"payload", "values", "device", "topic.kind"} <= set(reasons.split(" | "))
     assert all(letter.payload and letter.topic and letter.received_at_ms for letter in letters)
-    wait_until(
-        lambda: influx_db.scalar("SELECT sum(count) FROM dead_letter") == BAD, 30, "dead_letter points"
-    )
+    wait_until(lambda: influx_db.scalar("SELECT sum(count) FROM dead_letter") == BAD, 30, "dead_letter points")
     metrics = runtime.metrics.render().decode()
     assert f'shopfloor_collector_messages_dead_lettered_total{{reason_kind="contract"}} {float(BAD)}' in metrics
     assert f'shopfloor_collector_messages_received_total{{kind="reading"}} {float(DEVICES * PER_DEVICE)}' in metrics

@@ -44,8 +44,13 @@ def test_influxdb_outage_of_60s_loses_nothing(
     db = InfluxTestDB(server.url, "outage")
     db.create()
     settings = load(
-        collector_yaml(tmp_path / "collector.yaml", collector_id="outage-1", broker_port=mosquitto.port,
-                       influx_url=server.url, database=db.database)
+        collector_yaml(
+            tmp_path / "collector.yaml",
+            collector_id="outage-1",
+            broker_port=mosquitto.port,
+            influx_url=server.url,
+            database=db.database,
+        )
     )
     runtime = run_collector(settings)
     wait_until(runtime.mqtt.connected.is_set, 10, "collector subscribed")
@@ -78,12 +83,21 @@ def test_influxdb_outage_of_60s_loses_nothing(
 
 def test_kill_9_of_the_collector_loses_nothing(tmp_path: Path, mosquitto: Mosquitto, influx_db: InfluxTestDB) -> None:
     http_port = free_port()
-    config = collector_yaml(tmp_path / "collector.yaml", collector_id="crash-1", broker_port=mosquitto.port,
-                            influx_url=influx_db.url, database=influx_db.database, http_port=http_port)
+    config = collector_yaml(
+        tmp_path / "collector.yaml",
+        collector_id="crash-1",
+        broker_port=mosquitto.port,
+        influx_url=influx_db.url,
+        database=influx_db.database,
+        http_port=http_port,
+    )
+
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "shopfloor", "collector", "run", str(config)],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=(tmp_path / "collector.log").open("ab"),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "collector.log").open("ab"),
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
 
@@ -123,8 +137,14 @@ def test_two_collectors_share_one_subscription(
     runtimes = [
         run_collector(
             load(
-                collector_yaml(tmp_path / f"c{i}.yaml", collector_id=f"share-{i}", broker_port=mosquitto.port,
-                               influx_url=influx_db.url, database=influx_db.database, shared_group="writers")
+                collector_yaml(
+                    tmp_path / f"c{i}.yaml",
+                    collector_id=f"share-{i}",
+                    broker_port=mosquitto.port,
+                    influx_url=influx_db.url,
+                    database=influx_db.database,
+                    shared_group="writers",
+                )
             )
         )
         for i in (1, 2)
@@ -137,9 +157,7 @@ def test_two_collectors_share_one_subscription(
     finally:
         publisher.close()
     wait_until(lambda: _count(influx_db) >= 10_000, 60, "all points")
-    received = [
-        _received(runtime) for runtime in runtimes
-    ]
+    received = [_received(runtime) for runtime in runtimes]
     # Each collector took a share, and the shares add up exactly: nothing twice, nothing lost.
     assert all(share > 0 for share in received), received
     assert sum(received) == 10_000

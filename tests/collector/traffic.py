@@ -16,10 +16,30 @@ from collector.settings import CollectorSettings
 from shopfloor.contract import Kind, build_topic
 
 SITE = "test-site"
-FIELDS = ("power", "power_l1", "power_l2", "power_l3", "voltage_l1", "voltage_l2", "voltage_l3", "current_l1",
-          "frequency", "energy_import")
-UNITS = {"power": "W", "power_l1": "W", "power_l2": "W", "power_l3": "W", "voltage_l1": "V", "voltage_l2": "V",
-         "voltage_l3": "V", "current_l1": "A", "frequency": "Hz", "energy_import": "kWh"}
+FIELDS = (
+    "power",
+    "power_l1",
+    "power_l2",
+    "power_l3",
+    "voltage_l1",
+    "voltage_l2",
+    "voltage_l3",
+    "current_l1",
+    "frequency",
+    "energy_import",
+)
+UNITS = {
+    "power": "W",
+    "power_l1": "W",
+    "power_l2": "W",
+    "power_l3": "W",
+    "voltage_l1": "V",
+    "voltage_l2": "V",
+    "voltage_l3": "V",
+    "current_l1": "A",
+    "frequency": "Hz",
+    "energy_import": "kWh",
+}
 
 
 def base_ts_ms() -> int:
@@ -35,7 +55,9 @@ def reading(device: int, i: int, t0: int, edge: str = "edge-1") -> dict[str, Any
         "device": f"m{device:02d}",
         "profile": "eastron-sdm630@1",
         "quality": "ok",
-        "values": {name: {"value": float(i % 1000) + device / 100 + k, "unit": UNITS[name]} for k, name in enumerate(FIELDS)},
+        "values": {
+            name: {"value": float(i % 1000) + device / 100 + k, "unit": UNITS[name]} for k, name in enumerate(FIELDS)
+        },
     }
 
 
@@ -107,7 +129,9 @@ class Publisher:
             # paho walks its whole queue on every PUBACK: keep the queue at the in-flight window.
             if sent - (self._acked - start) >= self.window:
                 with self._cond:
-                    self._cond.wait_for(lambda: sent - (self._acked - start) < self.window, deadline - time.monotonic())
+                    self._cond.wait_for(
+                        lambda n=sent: n - (self._acked - start) < self.window, deadline - time.monotonic()
+                    )
             self.client.publish(topic, payload, qos=1)
             sent += 1
         with self._cond:
