@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 DEFAULT_STATE = Path.home() / ".cache" / "shopfloor" / "grafana-push.json"
 
@@ -80,7 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _selected(names: list[str] | None) -> dict[str, dict[str, object]]:
+def _selected(names: list[str] | None) -> dict[str, dict[str, Any]]:
     from dashboards import generate
     from shopfloor.cli import CliError
 
@@ -113,7 +114,10 @@ def _push(args: argparse.Namespace) -> int:
         print(f"{line}: {outcome.detail}" if outcome.detail else line)
     conflicts = [o for o in outcomes if o.status == "conflict"]
     if conflicts:
-        print(f"{len(conflicts)} conflict(s): nothing overwritten. Fix: review the change in Grafana, then --force")
+        print(
+            f"{len(conflicts)} conflict(s), left as they are in Grafana. "
+            "Fix: review the change there, then push with --force (or --expect-version N)"
+        )
         return 1
     return 0
 
@@ -135,7 +139,7 @@ def _render(args: argparse.Namespace) -> int:
         overrides[name] = value.split(",") if "," in value else value
     runner = InfluxQL(args.influx_url, args.database, args.token)
     for name, dashboard in _selected(args.only).items():
-        names = {var["name"] for var in dashboard["templating"]["list"]}  # type: ignore[index, union-attr]
+        names = {var["name"] for var in dashboard["templating"]["list"]}
         variables = default_variables(dashboard)
         variables.update({k: variable_value(dashboard, k, v) for k, v in overrides.items() if k in names})
         titles = {k: "|".join(v.values) for k, v in variables.items() if not v.regex}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grafana_client import GrafanaApi
+from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
 
@@ -62,14 +62,20 @@ def _status(exc: GrafanaException) -> int | None:
     return getattr(exc, "status_code", None)
 
 
-def connect(url: str, token: str | None, timeout_s: float = 10.0) -> GrafanaApi:
+# grafana-client has no type hints: its API object is handled as Any here, and only here.
+def connect(url: str, token: str | None, timeout_s: float = 10.0) -> Any:
     return GrafanaApi.from_url(url, credential=token, timeout=timeout_s)
 
 
-def ensure_folder(api: GrafanaApi, uid: str, title: str) -> None:
+def ensure_folder(api: Any, uid: str, title: str) -> None:
     try:
         api.folder.get_folder(uid)
     except GrafanaClientError as exc:
+        if _status(exc) in (401, 403):
+            raise PushError(
+                f"Grafana refused the credentials ({exc}). Fix: pass a service account token with the Editor "
+                "role (--token or $GRAFANA_TOKEN)"
+            ) from exc
         if _status(exc) != 404:
             raise PushError(f"cannot read folder {uid!r}: {exc}") from exc
         try:
@@ -80,7 +86,7 @@ def ensure_folder(api: GrafanaApi, uid: str, title: str) -> None:
         raise PushError(f"cannot read folder {uid!r}: {exc}") from exc
 
 
-def _existing_version(api: GrafanaApi, uid: str) -> int | None:
+def _existing_version(api: Any, uid: str) -> int | None:
     try:
         found: Mapping[str, Any] = api.dashboard.get_dashboard(uid)
     except GrafanaClientError as exc:
@@ -93,7 +99,7 @@ def _existing_version(api: GrafanaApi, uid: str) -> int | None:
 
 
 def push_dashboard(
-    api: GrafanaApi,
+    api: Any,
     dashboard: Mapping[str, Any],
     folder_uid: str,
     expected_version: int | None,

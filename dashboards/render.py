@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,8 @@ def _override(panel: Mapping[str, Any], column: str, key: str) -> Any:
         if override["matcher"].get("options") == column:
             for prop in override["properties"]:
                 if prop["id"] == key:
-                    return prop["value"]
+                    value: Any = prop["value"]
+                    return value
     return None
 
 
@@ -65,7 +66,7 @@ def _mapped_color(panel: Mapping[str, Any], value: object) -> str | None:
     for mapping in _defaults(panel).get("mappings", []):
         hit = mapping.get("options", {}).get(str(value))
         if hit and "color" in hit:
-            return COLORS.get(hit["color"], hit["color"])
+            return str(COLORS.get(hit["color"], hit["color"]))
     return None
 
 
@@ -103,7 +104,7 @@ def _timeseries(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now
         points = [(t, v) for t, v in frame.rows if v is not None]
         if not points:
             continue
-        times = [datetime.fromtimestamp(t / 1000, UTC) for t, _ in points]
+        times = [t / 86_400_000 for t, _ in points]  # matplotlib date numbers: days since 1970
         steps = panel["fieldConfig"]["defaults"]["custom"].get("lineInterpolation") == "stepAfter"
         ax.plot(
             times,
@@ -115,7 +116,10 @@ def _timeseries(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now
             marker="o" if steps else None,
             markersize=3,
         )
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.xaxis_date()
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     unit = _defaults(panel)["unit"]
     ax.set_ylabel(format_value(0, unit, 0, now).lstrip("0").strip() or unit, fontsize=8)
     ax.grid(alpha=0.3)
@@ -208,9 +212,9 @@ def _table(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: dat
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1, 1.4)
-    for (row, _), cell in table.get_celld().items():
+    for (line, _), cell in table.get_celld().items():
         cell.set_edgecolor("#e0e0e0")
-        if row == 0:
+        if line == 0:
             cell.set_text_props(weight="bold")
         elif cell.get_facecolor()[:3] != (1.0, 1.0, 1.0):
             cell.set_text_props(color="white", weight="bold")

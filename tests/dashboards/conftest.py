@@ -13,7 +13,7 @@ from tests.dashboards import dataset
 from tests.harness.influx import InfluxTestDB
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seeded(influxd: Influxd) -> Iterator[InfluxQL]:
     """A fresh database with the known dataset and its 1-minute rollup, as the CQ would have written it."""
     db = InfluxTestDB(influxd.url, f"dash_{uuid.uuid4().hex[:10]}")
