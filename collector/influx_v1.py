@@ -56,7 +56,7 @@ class InfluxV1Writer:
             return False
 
     def query(self, statement: str) -> list[dict[str, Any]]:
-        """Run one InfluxQL statement; rows of its first series. Raises InfluxQueryError."""
+        """Run one InfluxQL statement: its rows, each with ``_series`` naming its series. Raises InfluxQueryError."""
         try:
             response = self._http.post("/query", data={"q": statement, "db": self.settings.database})
         except httpx.TransportError as exc:
@@ -71,7 +71,10 @@ class InfluxV1Writer:
             raise InfluxQueryError(f"{statement}: {result['error']}")
         rows: list[dict[str, Any]] = []
         for series in result.get("series", []):
-            rows.extend(dict(zip(series["columns"], values, strict=True)) for values in series["values"])
+            rows.extend(
+                {"_series": series.get("name"), **dict(zip(series["columns"], values, strict=True))}
+                for values in series.get("values", [])
+            )
         return rows
 
     def close(self) -> None:

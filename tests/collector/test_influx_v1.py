@@ -1,0 +1,96 @@
+"""The InfluxDB 1.x path against a real influxd: partial writes, dead-lettered lines, init-db."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from collector.deadletters import WRITE_REJECTED, DeadLetterStore
+from collector.delivery import RetryLater, deliver
+from collector.drain import Drainer
+from collector.influx_v1 import InfluxV1Writer
+from collector.metrics import CollectorMetrics
+from collector.settings import InfluxV1Settings
+from collector.spool import Spool
+from shopfloor.cli import main
+from shopfloor.services import Influxd, wait_until
+from tests.harness.influx import InfluxTestDB
+
+pytestmark = pytest.mark.integration
+
+T = 1763900000000000000
+
+
+def settings_for(db: InfluxTestDB, **extra: object) -> InfluxV1Settings:
+    return InfluxV1Settings.model_validate({"url": db.url, "database": db.database, "flush_interval_ms": 10, **extra})
+
+
+def test_partial_write_dead_letters_only_the_rejected_lines(influx_db: InfluxTestDB) -> None:
+    influx_db.write(f"conflict,site=s v=1.5 {T}", precision="ns")
+    good = [f"meter,device=m{i},site=s power={i}.5 {T + i}" for i in range(9)]
+    type_conflict = f'conflict,site=s v="text" {T + 100}'
+    unparsable = "this is not line protocol"
+    outcome = deliver(InfluxV1Writer(settings_for(influx_db)), [*good[:4], type_conflict, *good[4:], unparsable])
+    assert sorted(line for line, _ in outcome.rejected) == sorted([type_conflict, unparsable])
+    reasons = dict(outcome.rejected)
+    assert "field type conflict" in reasons[type_conflict]
+    assert "unable to parse" in reasons[unparsable] or "HTTP 400" in reasons[unparsable]
+    assert influx_db.scalar("SELECT count(power) FROM meter") == 9
+    assert outcome.requests < 20
+
+
+def test_missing_database_is_retried_not_dropped(influxd: Influxd) -> None:
+    db = InfluxTestDB(influxd.url, f"absent_{uuid.uuid4().hex[:6]}")
+    with pytest.raises(RetryLater, match="HTTP 404"):
+        deliver(InfluxV1Writer(settings_for(db)), [f"meter,site=s power=1.0 {T}"])
+
+
+def test_drainer_writes_the_spool_and_dead_letters_rejected_lines(tmp_path: Path, influx_db: InfluxTestDB) -> None:
+    influx_db.write(f"conflict,site=s v=1.5 {T}", precision="ns")
+    spool = Spool(tmp_path / "spool.sqlite", 10_000, 10_000_000)
+    store = DeadLetterStore(tmp_path / "dead.sqlite")
+    spool.append([f"meter,device=m{i},site=gent power={i}.0 {T + i}" for i in range(50)])
+    spool.append([f'conflict,site=gent v="oops" {T + 7}'])
+    drainer = Drainer(
+        spool, InfluxV1Writer(settings_for(influx_db)), store, CollectorMetrics(), settings_for(influx_db)
+    )
+    drainer.start()
+    try:
+        wait_until(lambda: spool.depth_lines == 0, 20, "spool drained")
+    finally:
+        drainer.stop()
+    assert influx_db.scalar("SELECT count(power) FROM meter") == 50
+    [letter] = store.entries()
+    assert letter.kind == WRITE_REJECTED and letter.payload == b'conflict,site=gent v="oops" 1763900000000000007'
+    assert "field type conflict" in letter.reason
+    assert influx_db.scalar("SELECT sum(count) FROM dead_letter WHERE reason_kind = 'write_rejected'") == 1
+    assert influx_db.scalar("SELECT count(count) FROM dead_letter WHERE site = 'gent'") == 1
+
+
+def test_init_db_creates_database_policies_and_continuous_query(tmp_path: Path, influxd: Influxd) -> None:
+    db = InfluxTestDB(influxd.url, f"init_{uuid.uuid4().hex[:6]}")
+    config = tmp_path / "collector.yaml"
+    config.write_text(
+        f"collector_id: c1\ninflux:\n  url: {influxd.url}\n  database: {db.database}\n  raw_retention: 30d\n"
+    )
+    try:
+        for _ in range(2):  # idempotent
+            assert main(["collector", "init-db", str(config)]) == 0
+        policies = {row["name"]: row for row in db.query(f'SHOW RETENTION POLICIES ON "{db.database}"')}
+        assert policies["autogen"]["duration"] == "720h0m0s" and policies["autogen"]["default"] is True
+        assert policies["rollup"]["duration"] == "0s"
+        writer = InfluxV1Writer(InfluxV1Settings(url=influxd.url, database=db.database))
+        queries = [row for row in writer.query("SHOW CONTINUOUS QUERIES") if row["_series"] == db.database]
+        assert [row["name"] for row in queries] == ["cq_meter_1m"]
+        assert "rollup" in queries[0]["query"] and "max(power)" in queries[0]["query"]
+    finally:
+        db.drop()
+
+
+def test_init_db_reports_an_unreachable_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "collector.yaml"
+    config.write_text("collector_id: c1\ninflux:\n  url: http://127.0.0.1:9\n  timeout_s: 2\n")
+    assert main(["collector", "init-db", str(config)]) == 2
+    assert "cannot reach InfluxDB" in capsys.readouterr().err
