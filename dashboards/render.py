@@ -121,7 +121,7 @@ def _timeseries(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     unit = _defaults(panel)["unit"]
-    ax.set_ylabel(format_value(0, unit, 0, now).lstrip("0").strip() or unit, fontsize=8)
+    ax.set_ylabel(format_value(0, unit, 0, now).lstrip("0").strip(), fontsize=8)
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)
     if frames:
@@ -167,6 +167,10 @@ def _barchart(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: 
         ax.invert_yaxis()
     else:
         ax.set_xticks(positions, labels, fontsize=8)
+    if horizontal:
+        ax.margins(x=0.1)
+    else:
+        ax.margins(y=0.12)
     if len(series) > 1:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="x" if horizontal else "y")

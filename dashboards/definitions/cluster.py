@@ -158,13 +158,15 @@ def build() -> Dashboard:
             Grid(12, 15, 12, 8),
             (
                 Target(
-                    f'SELECT last("seq") AS "seq" FROM "autogen"."meter" WHERE $timeFilter AND {SITE_FILTER} '
+                    f'SELECT last("energy_import") AS "kwh" FROM $meter_source WHERE $timeFilter AND {SITE_FILTER} '
                     'GROUP BY "site"',
                     format="table",
                 ),
             ),
-            description="age of each site's newest meter reading",
-            transformations=({"id": "organize", "options": {"excludeByName": {"seq": True}}},),
+            description="age of each site's newest meter reading (from the rollup: to the minute)",
+            transformations=(
+                {"id": "organize", "options": {"excludeByName": {"kwh": True}, "indexByName": {"site": 0, "Time": 1}}},
+            ),
             overrides=(age_column(),),
         ),
     )

@@ -117,7 +117,9 @@ def build() -> Dashboard:
                     format="table",
                 ),
             ),
-            description="age and quality of each device's newest reading",
+            description="age and quality of each device's newest reading in the past 7 days (raw data, so the range "
+            "is fixed: a device silent for longer shows in its edge agent's stale devices)",
+            time_from="7d",
             overrides=(age_column(),),
             mappings=(
                 {
