@@ -114,6 +114,11 @@ class Outbox:
         self._depth -= removed
 
     @property
+    def next_seq(self) -> int:
+        """The sequence number the next reading will get: how many readings were ever stored."""
+        return self._counter("next_seq")
+
+    @property
     def depth(self) -> int:
         return int(self._depth)
 

@@ -148,13 +148,20 @@ class Subscriber:
             self.messages.append(Received(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
 
     def __enter__(self) -> Subscriber:
-        self.client.connect(self.host, self.port, keepalive=30)
-        self.client.loop_start()
+        self.resume()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.pause()
+
+    def pause(self) -> None:
+        """Go away (before a broker stops); the broker queues our messages in the session."""
         self.client.disconnect()
         self.client.loop_stop()
+
+    def resume(self) -> None:
+        self.client.connect(self.host, self.port, keepalive=30)
+        self.client.loop_start()
 
     def readings(self, edge: str) -> list[dict[str, Any]]:
         with self._lock:
