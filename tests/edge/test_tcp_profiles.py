@@ -78,17 +78,16 @@ def test_status_is_retained_online_then_offline(
     }
     config = write_config(tmp_path, mosquitto.port, [bus], edge_id="status-edge")
     topic = "shopfloor/v1/test-site/status-edge/status"
-    with running_agent(config):
-        with MqttProbe(mosquitto.host, mosquitto.port, topics=(topic,)) as probe:
+    with running_agent(config), MqttProbe(mosquitto.host, mosquitto.port, topics=(topic,)) as probe:
 
-            def online_with_device() -> bool:
-                for m in probe.messages:
-                    status = decode(m.topic, m.payload).payload
-                    if status.state == "online" and status.devices.get("m1") == "ok":  # type: ignore[union-attr]
-                        return True
-                return False
+        def online_with_device() -> bool:
+            for m in probe.messages:
+                status = decode(m.topic, m.payload).payload
+                if status.state == "online" and status.devices.get("m1") == "ok":  # type: ignore[union-attr]
+                    return True
+            return False
 
-            wait_until(online_with_device, 15, "online status with device quality")
+        wait_until(online_with_device, 15, "online status with device quality")
     with MqttProbe(mosquitto.host, mosquitto.port, topics=(topic,)) as late:
         (retained,) = late.wait_for(1, timeout=10)
         status = decode(retained.topic, retained.payload).payload
