@@ -222,7 +222,20 @@ class Dashboard:
     time_from: str = "now-24h"
     time_to: str = "now"
     refresh: str = "1m"
-    links: tuple[Json, ...] = ()
+    links: tuple[Json, ...] = (
+        {
+            "type": "dashboards",
+            "title": "Shopfloor",
+            "tags": ["shopfloor"],
+            "asDropdown": True,
+            "includeVars": True,
+            "keepTime": True,
+            "icon": "external link",
+            "targetBlank": False,
+            "tooltip": "",
+            "url": "",
+        },
+    )
 
     def to_json(self) -> Json:
         return {
