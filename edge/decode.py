@@ -50,7 +50,7 @@ def decode_value(words: Sequence[int], spec: ResolvedField) -> float | None:
     if spec.type is DataType.F64:
         return float(raw) * spec.scale
     # Integer registers scaled by 0.1, 0.01, ...: round away the float dust (123.45000000000002).
-    return round(raw * spec.scale, _decimals(spec.scale))
+    return float(round(raw * spec.scale, _decimals(spec.scale)))
 
 
 def _decimals(scale: float) -> int:
