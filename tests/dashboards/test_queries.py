@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dashboards import generate
-from dashboards.evaluate import Context, default_variables, evaluate_panel, variable_value
+from dashboards.evaluate import Context, default_variables, evaluate_panel, panel_queries, variable_value
 from dashboards.frames import Frame
 from dashboards.influx import InfluxQL
 from shopfloor.kpi.compare import SiteTotals, compare_sites
@@ -451,3 +451,30 @@ def _last_reading(client: InfluxQL) -> None:
     expected = {(site, device): (NOW_MS, "ok") for site in ds.SITES for device in ("main", *ds.BENCHES)}
     expected[ds.STALE_DEVICE] = (ds.stale_reading_ms(), "stale")
     assert {(r["site"], r["device"]): (r["Time"], r["quality"]) for r in frame.records()} == expected
+
+
+def test_template_variable_queries_list_the_tag_values(seeded: InfluxQL) -> None:
+    expected = {
+        "site": set(ds.SITES),
+        "station": {i.station for i in ds.ITEMS},
+        "category": {i.category for i in ds.ITEMS},
+    }
+    gent_categories = {i.category for i in ds.ITEMS if i.site == "gent-repair"}
+    for name, dash in DASHBOARDS.items():
+        for var in dash["templating"]["list"]:
+            if var["type"] != "query":
+                continue
+            context = Context(ds.NOW, default_variables(dash))
+            (query,) = panel_queries(dash, {"targets": [{"refId": "A", "query": var["query"]}]}, context)
+            values = {row[1] for row in run_raw(seeded, query.influxql)}
+            assert values == expected[var["name"]], (name, var["name"])
+            if var["name"] == "category":
+                context = Context(
+                    ds.NOW, {**default_variables(dash), "site": variable_value(dash, "site", "gent-repair")}
+                )
+                (query,) = panel_queries(dash, {"targets": [{"refId": "A", "query": var["query"]}]}, context)
+                assert {row[1] for row in run_raw(seeded, query.influxql)} == gent_categories
+
+
+def run_raw(client: InfluxQL, influxql: str) -> list[list[Any]]:
+    return [values for series in client.query(influxql).get("series", []) for values in series["values"]]
