@@ -5,6 +5,10 @@ an ``ack`` callable. Messages are grouped: every ``commit_every`` messages, or e
 (the :meth:`flush` timer), one spool transaction and one dead-letter transaction commit, then the whole
 group is acknowledged. A bad message costs one decode and one row, so a flood of them never stalls the
 good ones.
+
+Validating a ReadingBatch (a backlog flush: hundreds of readings in one message) is the costly part of
+the collector, so with ``decode_workers`` those messages are validated in worker processes while the
+MQTT thread goes on receiving; each is still acked only after its lines are committed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 
 from collector.deadletters import CONTRACT, DeadLetterStore, NewDeadLetter
 from collector.lineprotocol import NS_PER_MS, ItemIndex, dead_letter_line, message_lines
@@ -23,12 +29,36 @@ from shopfloor.contract import ContractError, decode
 log = logging.getLogger(__name__)
 
 Ack = Callable[[list[tuple[int, int]]], None]
+Decoded = tuple[list[str] | None, str | None]
 
 
 def site_of(topic: str, prefix: str) -> str | None:
     parts = topic.split("/")
     n = len(prefix.split("/"))
     return parts[n + 1] if len(parts) == n + 4 else None
+
+
+def decode_lines(topic: str, payload: bytes, prefix: str) -> Decoded:
+    """Worker-process entry point: (lines, None), or (None, reason) for a message that breaks the contract."""
+    try:
+        return message_lines(decode(topic, payload, prefix)), None
+    except ContractError as exc:
+        return None, str(exc)
+
+
+@dataclass(slots=True)
+class _Pending:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    lines: list[str] | None = None
+    reason: str | None = None
+    future: Future[Decoded] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.future is None or self.future.done()
 
 
 class Ingest:
@@ -42,6 +72,8 @@ class Ingest:
         ack: Ack,
         commit_every: int = 500,
         item_index: ItemIndex | None = None,
+        batch_pool: Executor | None = None,
+        batch_workers: int = 0,
     ) -> None:
         self.prefix = prefix
         self.spool = spool
@@ -50,70 +82,110 @@ class Ingest:
         self.ack = ack
         self.commit_every = commit_every
         self.item_index = item_index
+        self.batch_pool = batch_pool
+        self.max_in_workers = 4 * max(1, batch_workers)
         self._lock = threading.Lock()
-        self._lines: list[str] = []
-        self._letters: list[NewDeadLetter] = []
-        self._acks: list[tuple[int, int]] = []
-        self._count = 0
+        self._pending: list[_Pending] = []
+        self._in_workers = 0
         self._full_since: float | None = None
+        self._received = {kind: metrics.received.labels(kind) for kind in ("reading", "batch", "event", "status")}
+        self._invalid = metrics.received.labels("invalid")
 
     def receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        kind = topic.rsplit("/", 1)[-1]
+        entry = _Pending(topic, payload, mid, qos)
+        if self.batch_pool is not None and topic.endswith("/batch"):
+            entry.future = self.batch_pool.submit(decode_lines, topic, payload, self.prefix)
+            with self._lock:
+                self._pending.append(entry)
+                self._in_workers += 1
+                oldest = next(e.future for e in self._pending if e.future is not None)
+                busy = self._in_workers > self.max_in_workers
+            if busy:  # back-pressure: let the workers catch up before taking more
+                oldest.result()
+                self.flush()
+            return
         try:
             message = decode(topic, payload, self.prefix)
-            lines = message_lines(message, self.item_index)
-        except ContractError as exc:
-            letter = NewDeadLetter(topic, payload, str(exc), CONTRACT, site_of(topic, self.prefix))
-            with self._lock:
-                self._letters.append(letter)
-                self._queue_ack(mid, qos)
-            self.metrics.received.labels("invalid").inc()
-        else:
+            entry.lines = message_lines(message, self.item_index)
             self.metrics.last_seen.mark(message.topic.site, message.topic.source, time.time())
-            with self._lock:
-                self._lines.extend(lines)
-                self._queue_ack(mid, qos)
-            self.metrics.received.labels(kind).inc()
-        if self._count >= self.commit_every:
+        except ContractError as exc:
+            entry.reason = str(exc)
+        with self._lock:
+            self._pending.append(entry)
+            due = len(self._pending) - self._in_workers >= self.commit_every
+        if due:
             self.flush()
 
-    def _queue_ack(self, mid: int, qos: int) -> None:
-        self._count += 1
-        if qos > 0:
-            self._acks.append((mid, qos))
-
-    def flush(self) -> None:
-        """Commit what was received, then ack it. On a full spool, keep it (un-acked) for the next try."""
+    def flush(self, wait: bool = False) -> None:
+        """Commit what is ready, then ack it. On a full spool, keep it (un-acked) for the next try."""
         with self._lock:
-            if not self._count:
+            if wait:
+                for entry in self._pending:
+                    if entry.future is not None:
+                        entry.future.exception()
+            ready = [entry for entry in self._pending if entry.ready]
+            if not ready:
                 return
-            lines, letters, acks = self._lines, self._letters, self._acks
+            lines: list[str] = []
+            letters: list[NewDeadLetter] = []
+            for entry in ready:
+                self._resolve(entry)
+                if entry.lines is not None:
+                    lines.extend(entry.lines)
+                else:
+                    letters.append(
+                        NewDeadLetter(
+                            entry.topic, entry.payload, entry.reason or "?", CONTRACT, site_of(entry.topic, self.prefix)
+                        )
+                    )
             try:
                 if letters:
                     fresh = self.dead_letters.add_many(letters)
-                    lines = lines + [
+                    lines.extend(
                         dead_letter_line(letter.site, letter.kind, letter.reason, at_ms * NS_PER_MS + i % NS_PER_MS)
                         for i, (letter, at_ms) in enumerate(fresh)
-                    ]
+                    )
                     self.metrics.dead_lettered.labels(CONTRACT).inc(len(fresh))
-                    self._letters = []
                 self.spool.append(lines)
             except SpoolFull as exc:
-                self._lines = lines
                 self._note_full(str(exc))
                 return
-            self._lines, self._acks, self._count = [], [], 0
-        self.metrics.spooled.inc(len(lines))
-        self.metrics.spool_depth.set(self.spool.depth_lines)
-        self.metrics.spool_bytes.set(self.spool.depth_bytes)
+            done = {id(entry) for entry in ready}
+            self._pending = [entry for entry in self._pending if id(entry) not in done]
+        self._counted(ready, letters)
         if self._full_since is not None:
             log.warning(
                 "spool has room again after %.0f s: acking and receiving again", time.monotonic() - self._full_since
             )
             self._full_since = None
             self.metrics.spool_full.set(0)
+        acks = [(entry.mid, entry.qos) for entry in ready if entry.qos > 0]
         if acks:
             self.ack(acks)
+
+    def _resolve(self, entry: _Pending) -> None:
+        if entry.future is None:
+            return
+        entry.lines, entry.reason = entry.future.result()
+        entry.future = None
+        self._in_workers -= 1
+        if entry.lines is not None:
+            parts = entry.topic.split("/")
+            self.metrics.last_seen.mark(parts[-3], parts[-2], time.time())
+
+    def _counted(self, ready: list[_Pending], letters: list[NewDeadLetter]) -> None:
+        lines = 0
+        for entry in ready:
+            if entry.lines is None:
+                self._invalid.inc()
+                continue
+            lines += len(entry.lines)
+            counter = self._received.get(entry.topic.rsplit("/", 1)[-1])
+            if counter is not None:
+                counter.inc()
+        self.metrics.spooled.inc(lines)
+        self.metrics.spool_depth.set(self.spool.depth_lines)
+        self.metrics.spool_bytes.set(self.spool.depth_bytes)
 
     def _note_full(self, why: str) -> None:
         if self._full_since is None:

@@ -6,6 +6,7 @@ so a redelivered message overwrites its own points and is never counted twice.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,18 +78,30 @@ def point(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str,
     return f"{escape_measurement(measurement)}{tag_text} {field_text} {time_ns}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _meter_series(site: str, device: str, edge: str) -> str:
+    return f"meter,device={escape_tag(device)},edge={escape_tag(edge)},site={escape_tag(site)} "
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_key(name: str) -> str:
+    return escape_tag(name) + "="
+
+
 def reading_line(site: str, reading: MeterReading) -> str:
-    fields: dict[str, FieldValue] = {}
+    """The hot path of the collector, so it skips :func:`point` but writes exactly what it would."""
+    parts: list[str] = []
     if reading.quality is Quality.OK:
-        for quantity, measured in reading.values.items():
-            if measured.value is not None:
-                fields[quantity] = float(measured.value)
-    fields["quality"] = reading.quality.value
-    fields["seq"] = reading.seq
+        parts = [
+            _field_key(quantity) + repr(float(measured.value))
+            for quantity, measured in reading.values.items()
+            if measured.value is not None
+        ]
+    parts.append(f'quality="{reading.quality.value}",seq={reading.seq}i')
     if reading.error is not None:
-        fields["error"] = reading.error
-    tags = {"site": site, "device": reading.device, "edge": reading.edge}
-    return point("meter", tags, fields, reading.ts_ms * NS_PER_MS)
+        parts.append("error=" + format_field(reading.error))
+    series = _meter_series(site, reading.device, reading.edge)
+    return f"{series}{','.join(parts)} {reading.ts_ms * NS_PER_MS}"
 
 
 def event_time_ns(ts_ms: int, event_id: str) -> int:

@@ -66,7 +66,7 @@ class MqttIn:
         if self._timer is not None:
             self._timer.join(timeout=5)
         if self._ingest is not None:
-            self._ingest.flush()
+            self._ingest.flush(wait=True)
         self.client.disconnect()
         self.client.loop_stop()
 

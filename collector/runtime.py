@@ -7,6 +7,8 @@ server and signal handling around it.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 from collector.deadletters import DeadLetterStore
 from collector.drain import Drainer
@@ -30,6 +32,11 @@ class CollectorRuntime:
         self.writer = make_writer(settings.influx)
         self.drainer = Drainer(self.spool, self.writer, self.dead_letters, self.metrics, settings.influx)
         self.mqtt = MqttIn(settings, self.metrics)
+        workers = settings.subscription.decode_workers
+        # spawn, not fork: the parent runs threads (paho, drainer) whose locks a fork would copy.
+        self.batch_pool = (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        )
         self.ingest = Ingest(
             prefix=settings.broker.prefix,
             spool=self.spool,
@@ -38,6 +45,8 @@ class CollectorRuntime:
             ack=self.mqtt.ack,
             commit_every=settings.spool.commit_every,
             item_index=item_index,
+            batch_pool=self.batch_pool,
+            batch_workers=workers,
         )
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self._started = False
@@ -45,6 +54,10 @@ class CollectorRuntime:
     def start(self) -> None:
         if self.spool.depth_lines:
             log.warning("spool holds %d points from before: draining them first", self.spool.depth_lines)
+        if self.batch_pool is not None:
+            # Start the workers now (spawning imports the contract), not on the first backlog message.
+            workers = self.settings.subscription.decode_workers
+            list(self.batch_pool.map(abs, range(workers)))
         self.drainer.start()
         self.mqtt.start(self.ingest)
         self._started = True
@@ -56,6 +69,8 @@ class CollectorRuntime:
         if self._started:
             self.mqtt.stop()
             self.drainer.stop()
+        if self.batch_pool is not None:
+            self.batch_pool.shutdown(cancel_futures=True)
             self._started = False
         self.writer.close()
         self.spool.close()

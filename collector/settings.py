@@ -42,6 +42,9 @@ class SubscriptionSettings(_Section):
         default=3600, ge=0, le=4_294_967_295, description="how long the broker keeps our queue while we are away"
     )
     receive_maximum: int = Field(default=1000, ge=1, le=65535, description="QoS 1 messages in flight to us")
+    decode_workers: int = Field(
+        default=0, ge=0, le=64, description="processes that validate ReadingBatch messages; 0: the MQTT thread does"
+    )
 
 
 class _InfluxCommon(_Section):

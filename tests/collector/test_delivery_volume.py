@@ -73,3 +73,44 @@ def test_100k_readings_exactly_once_and_malformed_ones_dead_lettered(
     metrics = runtime.metrics.render().decode()
     assert f'shopfloor_collector_messages_dead_lettered_total{{reason_kind="contract"}} {float(BAD)}' in metrics
     assert f'shopfloor_collector_messages_received_total{{kind="reading"}} {float(DEVICES * PER_DEVICE)}' in metrics
+
+
+def test_backlog_batches_validated_in_worker_processes(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    influxd: Influxd,
+    influx_db: InfluxTestDB,
+    run_collector: Callable[[CollectorSettings], CollectorRuntime],
+) -> None:
+    """subscription.decode_workers: ReadingBatch messages are validated in worker processes, still acked after commit."""
+    import json
+
+    from shopfloor.contract import Kind, build_topic
+    from tests.collector.traffic import reading
+
+    config = collector_yaml(
+        tmp_path / "collector.yaml",
+        collector_id="workers-1",
+        broker_port=mosquitto.port,
+        influx_url=influxd.url,
+        database=influx_db.database,
+    )
+    config.write_text(config.read_text().replace("session_expiry_s: 300", "session_expiry_s: 300\n  decode_workers: 1"))
+    runtime = run_collector(load(config))
+    wait_until(runtime.mqtt.connected.is_set, 10, "collector subscribed")
+    t0 = base_ts_ms()
+    topic = build_topic("test-site", "edge-1", Kind.BATCH)
+    batches = [
+        (topic, json.dumps({"edge": "edge-1", "readings": [reading(d, b * 10 + d, t0) for d in range(10)]}).encode())
+        for b in range(30)
+    ]
+    batches.insert(7, (topic, json.dumps({"edge": "edge-1", "readings": []}).encode()))
+    publisher = Publisher(mosquitto.host, mosquitto.port)
+    try:
+        publisher.publish_all(batches)
+    finally:
+        publisher.close()
+    wait_until(lambda: influx_db.scalar("SELECT count(power) FROM meter") == 300, 30, "batch points stored")
+    wait_until(lambda: runtime.dead_letters.count() == 1, 10, "empty batch dead-lettered")
+    [letter] = runtime.dead_letters.entries()
+    assert letter.reason.startswith("readings:")
