@@ -82,7 +82,7 @@ def test_backlog_batches_validated_in_worker_processes(
     influx_db: InfluxTestDB,
     run_collector: Callable[[CollectorSettings], CollectorRuntime],
 ) -> None:
-    """subscription.decode_workers: ReadingBatch messages are validated in worker processes, still acked after commit."""
+    """decode_workers: ReadingBatch messages are validated in worker processes, still acked after commit."""
     import json
 
     from shopfloor.contract import Kind, build_topic
