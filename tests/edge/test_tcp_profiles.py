@@ -93,3 +93,4 @@ def test_status_is_retained_online_then_offline(
         status = decode(retained.topic, retained.payload).payload
         assert retained.retain
         assert status.state == "offline"  # type: ignore[union-attr]
+        assert status.dropped == {"full": 0, "age": 0}  # type: ignore[union-attr]
