@@ -106,3 +106,23 @@ def test_dead_meter_is_isolated(
     failures = [r for r in caplog.records if "m2 (unit 2" in r.getMessage()]
     recoveries = [r for r in caplog.records if "m2 answers again" in r.getMessage()]
     assert len(failures) == 1 and len(recoveries) == 1
+
+
+def test_probe_over_rtu(meter_server: Callable[..., MeterServer], serial_pair: tuple[str, str]) -> None:
+    """`shopfloor edge probe /dev/tty...`: silent unit ids are skipped quickly, the meter is named."""
+    import subprocess
+    import sys
+
+    server_end, edge_end = serial_pair
+    finder = library().get("finder-7m")
+    assert finder is not None
+    meter_server([meter(3, finder, {"voltage_l1": 228.5})], serial_port=server_end, baudrate=9600)
+    result = subprocess.run(
+        [sys.executable, "-m", "shopfloor", "edge", "probe", edge_end, "--units", "2-3", "--timeout", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["unit 3: finder-7m@1 (228.5 V)"]
