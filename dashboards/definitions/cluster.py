@@ -69,6 +69,8 @@ def build() -> Dashboard:
             "Sites side by side",
             Grid(0, 0, 24, 7),
             (kwh, kpis),
+            interval="1m",
+            max_data_points=1000,
             description="kWh: main meter. The category filter applies to the items only.",
             transformations=(
                 *KWH_PER_ITEM,
@@ -102,6 +104,8 @@ def build() -> Dashboard:
             "kWh per item",
             Grid(0, 7, 8, 8),
             (kwh, kpis),
+            interval="1m",
+            max_data_points=1000,
             unit="kwatth",
             decimals=2,
             description="main-meter kWh / items with a final outcome",

@@ -59,19 +59,22 @@ MAIN_METER_FILTER = f"{SITE_FILTER} AND \"device\" = '$main_meter'"
 
 
 def kwh_query(device_filter: str, group_by: str = '"site"') -> str:
-    """kWh from counter deltas: per minute ``last(energy_import)``, summed non-negative differences.
+    """kWh from the ``energy_import`` counter: last minus first reading in the range, plus every counter drop.
 
-    A counter reset (meter swap, overflow) drops the one negative step instead of counting a huge
-    negative delta. The energy between the last reading before the range and the first one inside
-    it (under a minute) is not counted.
+    ``last - first`` is cheap over any range. A drop of the counter (meter swap, overflow) is found
+    with ``difference(last(...))`` per ``$__interval`` bucket and added back, so a reset costs only
+    the energy of the bucket it falls in, instead of a huge negative delta. On the rollup, the
+    first reading of the range is its first minute's last one (docs/dashboards.md).
     """
-    inner_group = f'time(1m), {group_by}, "device"' if group_by else 'time(1m), "device"'
+    tags = f'{group_by}, "device"' if group_by else '"device"'
     outer_group = f" GROUP BY {group_by}" if group_by else ""
+    where = f"WHERE $timeFilter AND {device_filter}"
     return (
-        'SELECT sum("kwh") AS "kwh" FROM ('
-        'SELECT non_negative_difference(last("energy_import")) AS "kwh" FROM $meter_source '
-        f"WHERE $timeFilter AND {device_filter} GROUP BY {inner_group} fill(none)"
-        f") WHERE $timeFilter{outer_group}"
+        'SELECT sum("kwh") AS "kwh" FROM '
+        f'(SELECT last("energy_import") - first("energy_import") AS "kwh" FROM $meter_source {where} GROUP BY {tags}), '
+        '(SELECT -1 * "step" AS "kwh" FROM (SELECT difference(last("energy_import")) AS "step" FROM $meter_source '
+        f'{where} GROUP BY time($__interval), {tags} fill(none)) WHERE "step" < 0)'
+        f" WHERE $timeFilter{outer_group}"
     )
 
 

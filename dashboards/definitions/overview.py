@@ -49,6 +49,8 @@ def build() -> Dashboard:
             Grid(4, 0, 4, 4),
             "kwatth",
             decimals=1,
+            interval="1m",
+            max_data_points=1000,
             time_from="now/d",
         ),
         _stat(
@@ -57,6 +59,8 @@ def build() -> Dashboard:
             Grid(8, 0, 4, 4),
             "kwatth",
             decimals=1,
+            interval="1m",
+            max_data_points=1000,
             time_from="now/d",
             time_shift="1d/d",
             description="the whole of yesterday",

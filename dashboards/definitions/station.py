@@ -34,6 +34,8 @@ def build() -> Dashboard:
             ),
             unit="kwatth",
             decimals=2,
+            interval="1m",
+            max_data_points=1000,
             description="kWh of the selected stations' meters / items they finished (the category filter "
             "applies to the items only)",
             transformations=(
