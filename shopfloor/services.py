@@ -7,6 +7,8 @@ newcomer runs. Readiness is polled (a TCP connect, ``/ping``), never slept for.
 from __future__ import annotations
 
 import contextlib
+import getpass
+import os
 import shutil
 import signal
 import socket
@@ -145,8 +147,12 @@ class Mosquitto(_ChildService):
         self.config_path = self.data_dir / "mosquitto.conf"
 
     def config_text(self) -> str:
+        # Started as root, mosquitto switches to the 'mosquitto' user, which cannot write its
+        # persistence file into our data dir: sessions would silently not survive a restart.
+        run_as = f"user {getpass.getuser()}\n" if os.geteuid() == 0 else ""
         return (
             f"listener {self.port} {self.host}\n"
+            f"{run_as}"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.data_dir}/\n"

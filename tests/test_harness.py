@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
-from shopfloor.services import Influxd, Mosquitto, port_open
+from shopfloor.services import Influxd, Mosquitto, port_open, wait_until
 from simulator.meter_server import DeviceMap, MeterServer, Table
 from tests.harness.influx import InfluxTestDB
 from tests.harness.mqtt import MqttProbe
@@ -87,3 +87,38 @@ def test_meter_server_speaks_rtu_over_a_socat_pty_pair(
         assert server.count(unit_id=7) == 1
     finally:
         client.close()
+
+
+def test_persistent_session_survives_broker_restart(mosquitto_factory: Callable[..., Mosquitto]) -> None:
+    """A QoS 1 message queued for an offline persistent session is still delivered after a broker restart."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    broker = mosquitto_factory()
+    got: list[bytes] = []
+
+    def subscriber() -> paho.Client:
+        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="durable", clean_session=False)
+        client.on_message = lambda c, u, m: got.append(bytes(m.payload))
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        return client
+
+    sub = subscriber()
+    sub.subscribe("durable/#", qos=1)
+    # The warm-up message round trip proves the subscription is in place.
+    with MqttProbe(broker.host, broker.port, topics=()) as probe:
+        probe.publish("durable/warmup", b"0")
+    wait_until(lambda: b"0" in got, 10, "warm-up message")
+    sub.disconnect()
+    sub.loop_stop()
+    with MqttProbe(broker.host, broker.port, topics=()) as probe:
+        probe.publish("durable/while-away", b"1")
+    broker.stop()
+    broker.start()
+    sub = subscriber()
+    try:
+        wait_until(lambda: b"1" in got, 10, "message queued before the restart")
+    finally:
+        sub.disconnect()
+        sub.loop_stop()
