@@ -67,8 +67,11 @@ def test_influxdb_outage_of_60s_loses_nothing(
         wait_until(lambda: runtime.spool.depth_lines >= 4000, 30, "spool holds the outage traffic")
         wait_until(lambda: not runtime.drainer.influx_ok, 30, "outage noticed")
         assert runtime.ready()["influxdb"] is False
-        metrics = runtime.metrics.render().decode()
-        assert "shopfloor_collector_spool_depth_points 4000.0" in metrics
+        wait_until(
+            lambda: "shopfloor_collector_spool_depth_points 4000.0" in runtime.metrics.render().decode(),
+            10,
+            "spool depth metric",
+        )
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped_at)))  # the outage itself, not a wait for a result
 
         server.start()
