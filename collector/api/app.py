@@ -1,7 +1,7 @@
 """``create_app(settings, runtime)``: the collector's FastAPI application.
 
 With a runtime, the caller owns it (``shopfloor collector run`` starts it before uvicorn). Without one,
-the app's lifespan builds, starts and stops its own, so ``uvicorn --factory`` works too.
+the app's lifespan builds, starts and stops its own, so the app also runs on its own in any ASGI server.
 """
 
 from __future__ import annotations

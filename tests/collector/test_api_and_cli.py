@@ -135,3 +135,20 @@ def test_dead_letters_cli_list_show_and_requeue_after_an_edit(
     spool = Spool(settings.spool.path, 1000, 10_000_000)
     batch = spool.peek(100)
     assert batch is not None and len(batch.lines) == 1 and batch.lines[0].startswith("meter,device=m01,")
+
+
+def test_app_without_a_runtime_runs_its_own(
+    tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd, influx_db: InfluxTestDB
+) -> None:
+    settings = load(
+        collector_yaml(
+            tmp_path / "c.yaml",
+            collector_id="api-3",
+            broker_port=mosquitto.port,
+            influx_url=influxd.url,
+            database=influx_db.database,
+        )
+    )
+    with TestClient(create_app(settings)) as client:
+        wait_until(lambda: client.get("/readyz").status_code == 200, 10, "own runtime ready")
+        assert client.get("/api/dead-letters").json() == []
