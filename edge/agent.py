@@ -1,4 +1,4 @@
-"""The edge agent: scheduler -> outbox -> publisher, plus housekeeping; stops cleanly on SIGTERM."""
+"""The edge agent: scheduler, MQTT sources, station I/O -> outbox -> publisher; stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 
+from edge.modbus import ModbusLink
+from edge.mqtt_sources import MqttSources
 from edge.outbox import Outbox
 from edge.profiles import ProfileLibrary
 from edge.publisher import Publisher
 from edge.scheduler import Poll, Scheduler
 from edge.settings import EdgeSettings
-from shopfloor.contract import MeterReading, Value, encode
+from edge.station_book import StationBook
+from edge.station_io import StationIo
+from shopfloor.contract import MeterReading, Quality, StationEvent, Value, encode
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +39,44 @@ def reading_payload(edge_id: str, poll: Poll, seq: int) -> str:
     return encode(reading).decode()
 
 
+def _fixed(payload: str) -> Callable[[int], str]:
+    """An event's payload does not carry the outbox ``seq``: it is idempotent by its event_id."""
+    return lambda seq: payload
+
+
 class Agent:
     def __init__(self, settings: EdgeSettings, library: ProfileLibrary) -> None:
         self.settings = settings
         box = settings.outbox
         self.outbox = Outbox(box.path, max_rows=box.max_rows, max_age_s=box.max_age_s)
         self.scheduler = Scheduler(settings, library, self._store)
-        self.publisher = Publisher(settings, self.outbox, self.scheduler.qualities)
+        self.book = StationBook(self.outbox, self._store_events)
+        self.sources = MqttSources(settings, self.outbox, self._store, self.book)
+        self.publisher = Publisher(settings, self.outbox, self._qualities)
         self.stop = asyncio.Event()
 
-    def _store(self, poll: Poll) -> None:
+    def _qualities(self) -> dict[str, Quality]:
+        return {**self.scheduler.qualities(), **self.sources.qualities()}
+
+    def _store(self, poll: Poll, state: tuple[str, str] | None = None) -> None:
         edge_id = self.settings.edge_id
-        self.outbox.append(poll.ts_ms, lambda seq: reading_payload(edge_id, poll, seq))
+        self.outbox.append(poll.ts_ms, lambda seq: reading_payload(edge_id, poll, seq), state)
         self.publisher.wake()
+
+    def _store_events(self, events: list[StationEvent], state: tuple[str, str]) -> None:
+        self.outbox.append_many([(event.ts_ms, _fixed(encode(event).decode())) for event in events], state)
+        self.publisher.wake()
+
+    def _station_ios(self) -> list[StationIo]:
+        ios = []
+        for io in self.settings.stations_io:
+            if io.bus is not None:
+                ios.append(StationIo(io, self.scheduler.link(io.bus), self.book, own_link=False))
+            else:
+                host, _, port = (io.tcp or "").rpartition(":")
+                link = ModbusLink(host=host, port=int(port), timeout_s=io.timeout_s)
+                ios.append(StationIo(io, link, self.book, own_link=True))
+        return ios
 
     async def _housekeeping(self) -> None:
         box = self.settings.outbox
@@ -67,16 +97,22 @@ class Agent:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop.set)
         log.info(
-            "edge %s of site %s: %d device(s) on %d bus(es), %d reading(s) waiting in the outbox",
+            "edge %s of site %s: %d device(s) on %d bus(es), %d MQTT source(s), %d station I/O module(s), "
+            "%d message(s) waiting in the outbox",
             self.settings.edge_id,
             self.settings.site,
             sum(len(b.devices) for b in self.settings.buses),
             len(self.settings.buses),
+            len(self.settings.mqtt_sources),
+            len(self.settings.stations_io),
             self.outbox.depth,
         )
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.scheduler.run(self.stop))
+                group.create_task(self.sources.run(self.stop))
+                for io in self._station_ios():
+                    group.create_task(io.run(self.stop))
                 group.create_task(self.publisher.run(self.stop))
                 group.create_task(self._housekeeping())
         finally:

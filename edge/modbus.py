@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -77,9 +78,27 @@ class ModbusLink:
 
     async def read(self, function: int, address: int, count: int, unit_id: int) -> list[int]:
         """``count`` registers from FC03 (holding) or FC04 (input)."""
+        call = self._client.read_holding_registers if function == 3 else self._client.read_input_registers
+        response = await self._request(call, function, address, count, unit_id)
+        registers = list(response.registers)
+        if len(registers) < count:
+            raise ReadError(
+                f"unit {unit_id} on {self.name}: asked {count} registers, got {len(registers)}", no_answer=False
+            )
+        return registers[:count]
+
+    async def read_bits(self, function: int, address: int, count: int, unit_id: int) -> list[bool]:
+        """``count`` bits from FC01 (coils) or FC02 (discrete inputs): an I/O module's points."""
+        call = self._client.read_coils if function == 1 else self._client.read_discrete_inputs
+        response = await self._request(call, function, address, count, unit_id)
+        bits = [bool(b) for b in response.bits]
+        if len(bits) < count:
+            raise ReadError(f"unit {unit_id} on {self.name}: asked {count} bits, got {len(bits)}", no_answer=False)
+        return bits[:count]
+
+    async def _request(self, call: Any, function: int, address: int, count: int, unit_id: int) -> Any:
         await self._ensure_connected()
         try:
-            call = self._client.read_holding_registers if function == 3 else self._client.read_input_registers
             response = await asyncio.wait_for(
                 call(address, count=count, device_id=unit_id), timeout=self.timeout_s * 2 + 0.5
             )
@@ -98,12 +117,7 @@ class ModbusLink:
                 f"unit {unit_id} on {self.name} refused FC{function:02d} {address}+{count} (exception {code})",
                 no_answer=False,
             )
-        registers = list(response.registers)
-        if len(registers) < count:
-            raise ReadError(
-                f"unit {unit_id} on {self.name}: asked {count} registers, got {len(registers)}", no_answer=False
-            )
-        return registers[:count]
+        return response
 
     def close(self) -> None:
         self._client.close()

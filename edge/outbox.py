@@ -11,6 +11,9 @@ Why it survives what it must:
 * ``seq`` is a per-edge counter kept in the same transaction as the reading, so it keeps
   rising across restarts even when the outbox is empty.
 * Bounded by rows and age; the oldest rows go first, and every drop is counted persistently.
+* Station events wait in the same table (they take ``seq`` numbers too, so a reading's ``seq``
+  may skip); the ``state`` table keeps energy-counter offsets and station counters, written in
+  the same transaction as the message they produced.
 
 Used from one thread (the agent's event loop).
 """
@@ -25,6 +28,7 @@ from pathlib import Path
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_full', 0), ('dropped_age', 0);
 """
 
@@ -57,15 +61,30 @@ class Outbox:
     def _counter(self, name: str) -> int:
         return self._scalar("SELECT value FROM counters WHERE name=?", name)
 
-    def append(self, ts_ms: int, make_payload: Callable[[int], str]) -> int:
-        """Store one reading; ``make_payload(seq)`` renders it with its sequence number."""
+    def append(self, ts_ms: int, make_payload: Callable[[int], str], state: tuple[str, str] | None = None) -> int:
+        """Store one reading; ``make_payload(seq)`` renders it with its sequence number.
+
+        ``state`` = (key, value) is saved in the same transaction (an energy counter's offset).
+        """
+        return self.append_many([(ts_ms, make_payload)], state)[0]
+
+    def append_many(
+        self, messages: list[tuple[int, Callable[[int], str]]], state: tuple[str, str] | None = None
+    ) -> list[int]:
+        """Store several messages (a press's station events) and ``state`` atomically: all or none."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
+        seqs: list[int] = []
         try:
             seq = self._counter("next_seq")
-            db.execute("INSERT INTO readings VALUES (?, ?, ?)", (seq, ts_ms, make_payload(seq)))
-            db.execute("UPDATE counters SET value=? WHERE name='next_seq'", (seq + 1,))
-            self._depth += 1
+            for ts_ms, make_payload in messages:
+                db.execute("INSERT INTO readings VALUES (?, ?, ?)", (seq, ts_ms, make_payload(seq)))
+                seqs.append(seq)
+                seq += 1
+            db.execute("UPDATE counters SET value=? WHERE name='next_seq'", (seq,))
+            if state is not None:
+                db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", state)
+            self._depth += len(messages)
             if self._depth > self.max_rows:
                 self._drop_oldest(self._depth - self.max_rows, "dropped_full")
             db.execute("COMMIT")
@@ -73,7 +92,14 @@ class Outbox:
             db.execute("ROLLBACK")
             self._depth = self._scalar("SELECT count(*) FROM readings")
             raise
-        return seq
+        return seqs
+
+    def save_state(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+    def load_state(self, key: str) -> str | None:
+        rows = self._db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchall()
+        return str(rows[0][0]) if rows else None
 
     def _drop_oldest(self, count: int, counter: str) -> None:
         cur = self._db.execute(

@@ -37,6 +37,21 @@ def backoff_delay(attempt: int, minimum: float, maximum: float, rand: Callable[[
     return float(cap / 2 + rand() * cap / 2)
 
 
+def is_event(payload: str) -> bool:
+    # Events are encoded by the agent, and a StationEvent's first key is always event_id.
+    return payload.startswith('{"event_id"')
+
+
+def batchable(rows: list[Row]) -> list[Row]:
+    """The leading rows that can go in one message: one event alone, or readings up to the next event."""
+    if is_event(rows[0].payload):
+        return rows[:1]
+    for i, row in enumerate(rows):
+        if is_event(row.payload):
+            return rows[:i]
+    return rows
+
+
 class Publisher:
     def __init__(self, settings: EdgeSettings, outbox: Outbox, qualities: Callable[[], dict[str, Quality]]) -> None:
         self.settings = settings
@@ -73,12 +88,14 @@ class Publisher:
             )
         )
 
-    def _reading_topic(self, payload: str) -> str:
-        device = str(json.loads(payload)["device"])
-        topic = self._reading_topics.get(device)
+    def _single_topic(self, payload: str) -> str:
+        """A reading goes to its device's ``reading`` topic, a station event to its station's ``event``."""
+        body = json.loads(payload)
+        source, kind = (body["station"], Kind.EVENT) if is_event(payload) else (body["device"], Kind.READING)
+        topic = self._reading_topics.get(f"{kind}/{source}")
         if topic is None:
-            topic = build_topic(self.settings.site, device, Kind.READING, self.settings.broker.prefix)
-            self._reading_topics[device] = topic
+            topic = build_topic(self.settings.site, str(source), kind, self.settings.broker.prefix)
+            self._reading_topics[f"{kind}/{source}"] = topic
         return topic
 
     def _acked(self, generation: int, mid: int, failed: bool) -> None:
@@ -196,6 +213,7 @@ class Publisher:
             rows = self.outbox.after(self._cursor, batch_size if backlog > threshold else 1)
             if not rows:
                 return
+            rows = batchable(rows)
             topic, payload = self._message(rows)
             info = client.publish(topic, payload, qos=1)
             if info.rc != paho.MQTT_ERR_SUCCESS:
@@ -205,6 +223,6 @@ class Publisher:
 
     def _message(self, rows: list[Row]) -> tuple[str, str]:
         if len(rows) == 1:
-            return self._reading_topic(rows[0].payload), rows[0].payload
+            return self._single_topic(rows[0].payload), rows[0].payload
         body = ",".join(row.payload for row in rows)
         return self._batch_topic, f'{{"edge":{json.dumps(self.settings.edge_id)},"readings":[{body}]}}'

@@ -103,6 +103,8 @@ class Scheduler:
     def __init__(self, settings: EdgeSettings, library: ProfileLibrary, sink: Callable[[Poll], None]) -> None:
         self.sink = sink
         self.buses: list[tuple[BusSettings, list[DeviceTask]]] = []
+        self._bus_settings = {bus.name: bus for bus in settings.buses}
+        self._links: dict[str, ModbusLink] = {}
         for bus in settings.buses:
             tasks = []
             for device in bus.devices:
@@ -111,6 +113,13 @@ class Scheduler:
                 fields, plan = device_plan(device, profile)
                 tasks.append(DeviceTask(bus, device, profile, fields, plan))
             self.buses.append((bus, tasks))
+
+    def link(self, bus_name: str) -> ModbusLink:
+        """The one connection of a bus, shared with station I/O modules on the same line."""
+        found = self._links.get(bus_name)
+        if found is None:
+            found = self._links[bus_name] = link_for(self._bus_settings[bus_name])
+        return found
 
     def qualities(self) -> dict[str, Quality]:
         return {t.settings.id: t.quality for _, tasks in self.buses for t in tasks if t.quality is not None}
@@ -122,7 +131,7 @@ class Scheduler:
 
     async def _run_bus(self, bus: BusSettings, tasks: list[DeviceTask], stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        link = link_for(bus)
+        link = self.link(bus.name)
         start = loop.time()
         for i, task in enumerate(tasks):
             task.next_due = start + task.settings.interval_s * i / len(tasks)

@@ -1,4 +1,4 @@
-"""edge.yaml: the site, the broker, the Modbus buses and their devices, the outbox.
+"""edge.yaml: the site, the broker, the Modbus buses and their devices, the outbox, the benches.
 
 Loaded with :func:`load_settings`, which adds the checks pydantic cannot do alone (does the
 profile exist, does it have that field, are ids unique) in the same error format: file,
@@ -14,6 +14,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from edge.profiles import ProfileLibrary
+from edge.station_settings import BenchSettings, MqttSourceSettings, StationIoSettings, bench_problems
 from shopfloor.config import ConfigError, load_config
 from shopfloor.contract.payloads import DeviceId
 from shopfloor.mqtt import BrokerSettings
@@ -106,11 +107,15 @@ class EdgeSettings(_Section):
     site: DeviceId
     edge_id: DeviceId
     broker: BrokerSettings = BrokerSettings()
+    local_broker: BrokerSettings | None = Field(default=None, description="the site broker plugs publish to")
     profile_dirs: list[Path] = Field(default_factory=list, description="extra profile folders; relative to edge.yaml")
     buses: list[BusSettings] = Field(default_factory=list)
     outbox: OutboxSettings = OutboxSettings()
     publish: PublishSettings = PublishSettings()
     status_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    mqtt_sources: list[MqttSourceSettings] = Field(default_factory=list)
+    stations_io: list[StationIoSettings] = Field(default_factory=list)
+    benches: list[BenchSettings] = Field(default_factory=list)
 
     @field_validator("profile_dirs")
     @classmethod
@@ -124,6 +129,11 @@ class EdgeSettings(_Section):
 
     def devices(self) -> list[tuple[BusSettings, DeviceSettings]]:
         return [(bus, device) for bus in self.buses for device in bus.devices]
+
+    @property
+    def source_broker(self) -> BrokerSettings:
+        """Where plugs and button boxes publish: ``local_broker``, else ``broker``."""
+        return self.local_broker or self.broker
 
 
 def semantic_problems(settings: EdgeSettings, file_name: str, library: ProfileLibrary) -> list[str]:
@@ -176,6 +186,14 @@ def semantic_problems(settings: EdgeSettings, file_name: str, library: ProfileLi
                         f"{file_name}: {where}.fields[{f}]: {profile.name} has no field {quantity!r}. "
                         f"Fix: use some of {', '.join(profile.fields)}."
                     )
+    problems += bench_problems(
+        file_name,
+        settings.benches,
+        settings.mqtt_sources,
+        settings.stations_io,
+        list(seen_devices),
+        list(seen_buses),
+    )
     return problems
 
 
