@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collector.deadletters import DeadLetterStore
+    from collector.settings import CollectorSettings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
@@ -96,7 +101,7 @@ def _init_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(config: Path):  # type: ignore[no-untyped-def]
+def _store(config: Path) -> tuple[CollectorSettings, DeadLetterStore]:
     from collector.deadletters import DeadLetterStore
     from collector.settings import load_settings
 
