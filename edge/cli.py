@@ -1,4 +1,4 @@
-"""``shopfloor edge``: check a config, probe a bus, read one meter, run the agent."""
+"""``shopfloor edge``: check a config, probe a bus, read one meter, discover plugs, run the agent."""
 
 from __future__ import annotations
 
@@ -32,6 +32,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
     read.add_argument("device", help="device id in edge.yaml")
     read.set_defaults(handler=_read)
 
+    discover = sub.add_parser(
+        "discover",
+        help="list the Shelly, Tasmota and generic JSON devices publishing on the local broker",
+        description="Listen on the local MQTT broker for some seconds and print an mqtt_sources: entry "
+        "for every smart plug or JSON device seen (retained and live messages), ready to paste into edge.yaml.",
+    )
+    discover.add_argument("--config", help="take the broker (local_broker, else broker) from this edge.yaml")
+    discover.add_argument("--host", help="broker host (default 127.0.0.1, or from --config)")
+    discover.add_argument("--port", type=int, help="broker port (default 1883, or from --config)")
+    discover.add_argument("--seconds", type=float, default=10.0, help="how long to listen (default 10)")
+    discover.set_defaults(handler=_discover)
+
     run = sub.add_parser("run", help="run the edge agent (what the systemd unit starts)")
     run.add_argument("config", help="path to edge.yaml")
     run.set_defaults(handler=_run)
@@ -52,6 +64,17 @@ def _check(args: argparse.Namespace) -> int:
             f"  {device.id}: unit {device.unit_id} on {bus.address}, {profile.ref}, every {device.interval_s:g} s, "
             f"{len(plan)} request(s) per poll"
         )
+    for source in settings.mqtt_sources:
+        where = source.device or source.topic
+        print(
+            f"  {source.bench}: {source.format} {where} on {settings.source_broker.host}:{settings.source_broker.port}"
+        )
+    for io in settings.stations_io:
+        inputs = ", ".join(f"{i.address}={i.action.value}" for i in io.inputs)
+        print(f"  {io.bench}: I/O unit {io.unit_id} on {io.bus or io.tcp}, {io.table} {inputs}")
+    for bench in settings.benches:
+        hours = bench.opening_hours or "no opening hours"
+        print(f"  bench {bench.id}: energy {bench.energy}, events {bench.events}, {hours}")
     return 0
 
 
@@ -133,6 +156,31 @@ def _probe(args: argparse.Namespace) -> int:
     for unit, matches in found.items():
         names = " or ".join(f"{ref} ({volts:.1f} V)" for ref, volts in matches)
         print(f"unit {unit}: {names}")
+    return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    import sys
+
+    from edge.discover import listen, snippet
+    from edge.settings import load_settings
+    from shopfloor.cli import CliError
+    from shopfloor.mqtt import BrokerSettings, MqttError
+
+    broker = load_settings(args.config)[0].source_broker if args.config else BrokerSettings()
+    updates = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    broker = broker.model_copy(update=updates)
+    try:
+        found = listen(broker, args.seconds)
+    except MqttError as exc:
+        raise CliError(f"{exc}. Fix: check --host/--port, or the broker settings in edge.yaml") from None
+    if not found:
+        print(
+            f"# no plug or JSON device published on {broker.host}:{broker.port} in {args.seconds:g} s", file=sys.stderr
+        )
+        return 1
+    print(f"# {len(found)} device(s) seen on {broker.host}:{broker.port} in {args.seconds:g} s")
+    print(snippet(found), end="")
     return 0
 
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ class MqttSources:
         self.sources = [
             SourceState(s, CounterState.loads(outbox.load_state(counter_key(s.id)))) for s in settings.mqtt_sources
         ]
+        self.subscribed = threading.Event()  # set once the broker granted the subscriptions
         self.routes = [(topic, state) for state in self.sources for topic in source_topics(state.settings)]
 
     def qualities(self) -> dict[str, Quality]:
@@ -193,8 +195,12 @@ class MqttSources:
                 self.handle, message.topic, bytes(message.payload), received_ms, bool(message.retain)
             )
 
+        def on_subscribe(c: Any, u: object, mid: int, reasons: object, p: object) -> None:
+            self.subscribed.set()
+
         client.on_connect = on_connect
         client.on_message = on_message
+        client.on_subscribe = on_subscribe
         try:
             connect(client, broker, clean_start=True, session_expiry_s=0, blocking=False)
         except MqttError as exc:
