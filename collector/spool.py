@@ -2,8 +2,9 @@
 
 SQLite in WAL mode. A message is acknowledged to the broker only after the transaction that holds its
 lines has committed, so a crash (kill -9) loses nothing: what is not committed was not acked, and the
-broker redelivers it. ``synchronous=NORMAL`` keeps commits free of fsync (a power cut may lose the last
-commits; set ``synchronous: full`` semantics via :class:`Spool` for that, at a throughput cost).
+broker redelivers it. ``synchronous=NORMAL`` keeps commits free of fsync: a power cut (not a crash) may
+lose the last commits. ``Spool(..., synchronous="FULL")`` closes that gap at a throughput cost; it is not
+in collector.yaml yet.
 """
 
 from __future__ import annotations
