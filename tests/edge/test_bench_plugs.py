@@ -6,6 +6,7 @@ formats, and the upstream one, where the agent publishes contract v1.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -122,21 +123,22 @@ def test_counter_reset_mid_series_keeps_the_day_total(
     """
     config = config_for(tmp_path, upstream, mosquitto, [SOURCES[1]])
     series = [[1000, 1100, 1250], [1300, 0, 50, 200]]
-    with MqttProbe(upstream.host, upstream.port, ("shopfloor/v1/#",)) as collector:
-        with MqttProbe(mosquitto.host, mosquitto.port, ()) as plug:
-            sent = 0
-            for run in series:
-                with running_agent(config) as agent:
-                    wait_until(agent.sources.subscribed.is_set, 10, "agent subscribed")
-                    for total in run:
-                        plug.publish("shellyplusplugs-b8d6/status/switch:0", gen2_status(total, 300.0))
-                        sent += 1
-                        wait_until(lambda n=sent: len(bench_readings(collector, "bench-2")) >= n, 10, "the reading")
-    counter = [values(r)["energy_import"] for r in bench_readings(collector, "bench-2")]
+    with (
+        MqttProbe(upstream.host, upstream.port, ("shopfloor/v1/#",)) as collector,
+        MqttProbe(mosquitto.host, mosquitto.port, ()) as plug,
+    ):
+        sent = 0
+        for run in series:
+            with running_agent(config) as agent:
+                wait_until(agent.sources.subscribed.is_set, 10, "agent subscribed")
+                for total in run:
+                    plug.publish("shellyplusplugs-b8d6/status/switch:0", gen2_status(total, 300.0))
+                    sent += 1
+                    wait_until(lambda n=sent: len(bench_readings(collector, "bench-2")) >= n, 10, "the reading")
+    counter = [float(values(r)["energy_import"] or 0) for r in bench_readings(collector, "bench-2")]
     assert counter == [1.0, 1.1, 1.25, 1.3, 1.3, 1.35, 1.5]
-    deltas = [b - a for a, b in zip(counter, counter[1:], strict=False)]  # type: ignore[operator]
-    assert min(deltas) >= 0
-    assert counter[-1] - counter[0] == pytest.approx(0.5)  # type: ignore[operator]
+    assert min(b - a for a, b in itertools.pairwise(counter)) >= 0
+    assert counter[-1] - counter[0] == pytest.approx(0.5)
 
 
 def test_silent_plug_is_published_stale(tmp_path: Path, mosquitto: Mosquitto, upstream: Mosquitto) -> None:
