@@ -78,7 +78,10 @@ class MqttSourceSettings(_Section):
     def _keys_fit_the_format(self) -> Self:
         needs_device = self.format in ("shelly-gen1", "shelly-gen2", "tasmota")
         if needs_device and not self.device:
-            raise ValueError(f"format {self.format} needs 'device': the id in the plug's topics (see edge discover)")
+            raise ValueError(
+                f"format {self.format} needs 'device', the id in the plug's topics "
+                "(e.g. shellyplug-s-AABBCC or tasmota_1A2B3C; 'shopfloor edge discover' lists them)"
+            )
         if self.format in ("generic-json", "button-box") and not self.topic:
             raise ValueError(f"format {self.format} needs 'topic'")
         if self.format == "generic-json":
