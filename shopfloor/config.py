@@ -53,7 +53,7 @@ def _hint(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind == "missing":
         return "add this key."
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, tuple(error["loc"][:-1]))
+        allowed = _allowed_keys(model, _without_union_tags(model, tuple(error["loc"][:-1])))
         key = str(error["loc"][-1])
         close = difflib.get_close_matches(key, allowed, n=1)
         if close:
@@ -66,45 +66,77 @@ def _hint(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind == "string_pattern_mismatch":
         return "use letters, digits, '_', '.' or '-' (no spaces, no '/')."
     if kind == "value_error":
-        return "see the message above."
+        return ""  # our validators' messages already say what to do
     return "check the value against docs."
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """Field names (and aliases) of the sub-model at ``loc``; empty when it cannot be followed."""
-    current: Any = model
+    """Field names (and aliases) of the sub-model(s) at ``loc``; empty when it cannot be followed.
+
+    Through a union of models (e.g. the InfluxDB 1.x/2.x settings) the keys of every member count.
+    """
+    current: list[type[BaseModel]] = [model]
     for part in loc:
-        if isinstance(part, int) or current is None:
+        if isinstance(part, int):
             continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
+        following: list[type[BaseModel]] = []
+        for candidate in current:
+            fields = candidate.model_fields
+            if part in fields:
+                following.extend(_inner_models(fields[part].annotation))
+        if not following:
             return []
-        current = _inner_model(fields[part].annotation)
-    fields = getattr(current, "model_fields", None) or {}
-    return [f.alias or name for name, f in fields.items()]
+        current = following
+    keys: list[str] = []
+    for candidate in current:
+        keys.extend(f.alias or name for name, f in candidate.model_fields.items() if (f.alias or name) not in keys)
+    return keys
 
 
-def _inner_model(annotation: Any) -> Any:
+def _inner_models(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
+        found.extend(m for m in _inner_models(arg) if m not in found)
+    return found
+
+
+def _without_union_tags(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """pydantic puts a tagged union's tag into the error location (``influx.1.database``): drop it."""
+    out: list[int | str] = []
+    current: list[type[BaseModel]] = [model]
+    skip_next = False
+    for part in loc:
+        if skip_next:
+            skip_next = False
+            continue
+        out.append(part)
+        if isinstance(part, int):
+            continue
+        following: list[type[BaseModel]] = []
+        for candidate in current:
+            field = candidate.model_fields.get(str(part))
+            if field is not None:
+                following.extend(_inner_models(field.annotation))
+        skip_next = len(following) > 1
+        current = following or current
+    return tuple(out)
 
 
 def validation_problems(path: Path | str, exc: ValidationError, model: type[BaseModel]) -> list[str]:
     name = Path(path).name
     problems = []
     for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
+        loc = _without_union_tags(model, tuple(error["loc"]))
         msg = str(error["msg"]).removeprefix("Value error, ")
-        if "input" in error and error["type"] not in ("missing", "extra_forbidden", "model_type"):
-            shown = repr(error["input"])
+        given = error.get("input")
+        if error["type"] not in ("missing", "extra_forbidden", "model_type") and not isinstance(given, dict | list):
+            shown = repr(given)
             if len(shown) <= 60:
                 msg = f"{msg} (got {shown})"
-        problems.append(f"{name}: {format_location(loc)}: {msg}. Fix: {_hint(error, model)}")
+        hint = _hint(error, model)
+        problems.append(f"{name}: {format_location(loc)}: {msg}." + (f" Fix: {hint}" if hint else ""))
     return problems
 
 

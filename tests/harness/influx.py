@@ -42,7 +42,7 @@ class InfluxTestDB:
         rows: list[dict[str, Any]] = []
         for series in result.get("series", []):
             tags = series.get("tags", {})
-            for values in series["values"]:
+            for values in series.get("values", []):
                 rows.append({**tags, **dict(zip(series["columns"], values, strict=True))})
         return rows
 
