@@ -164,6 +164,7 @@ class MqttSources:
             repair_status=button.repair_status,
             emit_state=state.settings.emit_state,
             timezone=state.settings.timezone,
+            item_events=state.settings.item_events,
         )
 
     def check_stale(self, now: float, now_ms: int) -> None:

@@ -47,6 +47,7 @@ class StationBook:
         repair_status: RepairStatus,
         emit_state: bool,
         timezone: str,
+        item_events: bool = True,
     ) -> list[StationEvent]:
         outcome = press(
             station,
@@ -57,6 +58,7 @@ class StationBook:
             repair_status=repair_status,
             emit_state=emit_state,
             timezone=timezone,
+            item_events=item_events,
         )
         if outcome.ignored:
             log.warning("%s; ignored", outcome.ignored)

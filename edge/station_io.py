@@ -71,6 +71,7 @@ class StationIo:
                     repair_status=spec.repair_status,
                     emit_state=s.emit_state,
                     timezone=s.timezone,
+                    item_events=s.item_events,
                 )
             self.book.set_input_level(s.bench, self._name(spec.address), debouncer.stable)
 

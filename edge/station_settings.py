@@ -68,6 +68,9 @@ class MqttSourceSettings(_Section):
     buttons: list[ButtonSettings] = Field(default_factory=list)
     debounce_ms: int = Field(default=50, ge=0, le=5000, description="button-box: a repeat within this is ignored")
     emit_state: bool = False
+    item_events: bool = Field(
+        default=True, description="false: presses only send state events; the bench page owns the items"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -128,6 +131,9 @@ class StationIoSettings(_Section):
     poll_ms: int = Field(default=15, ge=5, le=1000, description="how often the inputs are read")
     debounce_ms: int = Field(default=50, ge=0, le=5000, description="how long a change must be stable to count")
     emit_state: bool = False
+    item_events: bool = Field(
+        default=True, description="false: presses only send state events; the bench page owns the items"
+    )
     timezone: str = "UTC"
 
     @field_validator("timezone")
@@ -223,6 +229,16 @@ def bench_problems(
                     f"{where}.energy: no energy source {bench.energy!r}. "
                     f"Fix: use none or one of {', '.join(known) or '(none declared)'}."
                 )
+        if bench.events == "page":
+            for where_source, source in [
+                (f"mqtt_sources[{j}]", s) for j, s in enumerate(sources) if not s.is_energy
+            ] + [(f"stations_io[{j}]", s) for j, s in enumerate(stations_io)]:
+                if source.bench == bench.id and source.item_events:
+                    problems.append(
+                        f"{where}.events: the bench page owns this bench's items, but {where_source} ({source.id}) "
+                        "would start items of its own. Fix: set item_events: false on it (its presses then "
+                        "send working/paused/idle), or set events: " + source.id + "."
+                    )
         if bench.events not in ("none", "page"):
             station = events.get(bench.events)
             if station is None:

@@ -41,6 +41,7 @@ class State:
     item_id: str | None = None
     paused: bool = False
     inputs: dict[str, bool] = field(default_factory=dict)
+    station_state: str = StationState.IDLE.value  # in state-only mode, where no item is tracked
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -56,6 +57,7 @@ class State:
             data["item_id"],
             bool(data["paused"]),
             {str(k): bool(v) for k, v in data.get("inputs", {}).items()},
+            str(data.get("station_state", StationState.IDLE.value)),
         )
 
 
@@ -76,7 +78,10 @@ def press(
     repair_status: RepairStatus = RepairStatus.UNKNOWN,
     emit_state: bool = False,
     timezone: str = "UTC",
+    item_events: bool = True,
 ) -> Outcome:
+    """``item_events=False`` (a bench whose items the technician page checks in and finishes):
+    presses only say what the station is doing, as ``state`` events working / paused / idle."""
     events: list[StationEvent] = []
 
     def emit(kind: EventType, **fields: object) -> None:
@@ -99,6 +104,19 @@ def press(
         if emit_state:
             emit(EventType.STATE, state=value)
 
+    if not item_events:
+        now = StationState(state.station_state)
+        if action is Action.DONE:
+            wanted = StationState.IDLE
+        elif action is Action.PAUSE and now is StationState.WORKING:
+            wanted = StationState.PAUSED
+        else:
+            wanted = StationState.WORKING
+        if wanted is now:
+            return Outcome(state, [], f"{action.value} pressed at {station} while it is already {now.value}")
+        state = replace(state, station_state=wanted.value)
+        emit(EventType.STATE, state=wanted)
+        return Outcome(state, events)
     if action is Action.START and state.item_id is None:
         day = datetime.fromtimestamp(ts_ms / 1000, ZoneInfo(timezone)).strftime("%Y%m%d")
         item_id = f"{station[:40]}-{day}-{state.items + 1}"

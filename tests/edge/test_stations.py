@@ -74,3 +74,18 @@ def test_a_blip_shorter_than_debounce_is_no_press() -> None:
     debouncer = Debouncer(debounce_ms=50)
     assert not any(debouncer.update(level, t) for t, level in [(0, True), (10, True), (30, True), (40, False)])
     assert not any(debouncer.update(False, t) for t in range(50, 200, 10))
+
+
+def test_state_only_mode_leaves_items_to_the_page() -> None:
+    state, events = State(), []
+    for i, action in enumerate([Action.START, Action.PAUSE, Action.PAUSE, Action.START, Action.DONE]):
+        outcome = press("bench-1", state, action, T0 + i, source="button", item_events=False)
+        state = outcome.state
+        events += outcome.events
+    assert [(e.type.value, e.state.value if e.state else None, e.item_id) for e in events] == [
+        ("state", "working", None),
+        ("state", "paused", None),
+        ("state", "working", None),
+        ("state", "idle", None),
+    ]
+    assert State.loads(state.dumps()) == state
