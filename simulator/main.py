@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 import time
@@ -117,7 +118,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     now = int(time.time() * 1000)
     sites = build_sites(settings, now)
-    with Publisher(settings.broker, f"simulator-{settings.seed}") as publisher:
+    # One id per process: the demo runs a live simulator and a backfill side by side, and the
+    # broker would disconnect one of two clients that share an id.
+    role = "live" if settings.live else "backfill"
+    with Publisher(settings.broker, f"simulator-{role}-{os.getpid()}") as publisher:
         if settings.backfill_days > 0:
             start = now - int(settings.backfill_days * DAY_MS)
             start -= start % (settings.backfill_step_s * 1000)
