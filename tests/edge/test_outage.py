@@ -20,12 +20,6 @@ from tests.edge.helpers import Subscriber, library, meter, running_agent, write_
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# Started as root, mosquitto drops to the 'mosquitto' user, which cannot write its persistence
-# file into the test's temp dir: subscriber sessions would then not survive the broker restart.
-# 'user' is ignored when mosquitto is not started as root.
-KEEP_USER = "user root"
-
-
 def five_meter_buses(meter_server: Callable[..., MeterServer], interval_s: float) -> list[dict[str, Any]]:
     """Five TCP meters (five buses, polled concurrently), profiles mixed."""
     names = ["eastron-sdm120", "eastron-sdm630", "carlogavazzi-em340", "abb-b23", "finder-7m"]
@@ -50,7 +44,7 @@ def assert_complete_and_ordered(seqs: list[int], through: int) -> None:
 def test_broker_outage_of_60_s(
     tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], meter_server: Callable[..., MeterServer]
 ) -> None:
-    broker = mosquitto_factory(extra_config=KEEP_USER)
+    broker = mosquitto_factory()
     config = write_config(tmp_path, broker.port, five_meter_buses(meter_server, 1.0), edge_id="outage-edge")
     with Subscriber(broker.host, broker.port) as subscriber, running_agent(config) as agent:
         wait_until(lambda: len(subscriber.seqs("outage-edge")) >= 10, 20, "first readings")
@@ -81,7 +75,7 @@ def outbox_next_seq(path: Path) -> int:
 def test_kill_9_loses_nothing(
     tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], meter_server: Callable[..., MeterServer]
 ) -> None:
-    broker = mosquitto_factory(extra_config=KEEP_USER)
+    broker = mosquitto_factory()
     config = write_config(tmp_path, broker.port, five_meter_buses(meter_server, 0.5), edge_id="crash-edge")
     command = [sys.executable, "-m", "shopfloor", "edge", "run", str(config)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPFLOOR")}

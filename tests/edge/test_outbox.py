@@ -72,3 +72,25 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert backoff_delay(3, 1, 60, rand=lambda: 1.0) == 8.0
     assert backoff_delay(20, 1, 60, rand=lambda: 0.0) == 30.0
     assert backoff_delay(20, 1, 60, rand=lambda: 1.0) == 60.0
+
+
+def test_events_go_alone_and_split_reading_batches() -> None:
+    from edge.outbox import Row
+    from edge.publisher import batchable
+
+    reading = '{"ts_ms":1,"seq":0,"edge":"e","device":"d"}'
+    event = '{"event_id":"bench-1-1","ts_ms":1,"station":"bench-1"}'
+    rows = [Row(0, 1, reading), Row(1, 1, reading), Row(2, 1, event), Row(3, 1, reading)]
+    assert [r.seq for r in batchable(rows)] == [0, 1]
+    assert [r.seq for r in batchable(rows[2:])] == [2]
+    assert [r.seq for r in batchable(rows[3:])] == [3]
+
+
+def test_state_is_stored_with_the_message(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    box.append_many([(1, lambda seq: "a"), (2, lambda seq: "b")], ("station:bench-1", '{"events": 2}'))
+    box.close()
+    again = Outbox(tmp_path / "o.db")
+    assert again.load_state("station:bench-1") == '{"events": 2}'
+    assert [r.payload for r in again.after(-1, 10)] == ["a", "b"]
+    assert again.load_state("nothing") is None

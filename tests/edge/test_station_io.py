@@ -17,7 +17,7 @@ from edge.agent import Agent
 from shopfloor.contract import StationEvent, decode
 from shopfloor.services import Mosquitto, wait_until
 from simulator.meter_server import DeviceMap, MeterServer, Table
-from tests.edge.helpers import running_agent, write_config
+from tests.edge.helpers import Subscriber, running_agent, write_config
 from tests.harness.mqtt import MqttProbe
 
 pytestmark = pytest.mark.integration
@@ -85,7 +85,7 @@ def io_config(tmp_path: Path, broker: Mosquitto, server: MeterServer, table: str
     return write_config(tmp_path, broker.port, [], stations_io=[io])
 
 
-def events(probe: MqttProbe, station: str) -> list[StationEvent]:
+def events(probe: MqttProbe | Subscriber, station: str) -> list[StationEvent]:
     out = []
     for message in list(probe.messages):
         if message.topic.endswith(f"/{station}/event"):
@@ -197,3 +197,45 @@ def test_button_box_over_mqtt(tmp_path: Path, mosquitto: Mosquitto) -> None:
         ("finished", "button"),
     ]
     assert got[-1].repair_status == "End of life"
+
+
+def test_events_wait_in_the_outbox_through_a_broker_outage(
+    tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], meter_server: Callable[..., MeterServer]
+) -> None:
+    """The I/O module shares a bus with a meter; presses during an outage are delivered after it, in order."""
+    from tests.edge.helpers import library, meter
+
+    profile = library().get("eastron-sdm120")
+    assert profile is not None
+    io_device = DeviceMap(UNIT, {Table.COILS: dict.fromkeys(range(4), 0)})
+    server = meter_server([meter(1, profile), io_device])
+    module = IoModule(server, "coils")
+    broker = mosquitto_factory()
+    station = "bench-outage"
+    bus = {
+        "name": "line",
+        "tcp": f"127.0.0.1:{server.port}",
+        "devices": [{"id": "bench-outage", "unit_id": 1, "profile": "eastron-sdm120", "interval_s": 0.5}],
+    }
+    io = {"id": "io-1", "bench": station, "bus": "line", "unit_id": UNIT, "table": "coils", "inputs": INPUTS}
+    config = write_config(tmp_path, broker.port, [bus], stations_io=[io])
+    # A persistent session: the broker keeps what arrives while the subscriber reconnects.
+    with Subscriber(broker.host, broker.port, "shopfloor/v1/+/+/event") as probe, running_agent(config) as agent:
+        wait_until(lambda: agent.publisher.connected, 10, "publisher connected")
+        probe.pause()
+        broker.stop()
+        wait_until(lambda: not agent.publisher.connected, 10, "outage noticed")
+        for address in (0, 1, 2):  # start, pause, done
+            module.press(agent, station, "io-1", address)
+        stored = agent.outbox.depth
+        broker.start()
+        probe.resume()
+        wait_until(lambda: len(events(probe, station)) >= 3, 20, "the outage's events")
+        wait_until(lambda: agent.outbox.depth == 0, 20, "outbox drained")
+    assert stored >= 3  # the events (and the meter's readings) waited on disk
+    assert [(e.event_id, e.type.value) for e in events(probe, station)] == [
+        (f"{station}-1", "started"),
+        (f"{station}-2", "paused"),
+        (f"{station}-3", "finished"),
+    ]
+    assert server.count(1, 4) > 0 and server.count(UNIT, 1) > 0  # meter and I/O polled over one link
