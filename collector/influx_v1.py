@@ -12,11 +12,9 @@ from typing import Any
 import httpx
 
 from collector.settings import InfluxV1Settings
-from collector.write_result import WriteResponse, WriteUnreachable, parse_retry_after
+from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after
 
-
-class InfluxQueryError(Exception):
-    """A /query statement failed, or the server could not be reached."""
+__all__ = ["InfluxQueryError", "InfluxV1Writer"]
 
 
 class InfluxV1Writer:
@@ -55,10 +53,16 @@ class InfluxV1Writer:
         except httpx.TransportError:
             return False
 
-    def query(self, statement: str) -> list[dict[str, Any]]:
-        """Run one InfluxQL statement: its rows, each with ``_series`` naming its series. Raises InfluxQueryError."""
+    def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
+        """Run one InfluxQL statement: its rows, each with ``_series`` naming its series. Raises InfluxQueryError.
+
+        ``epoch="ms"`` returns times as integer milliseconds instead of RFC 3339 text.
+        """
+        data = {"q": statement, "db": self.settings.database}
+        if epoch is not None:
+            data["epoch"] = epoch
         try:
-            response = self._http.post("/query", data={"q": statement, "db": self.settings.database})
+            response = self._http.post("/query", data=data)
         except httpx.TransportError as exc:
             raise InfluxQueryError(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
         if response.status_code == 401:

@@ -8,6 +8,7 @@ code comes back to :mod:`collector.delivery`, which owns retries, splitting and 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -16,7 +17,7 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from collector.settings import InfluxV2Settings
-from collector.write_result import WriteResponse, WriteUnreachable, parse_retry_after
+from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after
 
 
 class BucketCheckError(Exception):
@@ -62,6 +63,38 @@ class InfluxV2Writer:
             return bool(self._client.ping())
         except Exception:  # influxdb-client's ping raises whatever urllib3 raised
             return False
+
+    def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
+        """InfluxQL through the 1.x compatibility API (``/query``): needs the DBRP mapping ``<bucket>/autogen``."""
+        params = [("db", self.settings.bucket), ("q", statement)]
+        if epoch is not None:
+            params.append(("epoch", epoch))
+        try:
+            response = self._client.api_client.call_api(  # type: ignore[no-untyped-call]
+                "/query",
+                "POST",
+                query_params=params,
+                header_params={"Accept": "application/json"},
+                auth_settings=[],
+                _preload_content=False,
+                _return_http_data_only=True,
+            )
+            result = json.loads(response.data)["results"][0]
+        except ApiException as exc:
+            raise InfluxQueryError(f"{statement}: HTTP {exc.status}: {_error_text(exc.body)}") from exc
+        except (Urllib3Error, OSError) as exc:
+            raise InfluxQueryError(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
+        except (ValueError, KeyError, IndexError) as exc:
+            raise InfluxQueryError(f"{statement}: unreadable answer ({exc})") from exc
+        if "error" in result:
+            raise InfluxQueryError(f"{statement}: {result['error']}")
+        rows: list[dict[str, Any]] = []
+        for series in result.get("series", []):
+            rows.extend(
+                {"_series": series.get("name"), **dict(zip(series["columns"], values, strict=True))}
+                for values in series.get("values", [])
+            )
+        return rows
 
     def check_bucket(self) -> str:
         try:

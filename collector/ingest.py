@@ -24,11 +24,13 @@ from collector.deadletters import CONTRACT, DeadLetterStore, NewDeadLetter
 from collector.lineprotocol import NS_PER_MS, ItemIndex, dead_letter_line, message_lines
 from collector.metrics import CollectorMetrics
 from collector.spool import Spool, SpoolFull
-from shopfloor.contract import ContractError, decode
+from shopfloor.contract import ContractError, StationEvent, decode
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[[list[tuple[int, int]]], None]
+# Told about every valid station event before its lines are built (the item index records it).
+EventHook = Callable[[str, StationEvent], object]
 Decoded = tuple[list[str] | None, str | None]
 
 
@@ -72,6 +74,7 @@ class Ingest:
         ack: Ack,
         commit_every: int = 500,
         item_index: ItemIndex | None = None,
+        on_event: EventHook | None = None,
         batch_pool: Executor | None = None,
         batch_workers: int = 0,
     ) -> None:
@@ -82,6 +85,7 @@ class Ingest:
         self.ack = ack
         self.commit_every = commit_every
         self.item_index = item_index
+        self.on_event = on_event
         self.batch_pool = batch_pool
         self.max_in_workers = 4 * max(1, batch_workers)
         self._lock = threading.Lock()
@@ -106,6 +110,8 @@ class Ingest:
             return
         try:
             message = decode(topic, payload, self.prefix)
+            if self.on_event is not None and isinstance(message.payload, StationEvent):
+                self.on_event(message.topic.site, message.payload)
             entry.lines = message_lines(message, self.item_index)
             self.metrics.last_seen.mark(message.topic.site, message.topic.source, time.time())
         except ContractError as exc:

@@ -109,7 +109,14 @@ def event_time_ns(ts_ms: int, event_id: str) -> int:
     return ts_ms * NS_PER_MS + zlib.crc32(event_id.encode()) % NS_PER_MS
 
 
-def event_line(site: str, event: StationEvent, item_index: ItemIndex | None = None) -> str:
+def event_line(
+    site: str,
+    event: StationEvent,
+    item_index: ItemIndex | None = None,
+    extra_fields: Mapping[str, FieldValue] | None = None,
+) -> str:
+    """One ``repair_event`` point. ``extra_fields`` (the ORDS-only columns of an import, docs/ords.md)
+    are added to its fields, and replace an event field of the same name."""
     category = event.category
     fields: dict[str, FieldValue] = {"event_id": event.event_id}
     if event.item_id is not None:
@@ -133,6 +140,8 @@ def event_line(site: str, event: StationEvent, item_index: ItemIndex | None = No
             if facts.bench_s is not None:
                 fields["bench_s"] = float(facts.bench_s)
         fields.update(outcome_fields(event.repair_status, event.outcome, category, measured_kg).as_fields())
+    if extra_fields:
+        fields.update(extra_fields)
     tags = {
         "site": site,
         "station": event.station,

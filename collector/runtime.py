@@ -1,4 +1,4 @@
-"""One running collector: spool, dead-letter store, metrics, InfluxDB writer, drainer, MQTT subscriber.
+"""One running collector: spool, item index, dead-letter store, metrics, InfluxDB writer, drainer, MQTT subscriber.
 
 Tests and benchmarks run it in-process (``start``/``stop``); :mod:`collector.service` adds the HTTP
 server and signal handling around it.
@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from collector.deadletters import DeadLetterStore
 from collector.drain import Drainer
 from collector.ingest import Ingest
+from collector.items import ItemStore, item_index_path
 from collector.lineprotocol import ItemIndex
 from collector.metrics import CollectorMetrics
 from collector.mqtt_in import MqttIn, subscription_filter
@@ -29,6 +30,8 @@ class CollectorRuntime:
         self.metrics = CollectorMetrics()
         self.spool = Spool(settings.spool.path, settings.spool.max_rows, settings.spool.max_bytes)
         self.dead_letters = DeadLetterStore(settings.dead_letters.path)
+        # Every station event, from MQTT or HTTP, goes through the item index before its lines are built.
+        self.items = ItemStore(item_index_path(settings.spool.path))
         self.writer = make_writer(settings.influx)
         self.drainer = Drainer(self.spool, self.writer, self.dead_letters, self.metrics, settings.influx)
         self.mqtt = MqttIn(settings, self.metrics)
@@ -44,7 +47,8 @@ class CollectorRuntime:
             metrics=self.metrics,
             ack=self.mqtt.ack,
             commit_every=settings.spool.commit_every,
-            item_index=item_index,
+            item_index=item_index if item_index is not None else self.items,
+            on_event=self.items.record,
             batch_pool=self.batch_pool,
             batch_workers=workers,
         )
@@ -75,6 +79,7 @@ class CollectorRuntime:
         self.writer.close()
         self.spool.close()
         self.dead_letters.close()
+        self.items.close()
 
     def ready(self) -> dict[str, bool]:
         return {"broker": self.mqtt.connected.is_set(), "influxdb": self.writer.ping()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -23,6 +24,8 @@ from pydantic import (
 
 from shopfloor.config import load_config
 from shopfloor.contract.topics import ID_PATTERN
+from shopfloor.kpi.opening_hours import OpeningHours, parse_hours
+from shopfloor.kpi.sessions import DEFAULT_TIMEZONE
 from shopfloor.mqtt import BrokerSettings
 
 ENV_PREFIX = "SHOPFLOOR_COLLECTOR"
@@ -121,12 +124,42 @@ class HttpSettings(_Section):
 
 
 class SiteSettings(_Section):
-    """Per-site facts consumed by the KPI engine (opening hours, capacity). Kept small on purpose:
-    the KPI engine extends this class; the collector itself does not read it."""
+    """Facts about one site for the KPI API and the ORDS export (docs/kpis.md). Every key has a default,
+    so a site that is not configured still gets its KPIs."""
 
-    opening_hours: str | None = Field(default=None, description="e.g. 'Mon-Fri 09:00-17:00'")
-    capacity_limit_kw: float | None = Field(default=None, gt=0)
-    main_meter: str | None = Field(default=None, pattern=ID_PATTERN)
+    timezone: str = Field(default=DEFAULT_TIMEZONE, description="IANA zone of local days, weeks and hours")
+    opening_hours: str | None = Field(
+        default=None, description="e.g. 'mon-fri 08:30-17:00; sat 10:00-14:00'; base load needs it"
+    )
+    capacity_limit_kw: float | None = Field(default=None, gt=0, description="contracted capacity, shown beside peaks")
+    main_meter: str = Field(default="main", pattern=ID_PATTERN, description="device id of the site's main meter")
+    bench_meters: dict[str, str] = Field(
+        default_factory=dict, description="station id -> meter device id, when they differ"
+    )
+    data_provider: str | None = Field(default=None, min_length=1, description="ORDS data_provider for the export")
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 3166 alpha-3, e.g. BEL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {timezone!r}: use an IANA name like Europe/Brussels") from None
+        return timezone
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours_parse(cls, hours: str | None) -> str | None:
+        if hours is not None:
+            parse_hours(hours)
+        return hours
+
+    def hours(self) -> OpeningHours | None:
+        return None if self.opening_hours is None else OpeningHours(hours=self.opening_hours, timezone=self.timezone)
+
+    def bench_meter(self, station: str) -> str:
+        return self.bench_meters.get(station, station)
 
 
 class CollectorSettings(_Section):
@@ -138,6 +171,10 @@ class CollectorSettings(_Section):
     dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     sites: dict[str, SiteSettings] = Field(default_factory=dict)
+
+    def site(self, site: str) -> SiteSettings:
+        """The site's settings, or the defaults for a site that is not configured."""
+        return self.sites.get(site) or SiteSettings()
 
     @model_validator(mode="after")
     def _separate_stores(self) -> Self:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import email.utils
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+
+class InfluxQueryError(Exception):
+    """An InfluxQL statement failed, or the server could not be reached (either InfluxDB version)."""
 
 
 class WriteUnreachable(Exception):
@@ -31,6 +35,10 @@ class LineWriter(Protocol):
     def ping(self) -> bool: ...
 
     def close(self) -> None: ...
+
+    def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
+        """Rows of one InfluxQL statement (raises InfluxQueryError)."""
+        ...
 
     @property
     def target(self) -> str: ...

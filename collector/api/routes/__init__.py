@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from collector.api.routes import deadletters, health
+from collector.api.routes import bench, deadletters, health, kpis
 
-ROUTERS: list[APIRouter] = [health.router, deadletters.router]
+ROUTERS: list[APIRouter] = [health.router, deadletters.router, bench.router, kpis.router]

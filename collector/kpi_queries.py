@@ -1,0 +1,183 @@
+"""What the KPI API and the ORDS export read from InfluxDB, as InfluxQL through the writer's query client.
+
+Rows come back as the inputs of ``shopfloor.kpi``: ``FinishedItem`` (from the derived fields stored on
+``finished`` points), ``StationEvent`` (for bench sessions) and ``MeterSample``. Meter data over long
+ranges is read at one sample per minute, from ``rollup.meter_1m`` when the continuous query filled it,
+else aggregated by InfluxDB on the fly, so a 30-day call moves 43 k rows per meter, not 1.3 M.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from collector.initdb import ROLLUP_RP
+from shopfloor.contract import EventType, StationEvent, StationState
+from shopfloor.contract.topics import is_valid_id
+from shopfloor.kpi.energy import MeterSample
+from shopfloor.kpi.rates import FinishedItem, stored_item
+
+# Up to this range, meter samples are read raw (one per reading); beyond, one per minute.
+RAW_METER_RANGE_MS = 6 * 3_600_000
+MINUTE_MS = 60_000
+
+OUTCOME_FIELDS = (
+    "final",
+    "fixed",
+    "repairable",
+    "end_of_life",
+    "unknown",
+    "returned_to_use",
+    "kg",
+    "kg_returned",
+    "kg_diverted",
+    "co2e_kg",
+    "bench_s",
+)
+
+
+class InfluxQL(Protocol):
+    """The query side of :class:`collector.influx_v1.InfluxV1Writer` (raises ``InfluxQueryError``)."""
+
+    def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class KpiQueryError(Exception):
+    """InfluxDB could not answer a KPI query."""
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Half-open ``[start_ms, end_ms)``."""
+
+    start_ms: int
+    end_ms: int
+
+    def where(self) -> str:
+        return f"time >= {self.start_ms}ms AND time < {self.end_ms}ms"
+
+
+def _ident(value: str) -> str:
+    """Site, station and device ids are contract ids (no quotes possible); anything else is refused."""
+    if not is_valid_id(value):
+        raise ValueError(f"{value!r} is not a valid id")
+    return value
+
+
+class KpiQueries:
+    def __init__(self, client: InfluxQL) -> None:
+        self.client = client
+
+    def _rows(self, statement: str) -> list[dict[str, Any]]:
+        try:
+            return self.client.query(statement, epoch="ms")
+        except Exception as exc:  # InfluxQueryError, or the v2 client's errors: one type for the API
+            raise KpiQueryError(str(exc)) from exc
+
+    def finished_items(self, site: str, window: Range, station: str | None = None) -> list[FinishedItem]:
+        return [item for item, _ in self.finished_with_ids(site, window, station)]
+
+    def finished_with_ids(
+        self, site: str, window: Range, station: str | None = None
+    ) -> list[tuple[FinishedItem, str | None]]:
+        """Each stored ``finished`` point as the KPI input, with its item id."""
+        where = f"site = '{_ident(site)}' AND type = 'finished' AND {window.where()}"
+        if station is not None:
+            where += f" AND station = '{_ident(station)}'"
+        fields = ", ".join(OUTCOME_FIELDS)
+        rows = self._rows(f"SELECT station, category, item_id, {fields} FROM repair_event WHERE {where}")
+        return [
+            (
+                stored_item(site, row.get("station") or "", int(row["time"]), row.get("category"), row),
+                row.get("item_id"),
+            )
+            for row in rows
+            if row.get("final") is not None
+        ]
+
+    def station_events(self, site: str, window: Range, station: str | None = None) -> list[StationEvent]:
+        """Station events without their payload details: enough for sessions and staffed time."""
+        where = f"site = '{_ident(site)}' AND {window.where()}"
+        if station is not None:
+            where += f" AND station = '{_ident(station)}'"
+        rows = self._rows(f"SELECT station, type, state, item_id, event_id FROM repair_event WHERE {where}")
+        events: list[StationEvent] = []
+        for row in rows:
+            try:
+                kind = EventType(str(row.get("type")))
+                state = StationState(row["state"]) if row.get("state") else None
+            except ValueError:
+                continue
+            events.append(
+                StationEvent.model_construct(
+                    event_id=str(row.get("event_id") or row["time"]),
+                    ts_ms=int(row["time"]),
+                    station=row.get("station") or "",
+                    type=kind,
+                    item_id=row.get("item_id"),
+                    state=state,
+                    category=None,
+                    weight_kg=None,
+                    repair_status=None,
+                    outcome=None,
+                )
+            )
+        return events
+
+    def meter_samples(self, site: str, device: str, window: Range) -> list[MeterSample]:
+        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}' AND {window.where()}"
+        if window.end_ms - window.start_ms <= RAW_METER_RANGE_MS:
+            rows = self._rows(f"SELECT power, energy_import FROM meter WHERE {where}")
+            return [_sample(row, 0) for row in rows]
+        try:
+            rows = self._rows(f'SELECT power, energy_import FROM "{ROLLUP_RP}"."meter_1m" WHERE {where}')
+        except KpiQueryError:
+            rows = []  # no rollup policy (a database not made by init-db)
+        if not rows:
+            rows = self._rows(
+                "SELECT mean(power) AS power, last(energy_import) AS energy_import "
+                f"FROM meter WHERE {where} GROUP BY time(1m) fill(none)"
+            )
+        # A minute's last counter value was read near the minute's end: date it there.
+        return [_sample(row, MINUTE_MS) for row in rows]
+
+    def last_data_ms(self, site: str, until_ms: int) -> int | None:
+        newest: int | None = None
+        for statement in (
+            f"SELECT last(seq) FROM meter WHERE site = '{_ident(site)}' AND time < {until_ms}ms",
+            f"SELECT last(event_id) FROM repair_event WHERE site = '{_ident(site)}' AND time < {until_ms}ms",
+        ):
+            for row in self._rows(statement):
+                newest = max(newest or 0, int(row["time"]))
+        return newest
+
+    def sites(self) -> list[str]:
+        """Sites that have data, from the tag index."""
+        found: set[str] = set()
+        for measurement in ("meter", "repair_event"):
+            for row in self._rows(f'SHOW TAG VALUES FROM {measurement} WITH KEY = "site"'):
+                if isinstance(row.get("value"), str):
+                    found.add(row["value"])
+        return sorted(found)
+
+    def finished_points(self, site: str, window: Range) -> list[dict[str, Any]]:
+        """Whole ``finished`` points (tags and every field), as ``collector.ords.to_record`` reads them."""
+        rows = self._rows(
+            f"SELECT * FROM repair_event WHERE site = '{_ident(site)}' AND type = 'finished' AND {window.where()}"
+        )
+        points: list[dict[str, Any]] = []
+        for row in rows:
+            point = {key: value for key, value in row.items() if value is not None and not key.startswith("_")}
+            point["ts_ms"] = int(point.pop("time"))
+            points.append(point)
+        return points
+
+
+def _sample(row: dict[str, Any], shift_ms: int) -> MeterSample:
+    power = row.get("power")
+    energy = row.get("energy_import")
+    return MeterSample(
+        int(row["time"]) + shift_ms,
+        float(power) if power is not None else None,
+        float(energy) if energy is not None else None,
+    )

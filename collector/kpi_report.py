@@ -1,0 +1,190 @@
+"""The KPI API's answers: stored data (``kpi_queries``) through the pure definitions of ``shopfloor.kpi``.
+
+Every number is computed by ``shopfloor.kpi`` (docs/kpis.md); this module only picks the inputs and
+shapes the JSON. A rate with a zero denominator is ``None`` (JSON null).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.kpi_queries import KpiQueries, Range
+from collector.settings import SiteSettings
+from shopfloor.kpi.compare import SiteTotals, compare_sites
+from shopfloor.kpi.energy import base_load as compute_base_load
+from shopfloor.kpi.energy import (
+    bench_energy_by_item,
+    item_energy_summary,
+    kwh_per_day,
+    monthly_peaks,
+    segments,
+)
+from shopfloor.kpi.rates import Bucket, FinishedItem, fix_rate_by_category, item_kpis, median_repair_time, throughput
+from shopfloor.kpi.sessions import Interval, clip, item_histories, staffed_intervals
+
+# Sessions that began before the range still count inside it: events are read this far back.
+SESSION_LOOKBACK_MS = 86_400_000
+
+Sessions = dict[str, dict[str, list[Interval]]]  # station -> item id -> sessions
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class KpiReport:
+    def __init__(self, queries: KpiQueries) -> None:
+        self.q = queries
+
+    def _bench(self, site: str, window: Range, station: str | None) -> tuple[float, Sessions]:
+        """Staffed bench-hours in the window, and the item sessions of each station (by item id)."""
+        events = self.q.station_events(site, Range(window.start_ms - SESSION_LOOKBACK_MS, window.end_ms), station)
+        until = min(window.end_ms, now_ms())
+        by_station: dict[str, list[Any]] = {}
+        for event in events:
+            by_station.setdefault(event.station, []).append(event)
+        hours = 0.0
+        sessions: Sessions = {}
+        for name, station_events in by_station.items():
+            staffed = clip(staffed_intervals(station_events, until), Interval(window.start_ms, window.end_ms))
+            hours += sum(span.seconds for span in staffed) / 3600
+            for item_id, history in item_histories(station_events, until).items():
+                if history.sessions:
+                    sessions.setdefault(name, {})[item_id] = list(history.sessions)
+        return hours, sessions
+
+    def _items(self, items: Sequence[FinishedItem], bench_hours: float) -> dict[str, Any]:
+        kpis = item_kpis(items, bench_hours)
+        known = [item.bench_s for item in items if item.bench_s is not None]
+        return {
+            "finished": kpis.items_final,
+            "fixed": kpis.fix.fixed,
+            "repairable": kpis.fix.repairable,
+            "end_of_life": kpis.fix.end_of_life,
+            "unknown": kpis.fix.unknown,
+            "fix_rate": kpis.fix.fix_rate,
+            "unknown_share": kpis.fix.unknown_share,
+            "returned_to_use": kpis.reuse.items_returned,
+            "reuse_rate_items": kpis.reuse.rate_items,
+            "kg": kpis.reuse.kg_final,
+            "kg_returned": kpis.reuse.kg_returned,
+            "reuse_rate_kg": kpis.reuse.rate_kg,
+            "kg_diverted": kpis.diverted.kg_diverted,
+            "co2e_kg": kpis.diverted.co2e_kg,
+            "median_bench_minutes": statistics.median(known) / 60 if known else None,
+            "bench_hours": kpis.bench_hours,
+            "items_per_bench_hour": kpis.items_per_bench_hour,
+            "repair_time": [asdict(row) for row in kpis.repair_time],
+        }
+
+    def _energy(
+        self,
+        site: str,
+        meter: str,
+        facts: SiteSettings,
+        window: Range,
+        fixed_by_station: dict[str, list[str]],
+        sessions: Sessions,
+        items_final: int,
+    ) -> dict[str, Any]:
+        segs = segments(self.q.meter_samples(site, meter, window))
+        kwh_total = sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None
+        hours = facts.hours()
+        per_item: list[float | None] = []
+        for station, item_ids in fixed_by_station.items():
+            on_bench = sessions.get(station, {})
+            energy: dict[str, float | None] = {}
+            if any(item in on_bench for item in item_ids):
+                bench_meter = facts.bench_meter(station)
+                bench_segs = segs if bench_meter == meter else segments(self.q.meter_samples(site, bench_meter, window))
+                energy = bench_energy_by_item(bench_segs, on_bench)
+            per_item.extend(energy.get(item) for item in item_ids)
+        return {
+            "meter": meter,
+            "kwh": kwh_total,
+            "days": [asdict(day) for day in kwh_per_day(segs, facts.timezone)],
+            "base_load": asdict(compute_base_load(segs, hours)) if hours is not None else None,
+            "peaks": [asdict(peak) for peak in monthly_peaks(segs, facts.timezone)],
+            "capacity_limit_kw": facts.capacity_limit_kw,
+            "per_item": asdict(item_energy_summary(per_item)),
+            "kwh_per_item": kwh_total / items_final if kwh_total is not None and items_final else None,
+        }
+
+    def kpis(
+        self, site: str, facts: SiteSettings, window: Range, bucket: Bucket, station: str | None = None
+    ) -> dict[str, Any]:
+        """``GET /api/sites/{site}/kpis`` and, with ``station``, the station's."""
+        rows = self.q.finished_with_ids(site, window, station)
+        items = [item for item, _ in rows]
+        bench_hours, sessions = self._bench(site, window, station)
+        fixed_by_station: dict[str, list[str]] = {}
+        for item, item_id in rows:
+            if item.terms.fixed and item_id is not None:
+                fixed_by_station.setdefault(item.station, []).append(item_id)
+        meter = facts.main_meter if station is None else facts.bench_meter(station)
+        summary = self._items(items, bench_hours)
+        body: dict[str, Any] = {"site": site}
+        if station is not None:
+            body["station"] = station
+        body.update(
+            {
+                "from": iso(window.start_ms),
+                "to": iso(window.end_ms),
+                "timezone": facts.timezone,
+                "bucket": bucket.value,
+                "items": summary,
+                "throughput": [asdict(row) for row in throughput(items, bucket, facts.timezone)],
+                "energy": self._energy(
+                    site, meter, facts, window, fixed_by_station, sessions, int(summary["finished"])
+                ),
+            }
+        )
+        return body
+
+    def categories(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
+        items = self.q.finished_items(site, window)
+        return {
+            "site": site,
+            "from": iso(window.start_ms),
+            "to": iso(window.end_ms),
+            "categories": {name: asdict(rate) for name, rate in fix_rate_by_category(items).items()},
+            "repair_time": [asdict(row) for row in median_repair_time(items)],
+        }
+
+    def compare(self, sites: dict[str, SiteSettings], window: Range) -> dict[str, Any]:
+        totals: list[SiteTotals] = []
+        for site, facts in sites.items():
+            items = self.q.finished_items(site, window)
+            kpis = item_kpis(items, 0.0)
+            bench_hours, _ = self._bench(site, window, None)
+            segs = segments(self.q.meter_samples(site, facts.main_meter, window))
+            totals.append(
+                SiteTotals(
+                    site=site,
+                    items_final=kpis.items_final,
+                    items_returned=kpis.reuse.items_returned,
+                    kg_final=kpis.reuse.kg_final,
+                    kg_returned=kpis.reuse.kg_returned,
+                    kg_diverted=kpis.diverted.kg_diverted,
+                    co2e_kg=kpis.diverted.co2e_kg,
+                    bench_hours=bench_hours,
+                    kwh=sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None,
+                    last_data_ms=self.q.last_data_ms(site, window.end_ms),
+                )
+            )
+        rows = compare_sites(totals, now_ms())
+        by_site = {total.site: total for total in totals}
+        return {
+            "from": iso(window.start_ms),
+            "to": iso(window.end_ms),
+            "sites": [{**asdict(row), "bench_hours": by_site[row.site].bench_hours} for row in rows],
+        }
