@@ -1,0 +1,154 @@
+"""The bench page on a phone-sized headless Chromium, served by a real collector (``shopfloor collector run``)
+in front of real mosquitto and influxd: check an item in, start it, finish it as Fixed; find the event in
+InfluxDB and in the KPI API. The connection is made flaky on the way (an answer lost after the server
+stored the events, a request that never arrives, then the phone offline): nothing is lost, nothing doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shopfloor.services import Influxd, Mosquitto, free_port, port_open, wait_until
+from tests.harness.influx import InfluxTestDB
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SITE = "gent"
+STATION = "bench-1"
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def collector_url(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd, influx_db: InfluxTestDB) -> Iterator[str]:
+    port = free_port()
+    config = tmp_path / "collector.yaml"
+    config.write_text(
+        f"""collector_id: browser-test
+broker:
+  port: {mosquitto.port}
+influx:
+  url: {influxd.url}
+  database: {influx_db.database}
+  flush_interval_ms: 50
+spool:
+  path: spool.sqlite
+dead_letters:
+  path: dead.sqlite
+http:
+  port: {port}
+"""
+    )
+    log = (tmp_path / "collector.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopfloor", "collector", "run", str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port) or proc.poll() is not None, 60, "collector HTTP port")
+        assert proc.poll() is None, (tmp_path / "collector.log").read_text()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def phone() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+            yield context
+        finally:
+            browser.close()
+
+
+def test_check_in_start_finish_fixed_over_a_flaky_connection(
+    collector_url: str, phone: Any, influx_db: InfluxTestDB
+) -> None:
+    posts: list[str] = []
+
+    def flaky(route: Any) -> None:
+        posts.append(route.request.post_data or "")
+        if len(posts) == 1:
+            route.fetch()  # the server stores the events ...
+            route.abort("connectionreset")  # ... and the answer is lost: the page must retry, not double
+        elif len(posts) == 2:
+            route.abort("connectionrefused")  # this time nothing reaches the server
+        else:
+            route.continue_()
+
+    page = phone.new_page()
+    page.route(f"**/api/sites/{SITE}/events", flaky)
+    page.goto(f"{collector_url}/bench/{SITE}/{STATION}")
+    page.wait_for_selector("#checkin select[name=category] option[value=Laptop]", state="attached")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "horizontal scroll at 360 px"
+
+    page.select_option("#checkin select[name=category]", "Laptop")
+    page.fill("#checkin input[name=weight_kg]", "2.1")
+    page.click("#checkin button[type=submit]")
+    item = page.locator("#items li.item")
+    item.wait_for()
+    # Acknowledged only on the third POST (after the backoff): until then it waits in localStorage.
+    page.wait_for_function("document.getElementById('sync').textContent === 'Saved'", timeout=30_000)
+    assert len(posts) >= 3
+
+    phone.set_offline(True)
+    item.get_by_role("button", name="Start").click()
+    assert page.locator("#items li.item").get_attribute("data-state") == "working"
+    item.get_by_role("button", name="Finish").click()
+    page.check("#finish-form input[name=repair_status][value=Fixed]")
+    page.click("#finish-confirm")
+    page.wait_for_function("document.getElementById('sync').textContent === '2 waiting to send'")
+    assert page.locator("#items li.item").count() == 0
+    queued = page.evaluate(f"JSON.parse(localStorage.getItem('shopfloor.bench.{SITE}.{STATION}.queue'))")
+    assert [event["type"] for event in queued] == ["started", "finished"]
+
+    phone.set_offline(False)
+    page.wait_for_function("document.getElementById('sync').textContent === 'Saved'", timeout=30_000)
+
+    def stored() -> list[dict[str, Any]]:
+        return influx_db.query("SELECT * FROM repair_event")
+
+    wait_until(lambda: len(stored()) == 3, 15, "three events in InfluxDB")
+    by_type = {row["type"]: row for row in stored()}
+    assert set(by_type) == {"checked_in", "started", "finished"}
+    finished = by_type["finished"]
+    assert finished["repair_status"] == "Fixed" and finished["category"] == "Laptop"
+    assert finished["source"] == "bench-page" and finished["kg"] == 2.1 and finished["bench_s"] >= 0
+    assert finished["item_id"] == by_type["checked_in"]["item_id"]
+
+    kpis = get_json(f"{collector_url}/api/sites/{SITE}/kpis?days=1")
+    assert kpis["items"]["finished"] == 1 and kpis["items"]["fixed"] == 1 and kpis["items"]["fix_rate"] == 1.0
+    assert get_json(f"{collector_url}/api/sites/{SITE}/stations/{STATION}/open-items")["items"] == []
+    page.reload()
+    page.wait_for_selector("#empty", state="visible")
+    assert page.locator("#rejected-section").is_hidden()
