@@ -12,6 +12,7 @@ from typing import Any
 
 from edge.sources.sample import PayloadError, Sample, number
 
+_EARLIEST_MS, _LATEST_MS = 946_684_800_000, 4_102_444_800_000  # the contract's range: 2000..2100
 POWER_SCALE = {"W": 1.0, "kW": 1000.0}
 ENERGY_SCALE = {"Wh": 0.001, "kWh": 1.0, "Wmin": 1 / 60_000}
 
@@ -50,8 +51,11 @@ def timestamp_ms(value: Any, fmt: str, what: str) -> int:
         if stamp.tzinfo is None:
             raise PayloadError(f"{what}: timestamp {value!r} has no time zone")
         return int(stamp.timestamp() * 1000)
-    seconds = number(value, f"{what} timestamp")
-    return int(seconds * 1000) if fmt == "epoch_s" else int(seconds)
+    raw = number(value, f"{what} timestamp")
+    ts_ms = int(raw * 1000) if fmt == "epoch_s" else int(raw)
+    if not _EARLIEST_MS <= ts_ms <= _LATEST_MS:
+        raise PayloadError(f"{what}: timestamp {value!r} is not a date between 2000 and 2100 as {fmt}")
+    return ts_ms
 
 
 def sample(

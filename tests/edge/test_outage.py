@@ -20,6 +20,7 @@ from tests.edge.helpers import Subscriber, library, meter, running_agent, write_
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+
 def five_meter_buses(meter_server: Callable[..., MeterServer], interval_s: float) -> list[dict[str, Any]]:
     """Five TCP meters (five buses, polled concurrently), profiles mixed."""
     names = ["eastron-sdm120", "eastron-sdm630", "carlogavazzi-em340", "abb-b23", "finder-7m"]

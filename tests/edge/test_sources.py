@@ -132,3 +132,9 @@ def test_discover_classifies_and_snippets() -> None:
     text = snippet([f for f in found if f])
     assert 'device: "shellyplug-s-AABBCC"' in text
     assert 'power: {path: "power_w", unit: W}' in text
+
+
+def test_generic_timestamp_in_the_wrong_unit_is_refused() -> None:
+    spec = ("t", "w", 1.0)
+    with pytest.raises(PayloadError, match="not a date between 2000 and 2100 as epoch_ms"):
+        generic.sample("t", b'{"w": 5, "ts": 1763892000}', power=spec, energy=None, timestamp=("ts", "epoch_ms"))
