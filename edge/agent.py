@@ -53,10 +53,12 @@ class Agent:
         self.book = StationBook(self.outbox, self._store_events)
         self.sources = MqttSources(settings, self.outbox, self._store, self.book)
         self.publisher = Publisher(settings, self.outbox, self._qualities)
+        self.station_ios: list[StationIo] = []
         self.stop = asyncio.Event()
 
     def _qualities(self) -> dict[str, Quality]:
-        return {**self.scheduler.qualities(), **self.sources.qualities()}
+        ios = {io.settings.id: io.quality for io in self.station_ios if io.quality is not None}
+        return {**self.scheduler.qualities(), **self.sources.qualities(), **ios}
 
     def _store(self, poll: Poll, state: tuple[str, str] | None = None) -> None:
         edge_id = self.settings.edge_id
@@ -111,7 +113,8 @@ class Agent:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.scheduler.run(self.stop))
                 group.create_task(self.sources.run(self.stop))
-                for io in self._station_ios():
+                self.station_ios = self._station_ios()
+                for io in self.station_ios:
                     group.create_task(io.run(self.stop))
                 group.create_task(self.publisher.run(self.stop))
                 group.create_task(self._housekeeping())

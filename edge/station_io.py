@@ -19,6 +19,7 @@ from edge.modbus import ModbusLink, ReadError
 from edge.station_book import StationBook
 from edge.station_settings import StationIoSettings
 from edge.stations import Debouncer
+from shopfloor.contract import Quality
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class StationIo:
             level = book.input_level(settings.bench, self._name(spec.address))
             self.debouncers[spec.address] = Debouncer(settings.debounce_ms, bool(level), bool(level))
         self.failing = False
+        self.quality: Quality | None = None
 
     def _name(self, address: int) -> str:
         return f"{self.settings.id}:{address}"
@@ -84,6 +86,7 @@ class StationIo:
                 try:
                     levels = await self.read_levels()
                 except ReadError as exc:
+                    self.quality = Quality.STALE if exc.no_answer else Quality.ERROR
                     if not self.failing:
                         log.warning("station I/O %s: %s", self.settings.id, exc)
                         self.failing = True
@@ -92,6 +95,7 @@ class StationIo:
                 if self.failing:
                     log.warning("station I/O %s answers again", self.settings.id)
                     self.failing = False
+                self.quality = Quality.OK
                 self.apply(levels, int(time.time() * 1000))
                 await _pause(stop, period - (loop.time() - started))
         finally:

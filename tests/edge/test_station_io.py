@@ -113,6 +113,7 @@ def test_bouncing_presses_become_events_in_order(
         for address in (0, 1, 1, 2):  # start, pause, pause again (= resume), done (Fixed)
             module.press(agent, station, "io-1", address)
         wait_until(lambda: len(events(probe, station)) >= 4, 10, "four events")
+        assert agent.publisher.qualities()["io-1"] == "ok"  # the edge status lists the module
     got = events(probe, station)
     item = got[0].item_id
     assert item is not None and item.startswith(f"{station}-20") and item.endswith("-1")
