@@ -14,9 +14,10 @@ from collector.deadletters import WRITE_REJECTED, DeadLetterStore, NewDeadLetter
 from collector.delivery import Delivered, RetryLater, deliver
 from collector.lineprotocol import NS_PER_MS, dead_letter_line
 from collector.metrics import CollectorMetrics
+from collector.rollup import LateMinutes, rollup_range_query
 from collector.settings import InfluxV1Settings, InfluxV2Settings
 from collector.spool import Spool, SpoolBatch
-from collector.write_result import LineWriter
+from collector.write_result import InfluxQueryError, LineWriter
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class Drainer:
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
         self._attempt = 0
+        # InfluxDB 1.x only: 2.x/3.x have no continuous query to complete.
+        self.late: LateMinutes | None = LateMinutes() if isinstance(settings, InfluxV1Settings) else None
+        self._last_rollup = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="collector-drain", daemon=True)
@@ -73,6 +77,7 @@ class Drainer:
         flush_s = self.settings.flush_interval_ms / 1000
         batch = self.spool.peek(batch_size)
         if batch is None:
+            self._complete_rollup(force=True)
             self.spool.wait(batch_size, flush_s)
             return
         age_s = time.time() - batch.oldest_created_ms / 1000
@@ -98,9 +103,30 @@ class Drainer:
         if outcome.rejected:
             self._dead_letter(outcome.rejected)
         self.spool.delete_through(batch.last_id)
+        if self.late is not None:
+            self.late.note_lines(batch.lines, time.time_ns())
+            self._complete_rollup(force=False)
         self.metrics.written.inc(outcome.written)
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self.metrics.spool_bytes.set(self.spool.depth_bytes)
+
+    def _complete_rollup(self, force: bool) -> None:
+        """Re-aggregate the minutes that received late meter points (see collector.rollup)."""
+        if self.late is None or not self.late.ranges:
+            return
+        if not force and time.monotonic() - self._last_rollup < 5.0:
+            return
+        query = getattr(self.writer, "query", None)
+        if query is None or not isinstance(self.settings, InfluxV1Settings):
+            return
+        self._last_rollup = time.monotonic()
+        for start_ns, end_ns in self.late.take():
+            try:
+                query(rollup_range_query(self.settings.database, start_ns, end_ns))
+            except InfluxQueryError as exc:  # retried with the next late write, or when the spool is empty
+                self.late.add(start_ns, end_ns)
+                log.warning("could not complete the 1-minute rollup for late data: %s", exc)
+                return
 
     def _dead_letter(self, rejected: list[tuple[str, str]]) -> None:
         letters = [

@@ -1,0 +1,66 @@
+"""Keep ``rollup.meter_1m`` complete when meter data arrives late.
+
+InfluxDB's continuous query aggregates each minute once, right after it closes. Points written
+later never reach the rollup: an edge's backlog after an outage, the simulator's backfill, a
+requeued dead letter. The dashboards read the rollup for long ranges, so they would show holes.
+The drainer notes the minutes of late meter points it has written (:class:`LateMinutes`) and
+re-runs the continuous query's own body for just those minutes. ``INTO`` overwrites identical
+points, so a repeat is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from collector.initdb import rollup_query
+
+NS_PER_MINUTE = 60 * 1_000_000_000
+# One query covers at most a day, so a month of backfill is 30 modest queries, not one huge one.
+MAX_SPAN_NS = 24 * 60 * NS_PER_MINUTE
+
+
+def rollup_range_query(database: str, start_ns: int, end_ns: int) -> str:
+    """The continuous query's body, limited to [start_ns, end_ns)."""
+    body = rollup_query(database)
+    select, group_by = body.split(" GROUP BY ", 1)
+    return f"{select} WHERE time >= {start_ns} AND time < {end_ns} GROUP BY {group_by}"
+
+
+@dataclass
+class LateMinutes:
+    """Minute ranges holding meter points written after their minute closed."""
+
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+
+    def note_lines(self, lines: list[str], now_ns: int) -> None:
+        closed_before = now_ns - now_ns % NS_PER_MINUTE
+        low = high = None
+        for line in lines:
+            if not line.startswith("meter,"):
+                continue
+            ts = int(line.rsplit(" ", 1)[1])
+            if ts >= closed_before:
+                continue
+            low = ts if low is None or ts < low else low
+            high = ts if high is None or ts > high else high
+        if low is not None and high is not None:
+            self.add(low - low % NS_PER_MINUTE, high - high % NS_PER_MINUTE + NS_PER_MINUTE)
+
+    def add(self, start_ns: int, end_ns: int) -> None:
+        merged: list[tuple[int, int]] = []
+        for s, e in sorted([*self.ranges, (start_ns, end_ns)]):
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((s, e))
+        self.ranges = merged
+
+    def take(self) -> list[tuple[int, int]]:
+        """The ranges to re-aggregate, cut into spans of at most a day; the accumulator is emptied."""
+        spans: list[tuple[int, int]] = []
+        for start, end in self.ranges:
+            while start < end:
+                spans.append((start, min(end, start + MAX_SPAN_NS)))
+                start += MAX_SPAN_NS
+        self.ranges = []
+        return spans
