@@ -119,6 +119,7 @@ class Agent:
                 group.create_task(self.publisher.run(self.stop))
                 group.create_task(self._housekeeping())
         finally:
+            self.scheduler.close()
             self.outbox.close()
 
 

@@ -125,6 +125,7 @@ class Scheduler:
         return {t.settings.id: t.quality for _, tasks in self.buses for t in tasks if t.quality is not None}
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop``; the caller closes the links (:meth:`close`) once everything stopped."""
         async with asyncio.TaskGroup() as group:
             for bus, tasks in self.buses:
                 group.create_task(self._run_bus(bus, tasks, stop))
@@ -135,20 +136,22 @@ class Scheduler:
         start = loop.time()
         for i, task in enumerate(tasks):
             task.next_due = start + task.settings.interval_s * i / len(tasks)
-        try:
-            while not stop.is_set():
-                task = min(tasks, key=lambda t: t.next_due)
-                delay = task.next_due - loop.time()
-                if delay > 0:
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=delay)
-                        return
-                    except TimeoutError:
-                        pass
-                poll = await poll_device(link, task)
-                self._record(task, poll, loop.time())
-                self.sink(poll)
-        finally:
+        while not stop.is_set():
+            task = min(tasks, key=lambda t: t.next_due)
+            delay = task.next_due - loop.time()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                    return
+                except TimeoutError:
+                    pass
+            poll = await poll_device(link, task)
+            self._record(task, poll, loop.time())
+            self.sink(poll)
+
+    def close(self) -> None:
+        """Close every bus connection; after all users of the links (station I/O too) stopped."""
+        for link in self._links.values():
             link.close()
 
     def _record(self, task: DeviceTask, poll: Poll, now: float) -> None:
