@@ -11,7 +11,7 @@ import json
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shopfloor.mqtt import BrokerSettings, connect, new_client
@@ -19,6 +19,7 @@ from shopfloor.mqtt import BrokerSettings, connect, new_client
 _GEN1 = re.compile(r"^shellies/([^/]+)/relay/(\d)/(power|energy)$")
 _GEN2 = re.compile(r"^([^/]+)/status/switch:(\d)$")
 _TASMOTA = re.compile(r"^tele/([^/]+)/SENSOR$")
+_ESPHOME = re.compile(r"^([^/]+)/sensor/([^/]+)/state$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _POWER_KEY = re.compile(r"power|watt", re.IGNORECASE)
 _ENERGY_KEY = re.compile(r"energy|kwh|total", re.IGNORECASE)
@@ -33,6 +34,8 @@ class Found:
     power_path: str | None = None
     energy_path: str | None = None
     seen: str = ""
+    power_topic: str | None = None  # ESPHome: one topic per sensor, a plain number on each
+    energy_topic: str | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -58,6 +61,12 @@ def classify(topic: str, payload: bytes, contract_prefix: str = "shopfloor") -> 
         body = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
+    if (match := _ESPHOME.match(topic)) and isinstance(body, int | float) and not isinstance(body, bool):
+        if _POWER_KEY.search(match[2]):
+            return Found("generic-json", match[1], power_topic=topic, seen=f"{match[2]} {body}")
+        if _ENERGY_KEY.search(match[2]):
+            return Found("generic-json", match[1], energy_topic=topic, seen=f"{match[2]} {body}")
+        return None
     if not isinstance(body, dict):
         return None
     if (match := _GEN2.match(topic)) and "apower" in body:
@@ -73,6 +82,17 @@ def classify(topic: str, payload: bytes, contract_prefix: str = "shopfloor") -> 
     return Found("generic-json", device, topic=topic, power_path=power, energy_path=energy, seen="JSON")
 
 
+def merged(known: Found | None, new: Found) -> Found:
+    """An ESPHome node's power and energy arrive on two topics: one device, both topics."""
+    if known is None:
+        return new
+    return replace(
+        known,
+        power_topic=known.power_topic or new.power_topic,
+        energy_topic=known.energy_topic or new.energy_topic,
+    )
+
+
 def _source_id(device: str) -> str:
     cleaned = _UNSAFE.sub("-", device).strip("-_.") or "device"
     return cleaned[:64]
@@ -85,7 +105,15 @@ def snippet(found: list[Found]) -> str:
         lines.append(f"  - id: {_source_id(device.device)}   # {device.format}; seen: {device.seen}")
         lines.append(f"    format: {device.format}")
         lines.append(f"    bench: bench-{n}   # the bench or station this device meters")
-        if device.format == "generic-json":
+        if device.format == "generic-json" and device.topic is None:
+            topic = device.power_topic or device.energy_topic
+            lines.append(f"    topic: {json.dumps(topic)}")
+            if device.power_topic:
+                lines.append('    power: {path: "", unit: W}   # check the unit')
+            if device.energy_topic:
+                own = "" if device.energy_topic == topic else f", topic: {json.dumps(device.energy_topic)}"
+                lines.append(f'    energy: {{path: "", unit: kWh{own}}}   # check the unit')
+        elif device.format == "generic-json":
             lines.append(f"    topic: {json.dumps(device.topic)}")
             if device.power_path:
                 lines.append(f"    power: {{path: {json.dumps(device.power_path)}, unit: W}}   # check the unit")
@@ -113,7 +141,7 @@ def listen(broker: BrokerSettings, seconds: float) -> list[Found]:
         device = classify(message.topic, bytes(message.payload), broker.prefix.split("/")[0])
         if device is not None:
             with lock:
-                found.setdefault(device.key, device)
+                found[device.key] = merged(found.get(device.key), device)
 
     client.on_connect = on_connect
     client.on_message = on_message

@@ -28,6 +28,8 @@ def sample(topic: str, payload: bytes, timezone: str) -> Sample:
     total = energy.get("Total")
     if isinstance(power, list):  # multi-channel devices report one value per channel
         power = sum(number(p, f"{topic} ENERGY.Power") for p in power)
+    if isinstance(total, list):
+        total = sum(number(t, f"{topic} ENERGY.Total") for t in total)
     ts_ms: int | None = None
     stamp = body.get("Time")
     if isinstance(stamp, str):

@@ -37,6 +37,8 @@ def test_discover_lists_retained_and_live_devices(tmp_path: Path, mosquitto_fact
         devices.publish("tele/tasmota_1A2B3C/SENSOR", json.dumps(TASMOTA_SENSOR), retain=True)
         devices.publish("lab/bench5/meter", '{"power_w": 12.5, "energy_total": 3.2, "rssi": -60}', retain=True)
         devices.publish("lab/temperature", '{"celsius": 21.5}', retain=True)  # not a meter: not listed
+        devices.publish("esp-sewing/sensor/sewing_power/state", "61.5", retain=True)  # ESPHome retains its states
+        devices.publish("esp-sewing/sensor/sewing_energy/state", "4.25", retain=True)
 
         def live() -> None:  # plugs that only publish live, as Shellies do
             while not stop.wait(0.2):
@@ -50,9 +52,11 @@ def test_discover_lists_retained_and_live_devices(tmp_path: Path, mosquitto_fact
         finally:
             stop.set()
             publisher.join(5)
+            for topic in ("tele/tasmota_1A2B3C/SENSOR", "lab/bench5/meter", "lab/temperature"):
+                devices.publish(topic, "", retain=True)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith(f"# 4 device(s) seen on {broker.host}:{broker.port} in 2 s\n"), out
+    assert out.startswith(f"# 5 device(s) seen on {broker.host}:{broker.port} in 2 s\n"), out
     for line in (
         "    format: tasmota",
         '    device: "tasmota_1A2B3C"',
@@ -62,6 +66,8 @@ def test_discover_lists_retained_and_live_devices(tmp_path: Path, mosquitto_fact
         '    energy: {path: "energy_total", unit: kWh}   # check the unit',
         '    device: "shellyplug-s-AABBCC"',
         '    device: "shellyplusplugs-b8d6"',
+        '    topic: "esp-sewing/sensor/sewing_power/state"',
+        '    energy: {path: "", unit: kWh, topic: "esp-sewing/sensor/sewing_energy/state"}   # check the unit',
     ):
         assert line in out.splitlines(), f"{line!r} missing in:\n{out}"
     assert "temperature" not in out

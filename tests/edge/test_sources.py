@@ -138,3 +138,24 @@ def test_generic_timestamp_in_the_wrong_unit_is_refused() -> None:
     spec = ("t", "w", 1.0)
     with pytest.raises(PayloadError, match="not a date between 2000 and 2100 as epoch_ms"):
         generic.sample("t", b'{"w": 5, "ts": 1763892000}', power=spec, energy=None, timestamp=("ts", "epoch_ms"))
+
+
+def test_discover_merges_an_esphome_node() -> None:
+    from edge.discover import merged
+
+    power = classify("esp-sewing/sensor/sewing_power/state", b"61.5")
+    energy = classify("esp-sewing/sensor/sewing_energy/state", b"4.25")
+    assert classify("esp-sewing/sensor/temperature/state", b"21.0") is None
+    assert power is not None and energy is not None and power.key == energy.key
+    text = snippet([merged(power, energy)])
+    assert '    topic: "esp-sewing/sensor/sewing_power/state"' in text
+    assert '    power: {path: "", unit: W}   # check the unit' in text
+    assert (
+        '    energy: {path: "", unit: kWh, topic: "esp-sewing/sensor/sewing_energy/state"}   # check the unit' in text
+    )
+
+
+def test_tasmota_two_channel_device_sums_its_channels() -> None:
+    body = {"Time": "2026-11-23T10:00:00", "ENERGY": {"Total": [1.5, 2.25], "Power": [10, 20.5]}}
+    sample = tasmota.sample("tele/t/SENSOR", json.dumps(body).encode(), "UTC")
+    assert (sample.power_w, sample.energy_kwh) == (30.5, 3.75)
