@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -130,22 +131,10 @@ class MeterServer:
                 high = min(0xFFFF, max(store, default=0) + self.span)
                 blocks.append([SimData(low, count=high - low + 1, values=0, datatype=DataType.REGISTERS)])
 
-        async def action(
-            function_code: int,
-            start_address: int,
-            address: int,
-            count: int,
-            current_registers: list[int],
-            set_values: list[int] | list[bool] | None,
-        ) -> ExcCodes | None:
-            return await self._on_access(
-                device, function_code, start_address, address, count, current_registers, set_values
-            )
-
         return SimDevice(
             device.unit_id,
             simdata=(blocks[0], blocks[1], blocks[2], blocks[3]),
-            action=action,
+            action=functools.partial(self._on_access, device),
         )
 
     async def _on_access(
