@@ -125,19 +125,25 @@ class KpiQueries:
         return events
 
     def meter_samples(self, site: str, device: str, window: Range) -> list[MeterSample]:
-        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}' AND {window.where()}"
+        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
         if window.end_ms - window.start_ms <= RAW_METER_RANGE_MS:
-            rows = self._rows(f"SELECT power, energy_import FROM meter WHERE {where}")
+            rows = self._rows(f"SELECT power, energy_import FROM meter WHERE {where} AND {window.where()}")
             return [_sample(row, 0) for row in rows]
         try:
-            rows = self._rows(f'SELECT power, energy_import FROM "{ROLLUP_RP}"."meter_1m" WHERE {where}')
+            rows = self._rows(
+                f'SELECT power, energy_import FROM "{ROLLUP_RP}"."meter_1m" WHERE {where} AND {window.where()}'
+            )
         except KpiQueryError:
             rows = []  # no rollup policy (a database not made by init-db)
-        if not rows:
-            rows = self._rows(
-                "SELECT mean(power) AS power, last(energy_import) AS energy_import "
-                f"FROM meter WHERE {where} GROUP BY time(1m) fill(none)"
+        # The continuous query rolls up only what arrives in time: history written later (a backfill, an
+        # ORDS-era import, a long outage) is aggregated here, for the part of the range before the rollup.
+        head_end = int(rows[0]["time"]) if rows else window.end_ms
+        if head_end - window.start_ms > MINUTE_MS:
+            head = self._rows(
+                "SELECT mean(power) AS power, last(energy_import) AS energy_import FROM meter "
+                f"WHERE {where} AND {Range(window.start_ms, head_end).where()} GROUP BY time(1m) fill(none)"
             )
+            rows = head + rows
         # A minute's last counter value was read near the minute's end: date it there.
         return [_sample(row, MINUTE_MS) for row in rows]
 

@@ -159,13 +159,20 @@ def kwh_per_day(segs: Sequence[Segment], timezone: str = DEFAULT_TIMEZONE) -> li
     """kWh per local day; a counter gap's energy is spread evenly over the gap (its total is exact)."""
     zone = ZoneInfo(timezone)
     totals: dict[str, list[float]] = {}  # day -> [kwh, covered_ms, complete]
+    # The current local day and its bounds, recomputed only when a segment leaves it.
+    day_start_ms = day_end_ms = 0
+    day_key = ""
     for seg in segs:
         start = seg.start_ms
         while start < seg.end_ms:
-            local = datetime.fromtimestamp(start / 1000, zone)
-            midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
-            end = min(seg.end_ms, int(midnight.timestamp() * 1000))
-            entry = totals.setdefault(local.date().isoformat(), [0.0, 0.0, 1.0])
+            if not day_start_ms <= start < day_end_ms:
+                local = datetime.fromtimestamp(start / 1000, zone)
+                first = datetime.combine(local.date(), datetime.min.time(), zone)
+                midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+                day_start_ms, day_end_ms = int(first.timestamp() * 1000), int(midnight.timestamp() * 1000)
+                day_key = local.date().isoformat()
+            end = min(seg.end_ms, day_end_ms)
+            entry = totals.setdefault(day_key, [0.0, 0.0, 1.0])
             if seg.kwh is not None:
                 entry[0] += seg.kwh * (end - start) / (seg.end_ms - seg.start_ms)
                 entry[1] += end - start

@@ -205,3 +205,33 @@ def test_bench_page_and_static_files_are_served(api: tuple[TestClient, Collector
     assert client.get("/bench/static/../settings.py").status_code == 404
     names = [c["name"] for c in client.get("/api/categories").json()["categories"]]
     assert "Laptop" in names and "Furniture" in names and "Textile" in names
+
+
+def test_long_ranges_read_the_rollup_and_aggregate_what_it_lacks(
+    api: tuple[TestClient, CollectorRuntime], influx_db: InfluxTestDB
+) -> None:
+    """The continuous query rolls up only what arrived in time: older history comes from the raw data."""
+    client, _ = api
+    t0 = (int(time.time()) // 3600 - 10) * 3_600_000
+    # 8 hours of the main meter, one reading every 30 s, its counter 0.001 kWh per reading (0.12 kW).
+    influx_db.write(
+        "\n".join(
+            f'meter,site={SITE},device=main,edge=e power=120.0,energy_import={i / 1000},quality="ok" {t0 + i * 30_000}'
+            for i in range(8 * 120 + 1)
+        )
+    )
+    db = influx_db.database
+    influx_db.query(f'CREATE RETENTION POLICY "rollup" ON "{db}" DURATION INF REPLICATION 1')
+    # Only the last two hours made it into the rollup, as after a backfill.
+    influx_db.query(
+        "SELECT mean(power) AS power, last(energy_import) AS energy_import "
+        f'INTO "{db}"."rollup"."meter_1m" FROM "{db}"."autogen"."meter" '
+        f"WHERE time >= {t0 + 6 * 3_600_000}ms AND time <= {t0 + 8 * 3_600_000}ms GROUP BY time(1m), *"
+    )
+    assert influx_db.scalar('SELECT count(energy_import) FROM "rollup"."meter_1m"') == 121
+    kpis = client.get(f"/api/sites/{SITE}/kpis?from={t0}&to={t0 + 8 * 3_600_000 + 1}").json()
+    assert kpis["energy"]["meter"] == "main"
+    # Per minute, the counter's last values run from 0.001 (t0 + 30 s) to 0.960: 0.959 kWh, where the
+    # rollup alone (the last two hours) would give 0.240.
+    assert kpis["energy"]["kwh"] == pytest.approx(0.959)
+    assert sum(day["kwh"] for day in kpis["energy"]["days"]) == pytest.approx(0.959)
