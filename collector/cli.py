@@ -30,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
         "init-db", help="create the database, retention policies and continuous query (1.x), or check the bucket (2.x)"
     )
     init.add_argument("config", type=Path)
+    init.add_argument(
+        "--rebuild-rollup",
+        type=float,
+        metavar="DAYS",
+        help="also re-aggregate the last DAYS of raw meter data into rollup.meter_1m (after importing history)",
+    )
     init.set_defaults(handler=_init_db)
 
     letters = sub.add_parser("dead-letters", help="list, show and requeue messages the collector could not use")
@@ -98,6 +104,19 @@ def _init_db(args: argparse.Namespace) -> int:
         raise
     for line in done:
         print(f"ok: {line}")
+    if args.rebuild_rollup:
+        import time
+
+        from collector.rollup import rebuild_rollup
+        from collector.settings import InfluxV1Settings
+
+        if not isinstance(settings.influx, InfluxV1Settings):
+            raise CliError("--rebuild-rollup needs InfluxDB 1.x: 2.x/3.x have no continuous queries (use a task)")
+        try:
+            spans = rebuild_rollup(settings.influx, args.rebuild_rollup, time.time_ns())
+        except InfluxQueryError as exc:
+            raise CliError(str(exc)) from None
+        print(f"ok: rollup.meter_1m rebuilt for the last {args.rebuild_rollup:g} days ({spans} queries)")
     return 0
 
 
@@ -138,6 +157,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _requeue(args: argparse.Namespace) -> int:
+    from collector.items import ItemStore, item_index_path
     from collector.requeue import requeue
     from collector.spool import Spool
     from shopfloor.cli import CliError
@@ -149,12 +169,22 @@ def _requeue(args: argparse.Namespace) -> int:
     settings, store = _store(args.config)
     edited = args.payload.read_bytes() if args.payload is not None else None
     spool = Spool(settings.spool.path, settings.spool.max_rows, settings.spool.max_bytes)
+    items = ItemStore(item_index_path(settings.spool.path))
     ids = store.open_ids() if args.all else args.ids
     failed = 0
     for letter_id in ids:
-        result = requeue(store, spool, letter_id, prefix=settings.broker.prefix, edited_payload=edited)
+        result = requeue(
+            store,
+            spool,
+            letter_id,
+            prefix=settings.broker.prefix,
+            edited_payload=edited,
+            item_index=items,
+            on_event=items.record,
+        )
         failed += not result.ok
         print(f"{letter_id}: {'requeued' if result.ok else 'kept'}: {result.detail}")
     spool.close()
+    items.close()
     print(f"{len(ids) - failed} requeued, {failed} kept")
     return 0 if failed == 0 else 1

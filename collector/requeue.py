@@ -8,12 +8,13 @@ not). A letter that is still invalid stays in the store with its new reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from collector.deadletters import CONTRACT, DeadLetterStore
 from collector.lineprotocol import ItemIndex, message_lines
 from collector.spool import Spool
-from shopfloor.contract import ContractError, decode
+from shopfloor.contract import ContractError, StationEvent, decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,10 @@ def requeue(
     prefix: str,
     edited_payload: bytes | None = None,
     item_index: ItemIndex | None = None,
+    on_event: Callable[[str, StationEvent], object] | None = None,
 ) -> RequeueResult:
+    """``item_index``/``on_event``: as in :class:`collector.ingest.Ingest`, so a requeued station event
+    enters the item index and a requeued ``finished`` event gets its category and bench time."""
     letter = store.get(letter_id)
     if letter is None:
         return RequeueResult(letter_id, False, "no such dead letter")
@@ -40,9 +44,12 @@ def requeue(
     payload = edited_payload if edited_payload is not None else letter.payload
     if letter.kind == CONTRACT:
         try:
-            lines = message_lines(decode(letter.topic, payload, prefix), item_index)
+            message = decode(letter.topic, payload, prefix)
         except ContractError as exc:
             return RequeueResult(letter_id, False, f"still invalid: {exc}")
+        if on_event is not None and isinstance(message.payload, StationEvent):
+            on_event(message.topic.site, message.payload)
+        lines = message_lines(message, item_index)
     else:
         text = payload.decode(errors="replace").strip()
         if not text or "\n" in text:

@@ -79,7 +79,13 @@ def requeue_dead_letter(
 ) -> RequeueOut:
     edited = payload.encode() if payload else None
     result = requeue(
-        runtime.dead_letters, runtime.spool, letter_id, prefix=runtime.settings.broker.prefix, edited_payload=edited
+        runtime.dead_letters,
+        runtime.spool,
+        letter_id,
+        prefix=runtime.settings.broker.prefix,
+        edited_payload=edited,
+        item_index=runtime.items,
+        on_event=runtime.items.record,
     )
     if not result.ok and result.detail == "no such dead letter":
         raise HTTPException(404, f"no dead letter {letter_id}")
