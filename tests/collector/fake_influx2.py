@@ -1,6 +1,7 @@
 """A stand-in for the InfluxDB 2 write API, for tests only: no InfluxDB 2 server can run on this machine.
 
-It implements ``POST /api/v2/write`` and ``GET /ping``, records every request (path, query, headers,
+It implements ``POST /api/v2/write``, ``GET /ping`` and ``POST /query`` (the 1.x-compatible InfluxQL
+endpoint, answering ``query_answer``), records every request (path, query, headers,
 decompressed body) and answers per a policy the test sets: 204, or an error status for some bodies.
 """
 
@@ -36,6 +37,7 @@ class FakeInflux2:
         self.requests: list[Recorded] = []
         self.stored: list[str] = []
         self.policy: Policy = lambda lines: None
+        self.query_answer: dict[str, object] = {"results": [{"statement_id": 0}]}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,7 +56,12 @@ class FakeInflux2:
                 fake.requests.append(
                     Recorded("POST", url.path, dict(urllib.parse.parse_qsl(url.query)), dict(self.headers), raw, lines)
                 )
-                answer = fake.policy(lines) if url.path == "/api/v2/write" else (404, {}, {"message": "not found"})
+                if url.path == "/query":
+                    answer: tuple[int, dict[str, str], dict[str, object]] | None = (200, {}, fake.query_answer)
+                elif url.path == "/api/v2/write":
+                    answer = fake.policy(lines)  # type: ignore[assignment]
+                else:
+                    answer = (404, {}, {"message": "not found"})
                 if answer is None:
                     fake.stored.extend(lines)
                     self.send_response(204)

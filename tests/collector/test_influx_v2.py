@@ -129,3 +129,35 @@ def test_collector_end_to_end_into_the_v2_api(
     assert len(set(fake.stored)) == 100
     assert all(r.query["precision"] == "ns" for r in fake.requests)
     assert runtime.ready() == {"broker": True, "influxdb": True}
+
+
+def test_influxql_goes_to_the_compatibility_endpoint_with_the_token(fake: FakeInflux2) -> None:
+    """The KPI API and the ORDS export read 2.x through /query (DBRP mapping of the bucket)."""
+    from collector.kpi_queries import KpiQueries, Range
+    from collector.write_result import InfluxQueryError
+
+    fake.query_answer = {
+        "results": [
+            {
+                "statement_id": 0,
+                "series": [
+                    {
+                        "name": "meter",
+                        "columns": ["time", "power", "energy_import"],
+                        "values": [[1000, 50.0, 1.5], [2000, 60.0, 1.6]],
+                    }
+                ],
+            }
+        ]
+    }
+    writer = writer_for(fake)
+    samples = KpiQueries(writer).meter_samples("gent", "main", Range(0, 10_000))
+    assert [(s.ts_ms, s.power_w, s.energy_kwh) for s in samples] == [(1000, 50.0, 1.5), (2000, 60.0, 1.6)]
+    [request] = fake.requests
+    assert request.path == "/query" and request.headers["Authorization"] == "Token s3cret"
+    assert request.query["db"] == "shopfloor" and request.query["epoch"] == "ms"
+    assert "FROM meter WHERE site = 'gent' AND device = 'main'" in request.query["q"]
+    fake.query_answer = {"results": [{"statement_id": 0, "error": "database not found: shopfloor"}]}
+    with pytest.raises(InfluxQueryError, match="database not found"):
+        writer.query("SELECT 1")
+    writer.close()
