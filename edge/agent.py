@@ -39,9 +39,9 @@ def reading_payload(edge_id: str, poll: Poll, seq: int) -> str:
     return encode(reading).decode()
 
 
-def _fixed(payload: str) -> Callable[[int], str]:
-    """An event's payload does not carry the outbox ``seq``: it is idempotent by its event_id."""
-    return lambda seq: payload
+def _with_seq(event: StationEvent, edge_id: str) -> Callable[[int], str]:
+    """Render an event with the edge's id and its outbox ``seq`` (it stays idempotent by its event_id)."""
+    return lambda seq: encode(event.model_copy(update={"edge": edge_id, "seq": seq})).decode()
 
 
 class Agent:
@@ -66,7 +66,8 @@ class Agent:
         self.publisher.wake()
 
     def _store_events(self, events: list[StationEvent], state: tuple[str, str]) -> None:
-        self.outbox.append_many([(event.ts_ms, _fixed(encode(event).decode())) for event in events], state)
+        # Events share the readings' sequence: each carries its seq, so gaps stay detectable.
+        self.outbox.append_many([(event.ts_ms, _with_seq(event, self.settings.edge_id)) for event in events], state)
         self.publisher.wake()
 
     def _station_ios(self) -> list[StationIo]:

@@ -190,6 +190,10 @@ class StationEvent(_Strict):
     problem: str | None = Field(default=None, max_length=2000)
     state: StationState | None = None
     source: str | None = Field(default=None, max_length=32, description="bench-page, button, io, ords-import, ...")
+    edge: DeviceId | None = Field(default=None, description="the edge agent that published it, if one did")
+    seq: int | None = Field(
+        default=None, ge=0, description="that edge's sequence number, shared with its readings: a gap is a lost message"
+    )
 
     @field_validator("category")
     @classmethod

@@ -240,3 +240,8 @@ def test_events_wait_in_the_outbox_through_a_broker_outage(
         (f"{station}-3", "finished"),
     ]
     assert server.count(1, 4) > 0 and server.count(UNIT, 1) > 0  # meter and I/O polled over one link
+    # Events take their place in the edge's sequence, shared with its readings: gaps stay detectable.
+    got = events(probe, station)
+    assert {e.edge for e in got} == {"test-edge"}
+    seqs = [e.seq for e in got]
+    assert all(seq is not None for seq in seqs) and seqs == sorted(seqs) and len(set(seqs)) == 3
