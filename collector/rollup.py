@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from collector.initdb import rollup_query
+from collector.settings import InfluxV1Settings
 
 NS_PER_MINUTE = 60 * 1_000_000_000
 # One query covers at most a day, so a month of backfill is 30 modest queries, not one huge one.
@@ -64,3 +65,20 @@ class LateMinutes:
                 start += MAX_SPAN_NS
         self.ranges = []
         return spans
+
+
+def rebuild_rollup(settings: InfluxV1Settings, days: float, now_ns: int) -> int:
+    """Re-aggregate the last ``days`` of raw meter data into the rollup; returns the queries run."""
+    from collector.influx_v1 import InfluxV1Writer
+
+    late = LateMinutes()
+    end = now_ns - now_ns % NS_PER_MINUTE + NS_PER_MINUTE
+    late.add(end - int(days * 24 * 60) * NS_PER_MINUTE, end)
+    writer = InfluxV1Writer(settings)
+    try:
+        spans = late.take()
+        for start_ns, end_ns in spans:
+            writer.query(rollup_range_query(settings.database, start_ns, end_ns))
+        return len(spans)
+    finally:
+        writer.close()

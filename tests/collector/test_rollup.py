@@ -11,7 +11,7 @@ from collector.deadletters import DeadLetterStore
 from collector.drain import Drainer
 from collector.initdb import init_v1
 from collector.metrics import CollectorMetrics
-from collector.rollup import NS_PER_MINUTE, LateMinutes, rollup_range_query
+from collector.rollup import NS_PER_MINUTE, LateMinutes, rebuild_rollup, rollup_range_query
 from collector.settings import InfluxV1Settings
 from collector.spool import Spool
 from collector.writers import make_writer
@@ -79,3 +79,20 @@ def test_backlog_written_late_is_rolled_up(influx_db: InfluxTestDB, tmp_path: Pa
     minutes = {int(line.rsplit(" ", 1)[1]) // MINUTE for line in lines}
     assert rows[0]["count"] == len(raw) == len(minutes)
     assert rows[0]["sum"] == pytest.approx(sum(r["mean"] for r in raw))
+
+
+@pytest.mark.integration
+def test_rebuild_rollup_covers_history_already_in_the_database(influx_db: InfluxTestDB) -> None:
+    """`init-db --rebuild-rollup DAYS`: for history written before this collector version, or by another tool."""
+    settings = InfluxV1Settings(url=influx_db.url, database=influx_db.database)
+    init_v1(settings)
+    day_ms = 86_400_000
+    now_ms = int(time.time() * 1000)
+    influx_db.write(
+        "\n".join(f"meter,device=main,edge=e,site=s power=200.0 {now_ms - d * day_ms}" for d in (1, 2, 3, 10)),
+        precision="ms",
+    )
+    queries = rebuild_rollup(settings, days=5, now_ns=time.time_ns())
+    assert queries == 5
+    rows = influx_db.query('SELECT count(power) FROM "rollup"."meter_1m" WHERE site=\'s\'')
+    assert rows[0]["count"] == 3  # the point 10 days back is outside the rebuilt range
