@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,9 @@ from collector.ords import (
 from shopfloor.contract import Barrier, RepairStatus
 from shopfloor.kpi import outcome_fields
 from shopfloor.kpi.rates import fix_rate_by_category, stored_item
+from tests.harness.data import ords_dir
 
-REAL = Path("/work/shared/data/ords/OpenRepairData_v0.3_RestartProject_202204.csv")
+REAL = ords_dir() / "OpenRepairData_v0.3_RestartProject_202204.csv"
 HEADER = ",".join(COLUMNS)
 
 

@@ -22,11 +22,12 @@ from collector.runtime import CollectorRuntime
 from collector.settings import load_settings
 from shopfloor.cli import main
 from shopfloor.services import Influxd
+from tests.harness.data import ords_dir
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REAL = Path("/work/shared/data/ords/OpenRepairData_v0.3_RestartProject_202204.csv")
+REAL = ords_dir() / "OpenRepairData_v0.3_RestartProject_202204.csv"
 SITE = "restart"
 ALL_TIME = "from=2010-01-01T00:00:00Z&to=2030-01-01T00:00:00Z"
 

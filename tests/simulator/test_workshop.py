@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,8 @@ from shopfloor.contract import EventType, RepairStatus
 from simulator.ords_shares import derive_shares, load_shares
 from simulator.sites import ELECTRICAL, FURNITURE, default_sites
 from simulator.workshop import EnergyIntegrator, Workshop
+from tests.harness.data import ords_dir
 
-ORDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ords"
 WEEK_START = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday
 WEEK_MS = 7 * 86_400_000
 
@@ -90,10 +89,10 @@ def test_outcome_mix_follows_ords_shares() -> None:
     assert fixed == pytest.approx(load_shares()["status"]["Laptop"]["Fixed"], abs=0.2)
 
 
-@pytest.mark.skipif(not ORDS.exists(), reason="the shared ORDS data is not beside this checkout")
 def test_shipped_shares_match_the_ords_csvs() -> None:
+    ords = ords_dir()
     derived = derive_shares(
-        ORDS / "OpenRepairData_v0.3_RestartProject_202204.csv", ORDS / "OpenRepairData_v0.3_unpowered_202507.csv"
+        ords / "OpenRepairData_v0.3_RestartProject_202204.csv", ords / "OpenRepairData_v0.3_unpowered_202507.csv"
     )
     assert derived == load_shares()
 
