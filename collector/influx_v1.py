@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from collector.settings import InfluxV1Settings
-from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after
+from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after, rows_of
 
 __all__ = ["InfluxQueryError", "InfluxV1Writer"]
 
@@ -73,13 +73,7 @@ class InfluxV1Writer:
             raise InfluxQueryError(f"{statement}: HTTP {response.status_code}: {response.text[:300]}") from exc
         if "error" in result:
             raise InfluxQueryError(f"{statement}: {result['error']}")
-        rows: list[dict[str, Any]] = []
-        for series in result.get("series", []):
-            rows.extend(
-                {"_series": series.get("name"), **dict(zip(series["columns"], values, strict=True))}
-                for values in series.get("values", [])
-            )
-        return rows
+        return rows_of(result)
 
     def close(self) -> None:
         self._http.close()

@@ -17,7 +17,7 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from collector.settings import InfluxV2Settings
-from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after
+from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after, rows_of
 
 
 class BucketCheckError(Exception):
@@ -88,13 +88,7 @@ class InfluxV2Writer:
             raise InfluxQueryError(f"{statement}: unreadable answer ({exc})") from exc
         if "error" in result:
             raise InfluxQueryError(f"{statement}: {result['error']}")
-        rows: list[dict[str, Any]] = []
-        for series in result.get("series", []):
-            rows.extend(
-                {"_series": series.get("name"), **dict(zip(series["columns"], values, strict=True))}
-                for values in series.get("values", [])
-            )
-        return rows
+        return rows_of(result)
 
     def check_bucket(self) -> str:
         try:

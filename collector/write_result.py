@@ -12,6 +12,17 @@ class InfluxQueryError(Exception):
     """An InfluxQL statement failed, or the server could not be reached (either InfluxDB version)."""
 
 
+def rows_of(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of one InfluxQL statement's result, each a column -> value dict with ``_series``."""
+    rows: list[dict[str, Any]] = []
+    for series in result.get("series", []):
+        rows.extend(
+            {"_series": series.get("name"), **dict(zip(series["columns"], values, strict=True))}
+            for values in series.get("values", [])
+        )
+    return rows
+
+
 class WriteUnreachable(Exception):
     """No HTTP answer at all: connection refused, reset or timed out."""
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 from shopfloor.kpi.sessions import DEFAULT_TIMEZONE, Interval
 
@@ -76,26 +77,29 @@ def parse_hours(spec: str) -> WeeklyHours:
     return tuple(tuple(day) for day in week)
 
 
+def _known_zone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {timezone!r}: use an IANA name like Europe/Brussels") from None
+    return timezone
+
+
+# An IANA time zone name, checked when a config is loaded.
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+
+
 class OpeningHours(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hours: str
-    timezone: str = DEFAULT_TIMEZONE
+    timezone: TimeZoneName = DEFAULT_TIMEZONE
 
     @field_validator("hours")
     @classmethod
     def _parses(cls, hours: str) -> str:
         parse_hours(hours)
         return hours
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, timezone: str) -> str:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {timezone!r}: use an IANA name like Europe/Brussels") from None
-        return timezone
 
     def weekly(self) -> WeeklyHours:
         return parse_hours(self.hours)
