@@ -52,6 +52,8 @@ class Drainer:
         # InfluxDB 1.x only: 2.x/3.x have no continuous query to complete.
         self.late: LateMinutes | None = LateMinutes() if isinstance(settings, InfluxV1Settings) else None
         self._last_rollup = 0.0
+        self._rollup_retry_at = 0.0
+        self._rollup_failing = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="collector-drain", daemon=True)
@@ -114,19 +116,27 @@ class Drainer:
         """Re-aggregate the minutes that received late meter points (see collector.rollup)."""
         if self.late is None or not self.late.ranges:
             return
-        if not force and time.monotonic() - self._last_rollup < 5.0:
+        now = time.monotonic()
+        if now < self._rollup_retry_at or (not force and now - self._last_rollup < 5.0):
             return
         query = getattr(self.writer, "query", None)
         if query is None or not isinstance(self.settings, InfluxV1Settings):
             return
-        self._last_rollup = time.monotonic()
+        self._last_rollup = now
         for start_ns, end_ns in self.late.take():
             try:
                 query(rollup_range_query(self.settings.database, start_ns, end_ns))
-            except InfluxQueryError as exc:  # retried with the next late write, or when the spool is empty
+            except InfluxQueryError as exc:
                 self.late.add(start_ns, end_ns)
-                log.warning("could not complete the 1-minute rollup for late data: %s", exc)
+                self._rollup_retry_at = now + 60.0
+                if not self._rollup_failing:
+                    hint = " (run `shopfloor collector init-db` to create it)" if "not found" in str(exc) else ""
+                    log.warning("cannot complete the 1-minute rollup for late data%s: %s", hint, exc)
+                self._rollup_failing = True
                 return
+        if self._rollup_failing:
+            log.warning("the 1-minute rollup for late data is complete again")
+            self._rollup_failing = False
 
     def _dead_letter(self, rejected: list[tuple[str, str]]) -> None:
         letters = [

@@ -21,10 +21,10 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 from collector.deadletters import CONTRACT, DeadLetterStore, NewDeadLetter
-from collector.lineprotocol import NS_PER_MS, ItemIndex, dead_letter_line, message_lines
+from collector.lineprotocol import NS_PER_MS, ItemIndex, dead_letter_line, message_lines, raw_reading_line
 from collector.metrics import CollectorMetrics
 from collector.spool import Spool, SpoolFull
-from shopfloor.contract import ContractError, StationEvent, decode
+from shopfloor.contract import ContractError, StationEvent, Topic, decode, readings_fast
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,25 @@ def site_of(topic: str, prefix: str) -> str | None:
     return parts[n + 1] if len(parts) == n + 4 else None
 
 
+_READING_KINDS = ("/reading", "/batch")
+
+
+def fast_lines(topic: str, payload: bytes, prefix: str) -> tuple[Topic, list[str]] | None:
+    """Meter readings the contract's fast path accepts, straight to lines; None: decode with the models."""
+    if not topic.endswith(_READING_KINDS):
+        return None
+    fast = readings_fast(topic, payload, prefix)
+    if fast is None:
+        return None
+    parsed, readings = fast
+    return parsed, [raw_reading_line(parsed.site, reading) for reading in readings]
+
+
 def decode_lines(topic: str, payload: bytes, prefix: str) -> Decoded:
     """Worker-process entry point: (lines, None), or (None, reason) for a message that breaks the contract."""
+    fast = fast_lines(topic, payload, prefix)
+    if fast is not None:
+        return fast[1], None
     try:
         return message_lines(decode(topic, payload, prefix)), None
     except ContractError as exc:
@@ -108,6 +125,21 @@ class Ingest:
                 oldest.result()
                 self.flush()
             return
+        fast = fast_lines(topic, payload, self.prefix)
+        if fast is not None:
+            parsed, entry.lines = fast
+            self.metrics.last_seen.mark(parsed.site, parsed.source, time.time())
+        else:
+            self._decode(entry)
+        with self._lock:
+            self._pending.append(entry)
+            due = len(self._pending) - self._in_workers >= self.commit_every
+        if due:
+            self.flush()
+
+    def _decode(self, entry: _Pending) -> None:
+        """The models' path: every payload kind, and the precise reason when a message breaks the contract."""
+        topic, payload = entry.topic, entry.payload
         try:
             message = decode(topic, payload, self.prefix)
             if self.on_event is not None and isinstance(message.payload, StationEvent):
@@ -116,11 +148,6 @@ class Ingest:
             self.metrics.last_seen.mark(message.topic.site, message.topic.source, time.time())
         except ContractError as exc:
             entry.reason = str(exc)
-        with self._lock:
-            self._pending.append(entry)
-            due = len(self._pending) - self._in_workers >= self.commit_every
-        if due:
-            self.flush()
 
     def flush(self, wait: bool = False) -> None:
         """Commit what is ready, then ack it. On a full spool, keep it (un-acked) for the next try."""

@@ -1,8 +1,9 @@
 """Wire contract v1 between the edge agents and the collector (docs/contract.md)."""
 
 from shopfloor.contract.categories import CATEGORIES, Category, find_category
-from shopfloor.contract.codec import Message, Payload, decode, decode_payload, encode
+from shopfloor.contract.codec import Message, Payload, decode, decode_payload, encode, readings_fast
 from shopfloor.contract.errors import ContractError
+from shopfloor.contract.fastpath import RawReading
 from shopfloor.contract.payloads import (
     QUANTITY_UNITS,
     Barrier,
@@ -45,6 +46,7 @@ __all__ = [
     "MeterReading",
     "Payload",
     "Quality",
+    "RawReading",
     "ReadingBatch",
     "RepairStatus",
     "ReuseOutcome",
@@ -59,5 +61,6 @@ __all__ = [
     "find_category",
     "is_valid_id",
     "parse_topic",
+    "readings_fast",
     "subscription",
 ]

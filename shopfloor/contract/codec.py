@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ValidationError
 
 from shopfloor.contract.errors import ContractError
+from shopfloor.contract.fastpath import RawReading, readings_if_plainly_valid
 from shopfloor.contract.payloads import EdgeStatus, MeterReading, ReadingBatch, StationEvent
 from shopfloor.contract.topics import DEFAULT_PREFIX, Kind, Topic, parse_topic
 
@@ -74,6 +75,18 @@ def _check_topic_matches(topic: Topic, body: Payload) -> None:
     value = getattr(body, source_field)
     if value != topic.source:
         raise ContractError(source_field, f"is {value!r} but the topic names {topic.source!r}")
+
+
+def readings_fast(
+    topic: str, payload: bytes | str, prefix: str = DEFAULT_PREFIX
+) -> tuple[Topic, list[RawReading]] | None:
+    """Meter readings as plain dicts, when they are certainly valid; None means: use :func:`decode`."""
+    try:
+        parsed_topic = parse_topic(topic, prefix)
+    except ContractError:
+        return None
+    readings = readings_if_plainly_valid(parsed_topic, payload)
+    return None if readings is None else (parsed_topic, readings)
 
 
 def encode(payload: Payload) -> bytes:

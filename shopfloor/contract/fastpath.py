@@ -1,0 +1,116 @@
+"""A fast way to accept meter readings: the rules of :mod:`payloads`, checked on plain dicts.
+
+A backlog flush brings hundreds of readings per message. Building pydantic models for them costs
+about 30 µs a reading, five times the JSON parse. This path parses once and checks the same
+rules by hand. It only ever says "valid": when anything is unusual (a wrong type, surrounding
+whitespace, an int sent as a float, an unknown key), it returns None and the caller uses the
+models, which stay the authority and word the errors. Tests check that this path never accepts
+a payload the models reject, and that its readings give the same points.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pydantic_core
+
+from shopfloor.contract.payloads import _MAX_TS_MS, _MIN_TS_MS, QUANTITY_UNITS
+from shopfloor.contract.topics import ID_PATTERN, Kind, Topic
+
+RawReading = dict[str, Any]
+
+_ID = re.compile(ID_PATTERN)
+_READING_KEYS = frozenset({"ts_ms", "seq", "edge", "device", "profile", "quality", "values", "error"})
+_REQUIRED_KEYS = frozenset({"ts_ms", "seq", "edge", "device", "profile", "quality"})
+_QUALITIES = frozenset({"ok", "stale", "error"})
+# A known quantity in its canonical unit: one set lookup checks name, unit and whitespace at once.
+_CANONICAL = frozenset(QUANTITY_UNITS.items())
+_MAX_BATCH = 10_000
+# Beyond this, an integer's conversion to float is worth leaving to the models.
+_MAX_PLAIN = 2**53
+
+
+def _is_id(value: object) -> bool:
+    return type(value) is str and _ID.match(value) is not None
+
+
+def _is_text(value: object, max_length: int, min_length: int = 0) -> bool:
+    return type(value) is str and min_length <= len(value) <= max_length and value == value.strip()
+
+
+def _valid_values(values: object, ok: bool) -> bool:
+    if type(values) is not dict:
+        return False
+    if ok and not values:
+        return False
+    for quantity, measured in values.items():
+        if type(measured) is not dict or len(measured) != 2:
+            return False
+        unit = measured.get("unit")
+        if type(unit) is not str or ((quantity, unit) not in _CANONICAL and not _valid_custom(quantity, unit)):
+            return False
+        if "value" not in measured:
+            return False
+        value = measured["value"]
+        if value is None:
+            continue
+        if not ok:
+            return False
+        kind = type(value)
+        # x - x is 0.0 for every finite float, and nan for inf and nan.
+        if kind is float:
+            if value - value != 0.0:
+                return False
+        elif kind is not int or abs(value) > _MAX_PLAIN:
+            return False
+    return True
+
+
+def _valid_custom(quantity: str, unit: object) -> bool:
+    return quantity.startswith("x_") and quantity == quantity.strip() and _is_text(unit, 16, 1)
+
+
+def valid_reading(reading: object, edge: str | None = None) -> bool:
+    """True only if :class:`MeterReading` would accept ``reading`` unchanged (no coercion, no stripping)."""
+    if type(reading) is not dict:
+        return False
+    keys = reading.keys()
+    if not keys >= _REQUIRED_KEYS or not keys <= _READING_KEYS:
+        return False
+    ts, seq = reading["ts_ms"], reading["seq"]
+    if type(ts) is not int or not _MIN_TS_MS <= ts <= _MAX_TS_MS or type(seq) is not int or seq < 0:
+        return False
+    if not _is_id(reading["edge"]) or not _is_id(reading["device"]):
+        return False
+    if edge is not None and reading["edge"] != edge:
+        return False
+    quality = reading["quality"]
+    if not _is_text(reading["profile"], 64, 1) or type(quality) is not str or quality not in _QUALITIES:
+        return False
+    error = reading.get("error")
+    if error is not None and not _is_text(error, 500):
+        return False
+    return _valid_values(reading.get("values", {}), quality == "ok")
+
+
+def readings_if_plainly_valid(topic: Topic, payload: bytes | str) -> list[RawReading] | None:
+    """The readings of a ``reading`` or ``batch`` message when they are certainly valid, else None."""
+    try:
+        data = pydantic_core.from_json(payload)
+    except ValueError:
+        return None
+    if topic.kind is Kind.READING:
+        if valid_reading(data) and data["device"] == topic.source:
+            return [data]
+        return None
+    if topic.kind is not Kind.BATCH or type(data) is not dict or data.keys() != {"edge", "readings"}:
+        return None
+    edge, readings = data["edge"], data["readings"]
+    if not _is_id(edge) or edge != topic.source or type(readings) is not list:
+        return None
+    if not 1 <= len(readings) <= _MAX_BATCH:
+        return None
+    if all(valid_reading(reading, edge) for reading in readings):
+        return readings
+    return None

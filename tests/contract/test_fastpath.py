@@ -1,0 +1,166 @@
+"""The readings fast path never accepts what the contract's models reject, and gives the same points.
+
+Differential: thousands of mutated payloads (seeded, so a failure replays) go through both the
+fast path and the models. Wherever the fast path says "valid", the models must agree, and the
+line protocol written from the plain dicts must equal the one written from the models.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from typing import Any
+
+import pytest
+
+from collector.lineprotocol import raw_reading_line, reading_line
+from shopfloor.contract import ContractError, MeterReading, ReadingBatch, decode, readings_fast
+from shopfloor.contract.payloads import QUANTITY_UNITS
+from tests.contract.test_contract import MALFORMED, doc_examples
+
+SITE = "gent"
+
+
+def _reading(i: int, quality: str = "ok") -> dict[str, Any]:
+    values: dict[str, Any] = {
+        q: {"value": round(1.5 * i + n, 3), "unit": QUANTITY_UNITS[q]}
+        for n, q in enumerate(["power", "voltage_l1", "energy_import", "power_factor", "frequency"])
+    }
+    values["x_temperature"] = {"value": 21, "unit": "degC"}
+    reading: dict[str, Any] = {
+        "ts_ms": 1763900000000 + i,
+        "seq": i,
+        "edge": "pi-1",
+        "device": "main",
+        "profile": "eastron-sdm630@1",
+        "quality": quality,
+        "values": values,
+    }
+    if quality != "ok":
+        reading["values"] = {"power": {"value": None, "unit": "W"}}
+        reading["error"] = "no answer from unit 3"
+    return reading
+
+
+def _batch(n: int) -> dict[str, Any]:
+    return {"edge": "pi-1", "readings": [_reading(i, "stale" if i % 7 == 3 else "ok") for i in range(n)]}
+
+
+_ODD_VALUES: list[Any] = [
+    None,
+    "",
+    " x ",
+    True,
+    False,
+    1.0,
+    -1,
+    0,
+    10**20,
+    10**400,
+    "123",
+    [],
+    {},
+    float("inf"),
+    float("nan"),
+    "ok ",
+    "OK",
+    "stale",
+    "W",
+    " W",
+    "kW",
+    1763900000,
+    1763900000000.0,
+    "pi-1",
+    "pi 1",
+    "a" * 600,
+]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, child in node.items():
+            out += _paths(child, (*prefix, key))
+    elif isinstance(node, list):
+        for i, child in enumerate(node[:3]):
+            out += _paths(child, (*prefix, i))
+    return out
+
+
+def _mutate(doc: Any, rng: random.Random) -> Any:
+    doc = copy.deepcopy(doc)
+    path = rng.choice(_paths(doc))
+    parent = doc
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1]
+    action = rng.randrange(5)
+    if action == 0 and isinstance(parent, dict):
+        del parent[last]
+    elif action == 1 and isinstance(parent, dict):
+        parent[rng.choice(["extra", "sequence", " power", "x_new", "watts", "value"])] = rng.choice(_ODD_VALUES)
+    elif action == 2 and isinstance(parent, dict) and isinstance(last, str):
+        parent[rng.choice(["power", "x_y", "x_ y ", "Power", "energy_export"])] = parent.pop(last)
+    else:
+        parent[last] = rng.choice(_ODD_VALUES)
+    return doc
+
+
+def _lines_by_models(topic: str, payload: bytes) -> list[str] | None:
+    try:
+        message = decode(topic, payload)
+    except ContractError:
+        return None
+    body = message.payload
+    readings = body.readings if isinstance(body, ReadingBatch) else [body]
+    assert all(isinstance(r, MeterReading) for r in readings)
+    return [reading_line(message.topic.site, r) for r in readings if isinstance(r, MeterReading)]
+
+
+def _lines_by_fast_path(topic: str, payload: bytes) -> list[str] | None:
+    fast = readings_fast(topic, payload)
+    if fast is None:
+        return None
+    parsed, readings = fast
+    return [raw_reading_line(parsed.site, r) for r in readings]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_never_accepts_what_the_models_reject(seed: int) -> None:
+    rng = random.Random(seed)
+    accepted_by_both = rejected_by_both = 0
+    for _ in range(1500):
+        if rng.random() < 0.5:
+            topic, doc = f"shopfloor/v1/{SITE}/main/reading", _mutate(_reading(rng.randrange(100)), rng)
+        else:
+            topic, doc = f"shopfloor/v1/{SITE}/pi-1/batch", _mutate(_batch(4), rng)
+        payload = json.dumps(doc).encode()
+        fast = _lines_by_fast_path(topic, payload)
+        models = _lines_by_models(topic, payload)
+        if fast is not None:
+            assert models is not None, f"fast path accepted what the models reject: {payload[:300]!r}"
+            assert fast == models
+            accepted_by_both += 1
+        elif models is None:
+            rejected_by_both += 1
+    # The mutations hit both sides of the line, or the test would prove nothing.
+    assert accepted_by_both > 50 and rejected_by_both > 300
+
+
+def test_valid_batches_and_doc_examples_take_the_fast_path_with_identical_lines() -> None:
+    payload = json.dumps(_batch(500)).encode()
+    topic = f"shopfloor/v1/{SITE}/pi-1/batch"
+    fast = _lines_by_fast_path(topic, payload)
+    assert fast is not None and len(fast) == 500
+    assert fast == _lines_by_models(topic, payload)
+    for topic, body in doc_examples():
+        if topic.endswith(("/reading", "/batch")):
+            fast = _lines_by_fast_path(topic, body.encode())
+            assert fast is not None, topic
+            assert fast == _lines_by_models(topic, body.encode())
+
+
+@pytest.mark.parametrize(("topic", "payload"), [(m[1], m[2]) for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_every_documented_malformed_case_falls_back_to_the_models(topic: str, payload: bytes) -> None:
+    assert readings_fast(topic, payload) is None
