@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from simulator.meter_server import MeterServer
-from tests.conftest import REPO_ROOT
 from tests.edge.helpers import library, meter, write_config
+from tests.harness.cli import shopfloor as run_cli
 
 pytestmark = pytest.mark.integration
 
 
 def shopfloor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shopfloor", "edge", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli("edge", *args)
 
 
 def test_read_prints_a_table(tmp_path: Path, meter_server: Callable[..., MeterServer]) -> None:

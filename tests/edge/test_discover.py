@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,22 +11,15 @@ from pathlib import Path
 import pytest
 
 from shopfloor.services import Mosquitto
-from tests.conftest import REPO_ROOT
 from tests.edge.test_sources import SHELLY_GEN2_STATUS, TASMOTA_SENSOR
+from tests.harness.cli import shopfloor as run_cli
 from tests.harness.mqtt import MqttProbe
 
 pytestmark = pytest.mark.integration
 
 
 def shopfloor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shopfloor", "edge", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli("edge", *args)
 
 
 def test_discover_lists_retained_and_live_devices(tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto]) -> None:
