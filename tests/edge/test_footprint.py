@@ -1,0 +1,33 @@
+"""The edge runs on a Raspberry Pi with only the `edge` extra: no module of it may pull in a server library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SERVER_LIBRARIES = (
+    "fastapi",
+    "influxdb_client",
+    "httpx",
+    "uvicorn",
+    "matplotlib",
+    "grafana_client",
+    "prometheus_client",
+)
+
+_PROBE = f"""
+import importlib, pkgutil, sys
+import edge
+for module in pkgutil.walk_packages(edge.__path__, "edge."):
+    importlib.import_module(module.name)
+print(",".join(name for name in {SERVER_LIBRARIES!r} if name in sys.modules))
+print(len([name for name in sys.modules if name.startswith("edge.")]))
+"""
+
+
+def test_every_edge_module_imports_without_server_libraries() -> None:
+    # A fresh interpreter: this test process has loaded everything already.
+    result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=True)
+    loaded, count = result.stdout.strip().splitlines()
+    assert loaded == ""
+    assert int(count) >= 20
