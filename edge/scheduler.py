@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from edge.decode import DecodeError, decode_fields
 from edge.modbus import ModbusLink, ReadError
@@ -51,7 +51,6 @@ class DeviceTask:
     next_due: float = 0.0
     failures: int = 0
     quality: Quality | None = None
-    last_error: str = field(default="")
 
 
 def device_plan(device: DeviceSettings, profile: Profile) -> tuple[list[ResolvedField], list[ReadRequest]]:
@@ -172,4 +171,3 @@ class Scheduler:
             backoff = min(max(MAX_BACKOFF_S, interval), interval * 2 ** (task.failures - 1))
             task.next_due = now + backoff
         task.quality = poll.quality
-        task.last_error = poll.error or ""

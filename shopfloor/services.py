@@ -33,6 +33,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def free_port_block(count: int, preferred: int, host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive free ports: ``preferred`` when its block is free, else another."""
+
+    def block_free(base: int) -> bool:
+        return base + count <= 65535 and not any(port_open(host, base + i) for i in range(count))
+
+    if preferred and block_free(preferred):
+        return preferred
+    for _ in range(100):
+        base = free_port(host)
+        if block_free(base):
+            return base
+    raise ServiceError(f"no {count} consecutive free ports on {host}")
+
+
 def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

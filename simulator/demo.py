@@ -8,14 +8,10 @@ the data. It prints the URLs, then a one-line status per site, until Ctrl-C stop
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -23,7 +19,10 @@ from typing import Any, TextIO
 
 import yaml
 
-from shopfloor.services import Influxd, Mosquitto, free_port, port_open, wait_until
+from collector.influx_v1 import InfluxV1Writer
+from collector.settings import InfluxV1Settings
+from collector.write_result import InfluxQueryError
+from shopfloor.services import Influxd, Mosquitto, free_port, free_port_block, port_open, wait_until
 from simulator.sites import SiteSpec, default_sites
 
 BACKFILL_MARKER = "backfilled-days"
@@ -101,17 +100,14 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
 
 
 def influx_rows(influx_url: str, query: str) -> list[dict[str, Any]]:
-    params = urllib.parse.urlencode({"db": "shopfloor", "q": query, "epoch": "ms"})
+    """Rows of one InfluxQL query, or none while InfluxDB is not answering (a status line must not fail)."""
+    writer = InfluxV1Writer(InfluxV1Settings(url=influx_url, database="shopfloor"))
     try:
-        with urllib.request.urlopen(f"{influx_url}/query?{params}", timeout=5) as resp:
-            result = json.loads(resp.read())["results"][0]
-    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return writer.query(query, epoch="ms")
+    except InfluxQueryError:
         return []
-    rows = []
-    for series in result.get("series", []):
-        for values in series["values"]:
-            rows.append({**series.get("tags", {}), **dict(zip(series["columns"], values, strict=False))})
-    return rows
+    finally:
+        writer.close()
 
 
 def site_status(influx_url: str, site: str, now_ms: int) -> str:
@@ -175,11 +171,9 @@ class Demo:
         mqtt_port = pick_port(o.mqtt_port, "mqtt broker", out, taken)
         influx_port = pick_port(o.influx_port, "influxdb", out, taken)
         api_port = pick_port(o.api_port, "collector api", out, taken)
-        modbus_port = o.modbus_port
-        while any(port_open("127.0.0.1", modbus_port + i) for i in range(len(self.sites))):
-            modbus_port = free_port() + 0
-            if modbus_port + len(self.sites) > 65535:
-                modbus_port = 20000
+        modbus_port = free_port_block(len(self.sites), o.modbus_port)
+        if o.modbus_port and modbus_port != o.modbus_port:
+            print(f"note: Modbus ports {o.modbus_port}+ are taken; the simulated meters use {modbus_port}+", file=out)
         mosquitto = Mosquitto(self.dir / "mosquitto", port=mqtt_port)
         influxd = Influxd(self.dir / "influxd", port=influx_port)
         previous = {signal.SIGINT: signal.getsignal(signal.SIGINT), signal.SIGTERM: signal.getsignal(signal.SIGTERM)}

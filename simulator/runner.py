@@ -23,14 +23,13 @@ from shopfloor.contract import (
     MeterReading,
     Quality,
     ReadingBatch,
-    StationEvent,
     Value,
     build_topic,
     encode,
 )
 from simulator.meter_server import DeviceMap, MeterServer, Table
 from simulator.sites import SiteSpec
-from simulator.workshop import EnergyIntegrator, Workshop, _noise
+from simulator.workshop import EnergyIntegrator, Workshop, noise
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +40,14 @@ _PHASE_SPLIT = (0.42, 0.33, 0.25)
 
 def meter_quantities(power_w: float, energy_kwh: float, three_phase: bool, seed: int, ts_ms: int) -> dict[str, float]:
     """Every quantity a meter shows, in canonical units, consistent with its power and energy."""
-    wobble = _noise(seed, ts_ms // 1000)
+    wobble = noise(seed, ts_ms // 1000)
     voltage = round(229.0 + 3.0 * wobble, 2)
-    pf = round(0.9 + 0.08 * _noise(seed + 1, ts_ms // 60_000), 3)
+    pf = round(0.9 + 0.08 * noise(seed + 1, ts_ms // 60_000), 3)
     apparent = power_w / pf if pf else 0.0
     values = {
         "power": round(power_w, 1),
         "power_factor": pf,
-        "frequency": round(49.98 + 0.04 * _noise(seed + 2, ts_ms // 1000), 3),
+        "frequency": round(49.98 + 0.04 * noise(seed + 2, ts_ms // 1000), 3),
         "energy_import": round(energy_kwh, 3),
         "energy_export": 0.0,
         "apparent_power": round(apparent, 1),
@@ -158,9 +157,6 @@ class SimulatedSite:
     def event_messages(self, start_ms: int, end_ms: int) -> list[tuple[str, bytes]]:
         return [(self._topic(e.station, Kind.EVENT), encode(e)) for e in self.workshop.events_between(start_ms, end_ms)]
 
-    def events(self, start_ms: int, end_ms: int) -> list[StationEvent]:
-        return self.workshop.events_between(start_ms, end_ms)
-
     def _topic(self, source: str, kind: Kind) -> str:
         return build_topic(self.spec.id, source, kind, prefix=self.prefix)
 
@@ -173,7 +169,6 @@ class Simulation:
         self.publish = publish
         self.tick_s = tick_s
         self._stop = threading.Event()
-        self.events_published = 0
 
     def start_servers(self) -> None:
         now = int(time.time() * 1000)
@@ -195,7 +190,6 @@ class Simulation:
                     site.update_registers(now)
                     for topic, payload in site.event_messages(last, now):
                         self.publish(topic, payload)
-                        self.events_published += 1
                 last = now
         finally:
             for site in self.sites:

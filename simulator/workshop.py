@@ -104,7 +104,7 @@ def _pick(rng: random.Random, shares: dict[str, float]) -> str:
     return rng.choices(keys, weights=[shares[k] for k in keys])[0]
 
 
-def _noise(seed: int, slot: int) -> float:
+def noise(seed: int, slot: int) -> float:
     """Cheap deterministic noise in [0, 1) for a time slot."""
     x = (slot * 2654435761 + seed * 40503) & 0xFFFFFFFF
     x ^= x >> 13
@@ -266,7 +266,7 @@ class Workshop:
     # ---- loads
     def bench_power_w(self, bench: BenchSpec, ts_ms: int) -> float:
         slot = ts_ms // 10_000
-        wobble = _noise(self.seed + bench.unit_id, slot)
+        wobble = noise(self.seed + bench.unit_id, slot)
         job = self.active_job(bench, ts_ms)
         if job is not None and job.working_at(ts_ms):
             # Tools run in bursts: between 30 % and 170 % of the mean draw.
@@ -277,10 +277,10 @@ class Workshop:
 
     def main_power_w(self, ts_ms: int) -> float:
         slot = ts_ms // 10_000
-        wobble = _noise(self.seed, slot)
+        wobble = noise(self.seed, slot)
         load = self.site.base_load_w * (0.9 + 0.2 * wobble)
         if self.is_open(ts_ms):
-            load += self.site.open_load_w * (0.85 + 0.3 * _noise(self.seed + 7, slot // 6))
+            load += self.site.open_load_w * (0.85 + 0.3 * noise(self.seed + 7, slot // 6))
         load += sum(self.bench_power_w(b, ts_ms) for b in self.site.benches)
         return round(load, 1)
 

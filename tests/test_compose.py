@@ -6,6 +6,7 @@ validates the file the way `docker-compose up` would.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,8 +65,6 @@ def test_env_example_sets_every_required_variable() -> None:
         for line in (ROOT / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    import re
-
     required = set(re.findall(r"\$\{(\w+):\?", text))
     assert required and required <= set(env)
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -34,6 +33,10 @@ class _Output:
     def _pump(self, stream: Any) -> None:
         for line in stream:
             self.lines.append(line.rstrip("\n"))
+
+    def wait_closed(self) -> None:
+        """The process has exited: wait until its last lines are read."""
+        self._thread.join(timeout=10)
 
     @property
     def text(self) -> str:
@@ -121,6 +124,6 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    time.sleep(0)  # the output thread has the last lines now that the pipe is closed
+    out.wait_closed()
     assert proc.returncode == 0, out.text[-3000:]
     assert "stopped." in out.text

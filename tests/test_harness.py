@@ -122,3 +122,18 @@ def test_persistent_session_survives_broker_restart(mosquitto_factory: Callable[
     finally:
         sub.disconnect()
         sub.loop_stop()
+
+
+def test_free_port_block_skips_a_block_with_one_port_taken() -> None:
+    import socket
+
+    from shopfloor.services import free_port_block
+
+    base = free_port_block(3, 0)
+    assert free_port_block(3, base) == base
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", base + 1))
+        squatter.listen()
+        other = free_port_block(3, base)
+        assert other != base
+        assert not any(port_open("127.0.0.1", other + i) for i in range(3))
