@@ -80,7 +80,7 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
             "--poll-interval",
             "1",
             "--duration",
-            "150",
+            "300",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -95,17 +95,21 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
         assert influx_url and api_url, out.text
         influx, api = influx_url.group(1), api_url.group(1)
 
-        def live_readings_from_every_site() -> bool:
-            rows = _influx(influx, "SELECT count(power) FROM meter WHERE time > now() - 5m GROUP BY site")
-            return len(rows) >= len(sites)
+        def live_readings_from_every_site_edge() -> bool:
+            # Readings the edge agents read over Modbus TCP, not the backfill's (edge tag <site>-history).
+            for site in sites:
+                rows = _influx(influx, f"SELECT count(power) FROM meter WHERE site='{site}' AND edge='{site}-pi'")
+                if not rows or not rows[0][1]:
+                    return False
+            return True
 
-        wait_until(live_readings_from_every_site, 60, "live meter readings of every site in InfluxDB")
+        # Live data shares the collector's spool with the backfill, so under load it can lag.
+        wait_until(live_readings_from_every_site_edge, 120, "live readings of every site's edge agent in InfluxDB")
         for site in sites:
-            power = _influx(influx, f"SELECT last(power) FROM meter WHERE site='{site}' AND device='main'")
-            assert power and power[0][1] > 0, f"{site}: no positive main-meter power"
-            # The edge read it over Modbus TCP: the edge tag is the site's edge agent, not the backfill.
-            edges = _influx(influx, f"SHOW TAG VALUES FROM meter WITH KEY = edge WHERE site='{site}'")
-            assert any(row[1] == f"{site}-pi" for row in edges), edges
+            power = _influx(
+                influx, f"SELECT last(power) FROM meter WHERE site='{site}' AND device='main' AND edge='{site}-pi'"
+            )
+            assert power and power[0][1] > 0, f"{site}: no positive main-meter power from its edge"
 
         def kpis_nonzero_for_every_site() -> bool:
             for site in sites:
