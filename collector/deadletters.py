@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from collector.spool import open_sqlite
 
@@ -98,6 +99,11 @@ class DeadLetterStore:
                 raise
         return fresh
 
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read, under the lock that close() takes: no thread reads a connection being closed."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
     def entries(
         self, limit: int = 100, offset: int = 0, kind: str | None = None, requeued: bool = False
     ) -> list[DeadLetter]:
@@ -106,28 +112,23 @@ class DeadLetterStore:
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
-        rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        ).fetchall()
+        rows = self._rows(
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id LIMIT ? OFFSET ?", (*params, limit, offset)
+        )
         return [DeadLetter(*row) for row in rows]
 
     def get(self, letter_id: int) -> DeadLetter | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)).fetchone()
-        return DeadLetter(*row) if row else None
+        rows = self._rows(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,))
+        return DeadLetter(*rows[0]) if rows else None
 
     def open_ids(self) -> list[int]:
-        return [row[0] for row in self._conn.execute("SELECT id FROM dead_letters WHERE requeued_at_ms IS NULL")]
+        return [row[0] for row in self._rows("SELECT id FROM dead_letters WHERE requeued_at_ms IS NULL")]
 
     def count(self, kind: str | None = None) -> int:
         if kind is None:
-            return int(
-                self._conn.execute("SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL").fetchone()[0]
-            )
-        row = self._conn.execute(
-            "SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL AND kind = ?", (kind,)
-        ).fetchone()
-        return int(row[0])
+            return int(self._rows("SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL")[0][0])
+        rows = self._rows("SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL AND kind = ?", (kind,))
+        return int(rows[0][0])
 
     def mark_requeued(self, letter_id: int) -> None:
         with self._lock:

@@ -53,7 +53,10 @@ class Spool:
         self._writer = open_sqlite(path, synchronous)
         self._writer.executescript(_SCHEMA)
         self._reader = open_sqlite(path, synchronous)
+        # One lock per connection: appends (MQTT thread) and reads (drainer) still run side by side,
+        # as WAL allows, and close() takes both, so no thread is inside a connection being closed.
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self._appended = threading.Condition()
         self._lines_since_notify = 0
         self.depth_lines = 0
@@ -62,7 +65,10 @@ class Spool:
 
     def refresh_depth(self) -> None:
         """Recount from disk: another process (``dead-letters requeue``) may have appended."""
-        lines, size = self._reader.execute("SELECT coalesce(sum(n), 0), coalesce(sum(bytes), 0) FROM spool").fetchone()
+        with self._read_lock:
+            lines, size = self._reader.execute(
+                "SELECT coalesce(sum(n), 0), coalesce(sum(bytes), 0) FROM spool"
+            ).fetchone()
         with self._lock:
             self.depth_lines, self.depth_bytes = int(lines), int(size)
 
@@ -103,15 +109,16 @@ class Spool:
         lines: list[str] = []
         last_id = 0
         oldest = 0
-        for row_id, created_ms, text in self._reader.execute(
-            "SELECT id, created_ms, lines FROM spool ORDER BY id LIMIT 10000"
-        ):
-            if not lines:
-                oldest = created_ms
-            lines.extend(text.split("\n"))
-            last_id = row_id
-            if len(lines) >= max_lines:
-                break
+        with self._read_lock:
+            for row_id, created_ms, text in self._reader.execute(
+                "SELECT id, created_ms, lines FROM spool ORDER BY id LIMIT 10000"
+            ):
+                if not lines:
+                    oldest = created_ms
+                lines.extend(text.split("\n"))
+                last_id = row_id
+                if len(lines) >= max_lines:
+                    break
         if not lines:
             return None
         return SpoolBatch(last_id, lines, oldest)
@@ -122,6 +129,6 @@ class Spool:
         self.refresh_depth()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._writer.close()
             self._reader.close()

@@ -46,12 +46,15 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_rows = max_rows
         self.max_age_ms = int(max_age_s * 1000)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # One thread owns the connection (the agent's event loop); sqlite3 refuses any other, which
+        # turns a threading mistake into an error instead of a crash in the C library.
+        self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._depth: int = self._scalar("SELECT count(*) FROM readings")
+        self._next_seq: int = self._counter("next_seq")
 
     def _scalar(self, sql: str, *args: object) -> int:
         # fetchall() finalises the statement; a half-read cursor would block checkpoints.
@@ -92,6 +95,7 @@ class Outbox:
             db.execute("ROLLBACK")
             self._depth = self._scalar("SELECT count(*) FROM readings")
             raise
+        self._next_seq = seq
         return seqs
 
     def save_state(self, key: str, value: str) -> None:
@@ -141,8 +145,11 @@ class Outbox:
 
     @property
     def next_seq(self) -> int:
-        """The sequence number the next reading will get: how many readings were ever stored."""
-        return self._counter("next_seq")
+        """The sequence number the next reading will get: how many readings were ever stored.
+
+        Kept in memory like ``depth``, so monitoring may read it from any thread.
+        """
+        return self._next_seq
 
     @property
     def depth(self) -> int:

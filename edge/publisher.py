@@ -163,7 +163,10 @@ class Publisher:
             elif not outage_logged:
                 log.warning("MQTT broker %s:%s: %s; keeping readings in the outbox", broker.host, broker.port, problem)
                 outage_logged = True
-            await asyncio.to_thread(self._close, client, graceful=stop.is_set())
+            # The offline status is rendered here, on the loop: the outbox is only ever touched from
+            # this thread. (A worker thread reading it could race the agent closing it on shutdown.)
+            offline = self._status(EdgeState.OFFLINE) if stop.is_set() else None
+            await asyncio.to_thread(self._close, client, offline)
             self._inflight.clear()
             self._cursor = -1  # resend everything not acknowledged, oldest first
             if stop.is_set():
@@ -173,9 +176,10 @@ class Publisher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
-    def _close(self, client: paho.Client, graceful: bool) -> None:
-        if graceful and client.is_connected():
-            info = client.publish(self._status_topic, self._status(EdgeState.OFFLINE), qos=1, retain=True)
+    def _close(self, client: paho.Client, offline_status: bytes | None) -> None:
+        """Network only (runs in a worker thread): say goodbye when stopping, then disconnect."""
+        if offline_status is not None and client.is_connected():
+            info = client.publish(self._status_topic, offline_status, qos=1, retain=True)
             info.wait_for_publish(timeout=3)
         client.disconnect()
         client.loop_stop()
