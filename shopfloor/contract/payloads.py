@@ -10,7 +10,16 @@ import math
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from shopfloor.contract.categories import find_category
 from shopfloor.contract.topics import ID_PATTERN
@@ -67,12 +76,23 @@ class Quality(StrEnum):
 class Value(_Strict):
     """One quantity. ``value`` is null when the meter reports its 'not available' sentinel."""
 
-    value: float | None
+    # Strict: a number or null, never a numeric string or a boolean coerced into one.
+    value: Annotated[float, Strict()] | None
     unit: str = Field(min_length=1, max_length=16)
 
 
+def _unknown_quantity(quantity: str) -> ValueError:
+    known = ", ".join(QUANTITY_UNITS)
+    return ValueError(f"unknown quantity {quantity!r}: use one of {known}, or prefix a custom one with 'x_'")
+
+
 class MeterReading(_Strict):
-    """One poll of one device: topic kind ``reading``, or an element of a ``batch``."""
+    """One poll of one device: topic kind ``reading``, or an element of a ``batch``.
+
+    A canonical quantity's entry in ``values`` may be a bare number (or null): its unit is the
+    canonical one, so saying it again on every reading only costs bytes and parsing. Edges send
+    that form; the ``{"value", "unit"}`` form stays valid, and custom ``x_`` quantities need it.
+    """
 
     ts_ms: TimestampMs
     seq: int = Field(ge=0, description="per-edge sequence number, +1 per reading, survives restarts")
@@ -83,6 +103,24 @@ class MeterReading(_Strict):
     values: dict[str, Value] = Field(default_factory=dict)
     error: str | None = Field(default=None, max_length=500, description="why the reading is stale or in error")
 
+    @field_validator("values", mode="before")
+    @classmethod
+    def _bare_numbers_carry_the_canonical_unit(cls, values: object) -> object:
+        if not isinstance(values, dict):
+            return values
+        expanded: dict[object, object] = {}
+        for quantity, measured in values.items():
+            if isinstance(measured, dict | Value):
+                expanded[quantity] = measured
+                continue
+            unit = QUANTITY_UNITS.get(quantity.strip()) if isinstance(quantity, str) else None
+            if unit is None:
+                if isinstance(quantity, str) and quantity.strip().startswith("x_"):
+                    raise ValueError(f'custom quantity {quantity!r} needs the form {{"value": ..., "unit": ...}}')
+                raise _unknown_quantity(str(quantity))
+            expanded[quantity] = {"value": measured, "unit": unit}
+        return expanded
+
     @field_validator("values")
     @classmethod
     def _known_quantities_in_canonical_units(cls, values: dict[str, Value]) -> dict[str, Value]:
@@ -90,10 +128,7 @@ class MeterReading(_Strict):
             expected = QUANTITY_UNITS.get(quantity)
             if expected is None:
                 if not quantity.startswith("x_"):
-                    known = ", ".join(QUANTITY_UNITS)
-                    raise ValueError(
-                        f"unknown quantity {quantity!r}: use one of {known}, or prefix a custom one with 'x_'"
-                    )
+                    raise _unknown_quantity(quantity)
             elif measured.unit != expected:
                 raise ValueError(f"{quantity}.unit must be {expected!r}, got {measured.unit!r}")
         return values
@@ -105,6 +140,15 @@ class MeterReading(_Strict):
         if self.quality is not Quality.OK and any(v.value is not None for v in self.values.values()):
             raise ValueError(f"a {self.quality.value!r} reading carries no values (a dead meter is never zero)")
         return self
+
+    @field_serializer("values", when_used="json")
+    def _canonical_quantities_as_bare_numbers(self, values: dict[str, Value]) -> dict[str, object]:
+        return {
+            quantity: measured.value
+            if QUANTITY_UNITS.get(quantity) == measured.unit
+            else {"value": measured.value, "unit": measured.unit}
+            for quantity, measured in values.items()
+        }
 
 
 class ReadingBatch(_Strict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import uuid
 from pathlib import Path
 
@@ -11,10 +13,13 @@ from collector.deadletters import WRITE_REJECTED, DeadLetterStore
 from collector.delivery import RetryLater, deliver
 from collector.drain import Drainer
 from collector.influx_v1 import InfluxV1Writer
+from collector.ingest import fast_lines
+from collector.lineprotocol import message_lines
 from collector.metrics import CollectorMetrics
 from collector.settings import InfluxV1Settings
 from collector.spool import Spool
 from shopfloor.cli import main
+from shopfloor.contract import decode
 from shopfloor.services import Influxd, wait_until
 from tests.harness.influx import InfluxTestDB
 
@@ -94,3 +99,30 @@ def test_init_db_reports_an_unreachable_server(tmp_path: Path, capsys: pytest.Ca
     config.write_text("collector_id: c1\ninflux:\n  url: http://127.0.0.1:9\n  timeout_s: 2\n")
     assert main(["collector", "init-db", str(config)]) == 2
     assert "cannot reach InfluxDB" in capsys.readouterr().err
+
+
+EXTREME_VALUES = [2310.4, 1e-05, 1e16, 0.1 + 0.2, 5e-324, -0.0, 1.7976931348623157e308, 123456789.12345679, 812.0]
+
+
+@pytest.mark.parametrize("bare", [True, False], ids=["bare-values-fast-path", "values-with-units-by-models"])
+def test_meter_values_come_back_from_influxd_as_the_same_floats(influx_db: InfluxTestDB, bare: bool) -> None:
+    """Meter values are written as orjson's shortest text (``1e+16``, ``0.00001``), not ``repr``: both must
+    read back from a real influxd as the very same float64."""
+    quantities = ["power", "power_l1", "power_l2", "power_l3", "voltage_l1", "voltage_l2", "voltage_l3"]
+    quantities += ["energy_import", "frequency"]
+    units = {"power": "W", "voltage": "V", "energy": "kWh", "frequency": "Hz"}
+    values = {
+        q: v if bare else {"value": v, "unit": units[q.split("_")[0]]}
+        for q, v in zip(quantities, EXTREME_VALUES, strict=True)
+    }
+    body = {"ts_ms": T // 1_000_000, "seq": 1, "edge": "pi", "device": "m1", "profile": "p@1", "quality": "ok"}
+    topic, payload = "shopfloor/v1/gent/m1/reading", json.dumps({**body, "values": values}).encode()
+    fast = fast_lines(topic, payload, "shopfloor")
+    assert fast is not None
+    lines = fast[1] if bare else message_lines(decode(topic, payload))
+    assert "1e+16" in lines[0]
+    outcome = deliver(InfluxV1Writer(settings_for(influx_db)), lines)
+    assert outcome.written == 1 and not outcome.rejected
+    (row,) = influx_db.query("SELECT * FROM meter")
+    for quantity, value in zip(quantities, EXTREME_VALUES, strict=True):
+        assert struct.pack("<d", row[quantity]) == struct.pack("<d", value) or value == row[quantity] == 0.0, quantity

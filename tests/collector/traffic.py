@@ -28,18 +28,6 @@ FIELDS = (
     "frequency",
     "energy_import",
 )
-UNITS = {
-    "power": "W",
-    "power_l1": "W",
-    "power_l2": "W",
-    "power_l3": "W",
-    "voltage_l1": "V",
-    "voltage_l2": "V",
-    "voltage_l3": "V",
-    "current_l1": "A",
-    "frequency": "Hz",
-    "energy_import": "kWh",
-}
 
 
 def base_ts_ms() -> int:
@@ -55,9 +43,8 @@ def reading(device: int, i: int, t0: int, edge: str = "edge-1") -> dict[str, Any
         "device": f"m{device:02d}",
         "profile": "eastron-sdm630@1",
         "quality": "ok",
-        "values": {
-            name: {"value": float(i % 1000) + device / 100 + k, "unit": UNITS[name]} for k, name in enumerate(FIELDS)
-        },
+        # As edges send them: canonical quantities as bare numbers (their units are implied).
+        "values": {name: float(i % 1000) + device / 100 + k for k, name in enumerate(FIELDS)},
     }
 
 
@@ -77,7 +64,7 @@ def malformed(n: int, t0: int) -> Iterator[tuple[str, bytes]]:
         if sort == 0:
             yield build_topic(SITE, "m00", Kind.READING), b"{not json " + str(i).encode()
         elif sort == 1:
-            body["values"]["power"]["unit"] = "kW"
+            body["values"]["power"] = {"value": body["values"]["power"], "unit": "kW"}
             yield build_topic(SITE, "m00", Kind.READING), json.dumps(body).encode()
         elif sort == 2:
             body["device"] = "elsewhere"

@@ -22,12 +22,14 @@ from tests.contract.test_contract import MALFORMED, doc_examples
 SITE = "gent"
 
 
-def _reading(i: int, quality: str = "ok") -> dict[str, Any]:
+def _reading(i: int, quality: str = "ok", bare: bool = False) -> dict[str, Any]:
+    """``bare``: what edges send, canonical quantities as bare floats; else the explicit form with units."""
     values: dict[str, Any] = {
-        q: {"value": round(1.5 * i + n, 3), "unit": QUANTITY_UNITS[q]}
+        q: round(1.5 * i + n, 3) if bare else {"value": round(1.5 * i + n, 3), "unit": QUANTITY_UNITS[q]}
         for n, q in enumerate(["power", "voltage_l1", "energy_import", "power_factor", "frequency"])
     }
-    values["x_temperature"] = {"value": 21, "unit": "degC"}
+    if not bare:
+        values["x_temperature"] = {"value": 21, "unit": "degC"}
     reading: dict[str, Any] = {
         "ts_ms": 1763900000000 + i,
         "seq": i,
@@ -43,8 +45,8 @@ def _reading(i: int, quality: str = "ok") -> dict[str, Any]:
     return reading
 
 
-def _batch(n: int) -> dict[str, Any]:
-    return {"edge": "pi-1", "readings": [_reading(i, "stale" if i % 7 == 3 else "ok") for i in range(n)]}
+def _batch(n: int, bare: bool = False) -> dict[str, Any]:
+    return {"edge": "pi-1", "readings": [_reading(i, "stale" if i % 7 == 3 else "ok", bare) for i in range(n)]}
 
 
 _ODD_VALUES: list[Any] = [
@@ -131,10 +133,11 @@ def test_fast_path_never_accepts_what_the_models_reject(seed: int) -> None:
     rng = random.Random(seed)
     accepted_by_both = rejected_by_both = 0
     for _ in range(1500):
+        bare = rng.random() < 0.5
         if rng.random() < 0.5:
-            topic, doc = f"shopfloor/v1/{SITE}/main/reading", _mutate(_reading(rng.randrange(100)), rng)
+            topic, doc = f"shopfloor/v1/{SITE}/main/reading", _mutate(_reading(rng.randrange(100), bare=bare), rng)
         else:
-            topic, doc = f"shopfloor/v1/{SITE}/pi-1/batch", _mutate(_batch(4), rng)
+            topic, doc = f"shopfloor/v1/{SITE}/pi-1/batch", _mutate(_batch(4, bare), rng)
         payload = json.dumps(doc).encode()
         fast = _lines_by_fast_path(topic, payload)
         models = _lines_by_models(topic, payload)
@@ -148,8 +151,9 @@ def test_fast_path_never_accepts_what_the_models_reject(seed: int) -> None:
     assert accepted_by_both > 50 and rejected_by_both > 300
 
 
-def test_valid_batches_and_doc_examples_take_the_fast_path_with_identical_lines() -> None:
-    payload = json.dumps(_batch(500)).encode()
+@pytest.mark.parametrize("bare", [True, False], ids=["bare-values", "values-with-units"])
+def test_valid_batches_and_doc_examples_take_the_fast_path_with_identical_lines(bare: bool) -> None:
+    payload = json.dumps(_batch(500, bare)).encode()
     topic = f"shopfloor/v1/{SITE}/pi-1/batch"
     fast = _lines_by_fast_path(topic, payload)
     assert fast is not None and len(fast) == 500

@@ -44,7 +44,7 @@ def test_two_profiles_over_rtu(
         assert first["quality"] == "ok"
         assert set(first["values"]) == set(profile.fields)
         for quantity, value in first["values"].items():
-            assert value["value"] == pytest.approx(KNOWN_VALUES[quantity], rel=1e-6), (device, quantity)
+            assert value == pytest.approx(KNOWN_VALUES[quantity], rel=1e-6), (device, quantity)
 
 
 def test_dead_meter_is_isolated(
