@@ -21,6 +21,10 @@ from collector.write_result import InfluxQueryError, LineWriter
 
 log = logging.getLogger(__name__)
 
+# While a backlog drains, raw points go first: the rollup catch-up re-reads every late point, so it
+# runs once the spool is empty, or at this pace during a long backlog.
+ROLLUP_EVERY_S_WHILE_BACKLOGGED = 60.0
+
 
 def backoff_s(attempt: int, retry_max_s: float, retry_after_s: float | None) -> float:
     """Exponential from 0.25 s with jitter, capped; a server's Retry-After wins (capped the same way)."""
@@ -51,7 +55,7 @@ class Drainer:
         self._attempt = 0
         # InfluxDB 1.x only: 2.x/3.x have no continuous query to complete.
         self.late: LateMinutes | None = LateMinutes() if isinstance(settings, InfluxV1Settings) else None
-        self._last_rollup = 0.0
+        self._last_rollup = time.monotonic()
         self._rollup_retry_at = 0.0
         self._rollup_failing = False
 
@@ -83,8 +87,9 @@ class Drainer:
             self.spool.wait(batch_size, flush_s)
             return
         age_s = time.time() - batch.oldest_created_ms / 1000
-        if len(batch.lines) < batch_size and age_s < flush_s and not self._stop.is_set():
-            self.spool.wait(batch_size - len(batch.lines), flush_s - age_s)
+        spooled = self.spool.depth_lines
+        if spooled < batch_size and age_s < flush_s and not self._stop.is_set():
+            self.spool.wait(batch_size - spooled, flush_s - age_s)
             batch = self.spool.peek(batch_size)
             if batch is None:
                 return
@@ -117,7 +122,7 @@ class Drainer:
         if self.late is None or not self.late.ranges:
             return
         now = time.monotonic()
-        if now < self._rollup_retry_at or (not force and now - self._last_rollup < 5.0):
+        if now < self._rollup_retry_at or (not force and now - self._last_rollup < ROLLUP_EVERY_S_WHILE_BACKLOGGED):
             return
         query = getattr(self.writer, "query", None)
         if query is None or not isinstance(self.settings, InfluxV1Settings):

@@ -1,4 +1,4 @@
-"""InfluxDB 1.x over HTTP: ``POST /write?db=&rp=&precision=ns``, gzipped, basic auth. The only httpx importer.
+"""InfluxDB 1.x over HTTP: ``POST /write?db=&rp=&precision=ns``, gzip when remote, basic auth. The only httpx importer.
 
 Also the admin calls of ``init-db`` and ``/readyz`` (``/query``, ``/ping``).
 """
@@ -36,7 +36,7 @@ class InfluxV1Writer:
     def send(self, lines: list[str]) -> WriteResponse:
         body = "\n".join(lines).encode()
         headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if self.settings.gzip:
+        if self.settings.compress:
             body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         try:

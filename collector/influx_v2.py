@@ -32,7 +32,7 @@ class InfluxV2Writer:
             token=settings.token.get_secret_value(),
             org=settings.org,
             timeout=int(settings.timeout_s * 1000),
-            enable_gzip=settings.gzip,
+            enable_gzip=settings.compress,
             retries=False,
         )
         self._write = self._client.write_api(write_options=SYNCHRONOUS)

@@ -6,8 +6,10 @@ every error names the file, the key path and the fix. Documented in docs/collect
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -53,10 +55,37 @@ class _InfluxCommon(_Section):
     url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="lines per write request")
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000, description="longest wait for a batch to fill")
-    gzip: bool = True
+    gzip: bool | Literal["auto"] = Field(
+        default="auto",
+        description="compress write requests; auto: only when InfluxDB is on another host (over loopback "
+        "compression costs CPU at both ends and saves nothing)",
+    )
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest pause between write retries")
     raw_retention: str = Field(default="400d", pattern=r"^(INF|\d+[hdw])$", description="autogen duration, or INF")
+
+    @field_validator("gzip", mode="before")
+    @classmethod
+    def _true_false_or_auto(cls, value: object) -> object:
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ValueError("gzip must be true, false or auto")
+
+    @property
+    def compress(self) -> bool:
+        if self.gzip == "auto":
+            return not is_loopback_url(self.url)
+        return self.gzip
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class InfluxV1Settings(_InfluxCommon):

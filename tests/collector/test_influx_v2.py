@@ -36,7 +36,7 @@ def writer_for(fake: FakeInflux2, **extra: object) -> InfluxV2Writer:
 
 
 def test_endpoint_headers_precision_and_gzip(fake: FakeInflux2) -> None:
-    writer = writer_for(fake)
+    writer = writer_for(fake, gzip=True)  # "auto" would not compress: the fake listens on loopback
     outcome = deliver(writer, LINES)
     assert outcome.written == len(LINES) and not outcome.rejected
     [request] = fake.requests
@@ -50,8 +50,9 @@ def test_endpoint_headers_precision_and_gzip(fake: FakeInflux2) -> None:
     assert writer.ping()
 
 
-def test_without_gzip_the_body_is_plain(fake: FakeInflux2) -> None:
-    deliver(writer_for(fake, gzip=False), LINES[:2])
+@pytest.mark.parametrize("gzip", [False, "auto"])
+def test_without_gzip_the_body_is_plain(fake: FakeInflux2, gzip: object) -> None:
+    deliver(writer_for(fake, gzip=gzip), LINES[:2])
     assert "Content-Encoding" not in fake.requests[0].headers
     assert fake.requests[0].raw_body == "\n".join(LINES[:2]).encode()
 

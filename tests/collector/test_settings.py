@@ -61,3 +61,27 @@ def test_check_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "$share/writers/shopfloor/v1/+/+/+" in out and "database shopfloor" in out
     assert main(["collector", "check", str(CASES[0] / "collector.yaml")]) == 2
     assert "Fix:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "gzip", "compress"),
+    [
+        ("http://127.0.0.1:8086", "auto", False),
+        ("http://localhost:8086", "auto", False),
+        ("http://[::1]:8086", "auto", False),
+        ("http://influxdb:8086", "auto", True),
+        ("https://eu-central-1-1.aws.cloud2.influxdata.com", "auto", True),
+        ("http://127.0.0.1:8086", True, True),
+        ("http://influxdb:8086", False, False),
+    ],
+)
+def test_gzip_auto_compresses_only_for_a_remote_influxdb(url: str, gzip: object, compress: bool) -> None:
+    assert InfluxV1Settings.model_validate({"url": url, "gzip": gzip}).compress is compress
+
+
+def test_gzip_accepts_only_a_boolean_or_auto(tmp_path: Path) -> None:
+    path = tmp_path / "collector.yaml"
+    path.write_text("collector_id: c1\ninflux:\n  gzip: sometimes\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "influx.gzip" in "\n".join(caught.value.problems)

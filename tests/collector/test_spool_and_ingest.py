@@ -29,6 +29,18 @@ def test_spool_keeps_rows_in_order_across_a_reopen(tmp_path: Path) -> None:
     assert rest is not None and rest.lines == ["c 3"]
 
 
+def test_peek_takes_whole_rows_that_fit_in_one_request(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite", 1000, 1_000_000)
+    for row in (["a", "b", "c"], ["d", "e"], ["f", "g", "h", "i", "j", "k"], ["l"]):
+        spool.append(row)
+    sizes = []
+    while (batch := spool.peek(5)) is not None:
+        sizes.append(len(batch.lines))
+        spool.delete_through(batch.last_id)
+    # 3+2 fill a request; a row larger than a request goes alone (the drainer splits it); 1 is the rest.
+    assert sizes == [5, 6, 1]
+
+
 def test_spool_is_bounded(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.sqlite", max_lines=3, max_bytes=1_000_000)
     spool.append(["a", "b"])
