@@ -68,6 +68,9 @@ def _missing_extra(name: str, extra: str, exc: ModuleNotFoundError) -> Handler:
 def configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # httpx logs every request at INFO: a line per InfluxDB write drowns the collector's own log. Only at -vv.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING if verbosity < 2 else logging.NOTSET)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
