@@ -109,7 +109,7 @@ class Drainer:
         self._recovered()
         if outcome.rejected:
             self._dead_letter(outcome.rejected)
-        self.spool.delete_through(batch.last_id)
+        self.spool.remove(batch)
         if self.late is not None:
             self.late.note_lines(batch.lines, time.time_ns())
             self._complete_rollup(force=False)

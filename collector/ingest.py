@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from collector.deadletters import CONTRACT, DeadLetterStore, NewDeadLetter
 from collector.lineprotocol import NS_PER_MS, ItemIndex, dead_letter_line, message_lines, raw_reading_line
 from collector.metrics import CollectorMetrics
-from collector.spool import Spool, SpoolFull
+from collector.spool import Lane, Spool, SpoolFull
 from shopfloor.contract import ContractError, StationEvent, Topic, decode, readings_fast
 
 log = logging.getLogger(__name__)
@@ -160,11 +160,12 @@ class Ingest:
             if not ready:
                 return
             lines: list[str] = []
+            backlog: list[str] = []
             letters: list[NewDeadLetter] = []
             for entry in ready:
                 self._resolve(entry)
                 if entry.lines is not None:
-                    lines.extend(entry.lines)
+                    (backlog if entry.topic.endswith("/batch") else lines).extend(entry.lines)
                 else:
                     letters.append(
                         NewDeadLetter(
@@ -179,7 +180,7 @@ class Ingest:
                         for i, (letter, at_ms) in enumerate(fresh)
                     )
                     self.metrics.dead_lettered.labels(CONTRACT).inc(len(fresh))
-                self.spool.append(lines)
+                self.spool.append_rows([(Lane.LIVE, lines), (Lane.BACKLOG, backlog)])
             except SpoolFull as exc:
                 self._note_full(str(exc))
                 return

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from collector.deadletters import CONTRACT, DeadLetterStore
 from collector.lineprotocol import ItemIndex, message_lines
-from collector.spool import Spool
+from collector.spool import Lane, Spool
 from shopfloor.contract import ContractError, StationEvent, decode
 
 
@@ -55,6 +55,6 @@ def requeue(
         if not text or "\n" in text:
             return RequeueResult(letter_id, False, "a rejected write is one line of line protocol")
         lines = [text]
-    spool.append(lines)
+    spool.append(lines, Lane.BACKLOG)  # old data: live traffic goes first
     store.mark_requeued(letter_id)
     return RequeueResult(letter_id, True, f"{len(lines)} point(s) spooled")

@@ -13,7 +13,7 @@ from collector.deadletters import WRITE_REJECTED, DeadLetterStore
 from collector.delivery import RetryLater, deliver
 from collector.drain import Drainer
 from collector.influx_v1 import InfluxV1Writer
-from collector.ingest import fast_lines
+from collector.ingest import Ingest, fast_lines
 from collector.lineprotocol import message_lines
 from collector.metrics import CollectorMetrics
 from collector.settings import InfluxV1Settings
@@ -21,6 +21,7 @@ from collector.spool import Spool
 from shopfloor.cli import main
 from shopfloor.contract import decode
 from shopfloor.services import Influxd, wait_until
+from tests.collector.traffic import base_ts_ms, reading
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = pytest.mark.integration
@@ -126,3 +127,31 @@ def test_meter_values_come_back_from_influxd_as_the_same_floats(influx_db: Influ
     (row,) = influx_db.query("SELECT * FROM meter")
     for quantity, value in zip(quantities, EXTREME_VALUES, strict=True):
         assert struct.pack("<d", row[quantity]) == struct.pack("<d", value) or value == row[quantity] == 0.0, quantity
+
+
+def test_a_backlog_does_not_hold_back_live_readings(tmp_path: Path, influx_db: InfluxTestDB) -> None:
+    """One edge flushes a 3 000-reading backlog; another site's live readings, received after it, are in the
+    very first write request (the spool's live lane), not behind the backlog."""
+    spool = Spool(tmp_path / "spool.sqlite", 1_000_000, 1_000_000_000)
+    store = DeadLetterStore(tmp_path / "dead.sqlite")
+    acked: list[tuple[int, int]] = []
+    ingest = Ingest(prefix="shopfloor", spool=spool, dead_letters=store, metrics=CollectorMetrics(), ack=acked.extend)
+    t0 = base_ts_ms()
+    for m in range(6):
+        body = {"edge": "edge-1", "readings": [reading(i % 5, m * 500 + i, t0) for i in range(500)]}
+        ingest.receive("shopfloor/v1/backlog-site/edge-1/batch", json.dumps(body).encode(), mid=m + 1, qos=1)
+        ingest.flush()
+    for i in range(10):
+        live = reading(7, 5000 + i, t0, edge="pi-live")
+        ingest.receive(f"shopfloor/v1/live-site/{live['device']}/reading", json.dumps(live).encode(), 100 + i, 1)
+    ingest.flush()
+    assert len(acked) == 16
+    settings = settings_for(influx_db, batch_size=1000)
+    drainer = Drainer(spool, InfluxV1Writer(settings), store, CollectorMetrics(), settings)
+    drainer.drain_once()  # one request
+    assert influx_db.scalar("SELECT count(power) FROM meter WHERE site='live-site'") == 10
+    # ... filled up with whole backlog rows: 10 + 500 fit in a 1 000-line request, 10 + 1 000 would not.
+    assert influx_db.scalar("SELECT count(power) FROM meter WHERE site='backlog-site'") == 500
+    while spool.depth_lines:
+        drainer.drain_once()
+    assert influx_db.scalar("SELECT count(power) FROM meter WHERE site='backlog-site'") == 3000

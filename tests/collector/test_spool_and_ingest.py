@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from collector.deadletters import DeadLetterStore
 from collector.ingest import Ingest
 from collector.metrics import CollectorMetrics
-from collector.spool import Spool, SpoolFull
+from collector.spool import Lane, Spool, SpoolFull
 from tests.collector.traffic import base_ts_ms, reading
 
 
@@ -23,7 +24,7 @@ def test_spool_keeps_rows_in_order_across_a_reopen(tmp_path: Path) -> None:
     assert spool.depth_lines == 3
     batch = spool.peek(2)
     assert batch is not None and batch.lines == ["a 1", "b 2"]
-    spool.delete_through(batch.last_id)
+    spool.remove(batch)
     assert spool.depth_lines == 1
     rest = spool.peek(100)
     assert rest is not None and rest.lines == ["c 3"]
@@ -36,9 +37,40 @@ def test_peek_takes_whole_rows_that_fit_in_one_request(tmp_path: Path) -> None:
     sizes = []
     while (batch := spool.peek(5)) is not None:
         sizes.append(len(batch.lines))
-        spool.delete_through(batch.last_id)
+        spool.remove(batch)
     # 3+2 fill a request; a row larger than a request goes alone (the drainer splits it); 1 is the rest.
     assert sizes == [5, 6, 1]
+
+
+def test_live_rows_go_first_and_fill_up_with_backlog(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite", 1000, 1_000_000)
+    spool.append(["backlog 1", "backlog 2", "backlog 3"], Lane.BACKLOG)
+    spool.append(["live 1"])
+    spool.append_rows([(Lane.LIVE, ["live 2"]), (Lane.BACKLOG, ["backlog 4"])])
+    first = spool.peek(4)
+    assert first is not None and first.lines == ["live 1", "live 2"]  # the next row, 3 lines, would not fit
+    spool.append(["live 3"])  # arrives while the first batch is being written
+    spool.remove(first)
+    second = spool.peek(100)
+    assert second is not None and second.lines == ["live 3", "backlog 1", "backlog 2", "backlog 3", "backlog 4"]
+    spool.remove(second)
+    assert spool.peek(100) is None and spool.depth_lines == 0
+
+
+def test_a_spool_from_before_lanes_is_migrated_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,"
+        " n INTEGER NOT NULL, bytes INTEGER NOT NULL, lines TEXT NOT NULL)"
+    )
+    old.execute("INSERT INTO spool (created_ms, n, bytes, lines) VALUES (1, 2, 7, 'a 1\nb 2')")
+    old.commit()
+    old.close()
+    spool = Spool(path, 1000, 1_000_000)
+    spool.append(["c 3"], Lane.BACKLOG)
+    batch = spool.peek(100)
+    assert batch is not None and batch.lines == ["a 1", "b 2", "c 3"]
 
 
 def test_spool_is_bounded(tmp_path: Path) -> None:
@@ -77,6 +109,6 @@ def test_ingest_acks_only_what_is_committed_and_holds_the_rest_while_the_spool_i
     assert 7 not in [mid for mid, _ in acked]
     batch = spool.peek(100)
     assert batch is not None
-    spool.delete_through(batch.last_id)  # the drainer made room
+    spool.remove(batch)  # the drainer made room
     ingest.flush()
     assert 7 in [mid for mid, _ in acked]
