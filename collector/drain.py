@@ -118,7 +118,11 @@ class Drainer:
         self.metrics.spool_bytes.set(self.spool.depth_bytes)
 
     def _complete_rollup(self, force: bool) -> None:
-        """Re-aggregate the minutes that received late meter points (see collector.rollup)."""
+        """Re-aggregate the minutes that received late meter points (see collector.rollup).
+
+        One span (at most a day) per call: a 30-day backfill is 30 queries of about a second each, and
+        live points are written between them instead of waiting for all of them.
+        """
         if self.late is None or not self.late.ranges:
             return
         now = time.monotonic()
@@ -127,18 +131,20 @@ class Drainer:
         query = getattr(self.writer, "query", None)
         if query is None or not isinstance(self.settings, InfluxV1Settings):
             return
+        span = self.late.take_first()
+        if span is None:
+            return
         self._last_rollup = now
-        for start_ns, end_ns in self.late.take():
-            try:
-                query(rollup_range_query(self.settings.database, start_ns, end_ns))
-            except InfluxQueryError as exc:
-                self.late.add(start_ns, end_ns)
-                self._rollup_retry_at = now + 60.0
-                if not self._rollup_failing:
-                    hint = " (run `shopfloor collector init-db` to create it)" if "not found" in str(exc) else ""
-                    log.warning("cannot complete the 1-minute rollup for late data%s: %s", hint, exc)
-                self._rollup_failing = True
-                return
+        try:
+            query(rollup_range_query(self.settings.database, *span))
+        except InfluxQueryError as exc:
+            self.late.add(*span)
+            self._rollup_retry_at = now + 60.0
+            if not self._rollup_failing:
+                hint = " (run `shopfloor collector init-db` to create it)" if "not found" in str(exc) else ""
+                log.warning("cannot complete the 1-minute rollup for late data%s: %s", hint, exc)
+            self._rollup_failing = True
+            return
         if self._rollup_failing:
             log.warning("the 1-minute rollup for late data is complete again")
             self._rollup_failing = False

@@ -56,6 +56,18 @@ class LateMinutes:
                 merged.append((s, e))
         self.ranges = merged
 
+    def take_first(self) -> tuple[int, int] | None:
+        """The oldest range, at most a day of it, taken out; the rest stays for later."""
+        if not self.ranges:
+            return None
+        start, end = self.ranges[0]
+        cut = min(end, start + MAX_SPAN_NS)
+        if cut == end:
+            self.ranges.pop(0)
+        else:
+            self.ranges[0] = (cut, end)
+        return start, cut
+
     def take(self) -> list[tuple[int, int]]:
         """The ranges to re-aggregate, cut into spans of at most a day; the accumulator is emptied."""
         spans: list[tuple[int, int]] = []

@@ -49,6 +49,17 @@ def test_take_cuts_a_month_into_days() -> None:
     assert len(spans) == 30 and spans[0] == (0, 24 * 60 * MINUTE)
 
 
+def test_take_first_hands_out_a_day_at_a_time_oldest_first() -> None:
+    late = LateMinutes()
+    day = 24 * 60 * MINUTE
+    late.add(5 * day, 5 * day + MINUTE)
+    late.add(0, day + 10 * MINUTE)
+    assert late.take_first() == (0, day)
+    assert late.take_first() == (day, day + 10 * MINUTE)
+    assert late.take_first() == (5 * day, 5 * day + MINUTE)
+    assert late.take_first() is None and late.ranges == []
+
+
 def test_range_query_is_the_cq_body_with_a_time_filter() -> None:
     query = rollup_range_query("shopfloor", 10, 20)
     assert 'INTO "shopfloor"."rollup"."meter_1m"' in query
@@ -98,3 +109,20 @@ def test_rebuild_rollup_covers_history_already_in_the_database(influx_db: Influx
     assert queries == 5
     rows = influx_db.query('SELECT count(power) FROM "rollup"."meter_1m" WHERE site=\'s\'')
     assert rows[0]["count"] == 3  # the point 10 days back is outside the rebuilt range
+
+
+@pytest.mark.integration
+def test_a_failing_catch_up_keeps_every_range_for_later(influx_db: InfluxTestDB, tmp_path: Path) -> None:
+    """The database is gone, so the query fails, and nothing of the three days is forgotten."""
+    settings = InfluxV1Settings(url=influx_db.url, database=f"{influx_db.database}_absent")
+    spool = Spool(tmp_path / "spool.sqlite", max_lines=1000, max_bytes=1_000_000)
+    writer = make_writer(settings)
+    drainer = Drainer(spool, writer, DeadLetterStore(tmp_path / "dead.sqlite"), CollectorMetrics(), settings)
+    assert drainer.late is not None
+    three_days = (0, 3 * 24 * 60 * MINUTE)
+    drainer.late.add(*three_days)
+    try:
+        drainer.drain_once()  # empty spool: runs the catch-up, which InfluxDB refuses
+    finally:
+        writer.close()
+    assert drainer.late.ranges == [three_days]
