@@ -15,7 +15,6 @@ from typing import Protocol
 import orjson
 
 from shopfloor.contract import (
-    QUANTITY_UNITS,
     EdgeState,
     EdgeStatus,
     EventType,
@@ -26,14 +25,12 @@ from shopfloor.contract import (
     ReadingBatch,
     StationEvent,
 )
+from shopfloor.contract.fastpath import bare_floats
 from shopfloor.kpi import outcome_fields
 
 NS_PER_MS = 1_000_000
 
 FieldValue = str | int | float
-_FLOATS_ONLY = {float}
-# Field keys that need neither JSON nor line-protocol escaping: the canonical quantities.
-_PLAIN_FIELD_KEYS = frozenset(QUANTITY_UNITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +122,9 @@ def raw_reading_line(site: str, reading: RawReading) -> str:
     values = reading.get("values", {})
     series = _meter_series(site, reading["device"], reading["edge"])
     time_ns = reading["ts_ms"] * NS_PER_MS
-    plain = quality == "ok" and "error" not in reading and values.keys() <= _PLAIN_FIELD_KEYS
-    if plain and set(map(type, values.values())) == _FLOATS_ONLY:
-        # What edges send, canonical quantities as bare floats: orjson writes {"power":2310.4,...} in C,
-        # which is the field set once the key quotes go and the colons become equals signs.
+    if quality == "ok" and "error" not in reading and bare_floats(values):
+        # orjson writes {"power":2310.4,...} in C; canonical quantity names need no escaping in either
+        # format, so that is the field set once the key quotes go and the colons become equals signs.
         fields = orjson.dumps(values).decode()[2:-1].replace('":', "=").replace(',"', ",")
         return f'{series}{fields},quality="ok",seq={reading["seq"]}i {time_ns}'
     parts: list[str] = []

@@ -53,18 +53,20 @@ def _is_profile(value: str) -> bool:
     return _is_text(value, 64, 1)
 
 
+def bare_floats(values: dict[str, Any]) -> bool:
+    """The form edges send: canonical quantities only, each a bare float. Set operations in C, no loop."""
+    return values.keys() <= _CANONICAL_NAMES and set(map(type, values.values())) == _FLOATS_ONLY
+
+
 def _valid_values(values: object, ok: bool) -> bool:
     if type(values) is not dict:
         return False
     if not values:
         return not ok
-    if ok and values.keys() <= _CANONICAL_NAMES:
-        # The form edges send, canonical quantities as bare floats: checked in C, not value by value.
-        numbers = values.values()
-        if set(map(type, numbers)) == _FLOATS_ONLY:
-            total = sum(numbers)
-            # inf or nan anywhere makes the sum inf or nan; an overflow only sends the reading to the models.
-            return bool(total - total == 0.0)
+    if ok and bare_floats(values):
+        total = sum(values.values())
+        # inf or nan anywhere makes the sum inf or nan; an overflow only sends the reading to the models.
+        return bool(total - total == 0.0)
     return _valid_values_one_by_one(values, ok)
 
 

@@ -9,17 +9,19 @@ import pytest
 
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
+from shopfloor.services import wait_until
 
 
 @pytest.fixture
 def run_collector() -> Iterator[Callable[[CollectorSettings], CollectorRuntime]]:
-    """Start collectors in this process; each is stopped at the end of the test."""
+    """Start collectors in this process, each returned once subscribed and stopped at the end of the test."""
     started: list[CollectorRuntime] = []
 
     def start(settings: CollectorSettings) -> CollectorRuntime:
         runtime = CollectorRuntime(settings)
         started.append(runtime)
         runtime.start()
+        wait_until(runtime.mqtt.connected.is_set, 10, "collector subscribed")
         return runtime
 
     try:

@@ -38,7 +38,6 @@ def test_health_metrics_dead_letters_and_requeue_over_http(
         )
     )
     runtime = run_collector(settings)
-    wait_until(runtime.mqtt.connected.is_set, 10, "collector subscribed")
     body = reading(3, 1, base_ts_ms())
     good_topic = "shopfloor/v1/test-site/m03/reading"
     wrong = {**body, "values": {"power": {"value": 2.5, "unit": "kW"}}}

@@ -51,7 +51,6 @@ def api(
     )
     settings = load(config)
     runtime = run_collector(settings)
-    wait_until(runtime.mqtt.connected.is_set, 10, "collector subscribed")
     with TestClient(create_app(settings, runtime)) as client:
         yield client, runtime
 

@@ -120,7 +120,6 @@ def test_collector_end_to_end_into_the_v2_api(
         "  flush_interval_ms: 50\n"
     )
     runtime = run_collector(load_settings(config))
-    wait_until(runtime.mqtt.connected.is_set, 10, "collector subscribed")
     publisher = Publisher(mosquitto.host, mosquitto.port)
     try:
         publisher.publish_all(readings(5, 20, base_ts_ms()))
