@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import threading
 import time
 from collections.abc import Callable
 
@@ -105,8 +106,12 @@ def test_persistent_session_survives_broker_restart(mosquitto_factory: Callable[
         return client
 
     sub = subscriber()
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *args: subscribed.set()
     sub.subscribe("durable/#", qos=1)
-    # The warm-up message round trip proves the subscription is in place.
+    # Publishing before the broker's SUBACK races the subscription: the warm-up would match nothing and be dropped.
+    assert subscribed.wait(10), "no SUBACK from the broker"
+    # The warm-up message round trip proves the session delivers to this client.
     with MqttProbe(broker.host, broker.port, topics=()) as probe:
         probe.publish("durable/warmup", b"0")
     wait_until(lambda: b"0" in got, 10, "warm-up message")

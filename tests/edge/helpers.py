@@ -137,7 +137,9 @@ class Subscriber:
             clean_session=False,
         )
         self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+        self._subscribed = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *args: self._subscribed.set()
         self.client.on_message = self._on_message
         self.host, self.port = host, port
 
@@ -160,8 +162,13 @@ class Subscriber:
         self.client.loop_stop()
 
     def resume(self) -> None:
+        """Connect and return once the broker has acknowledged the subscription: a message published
+        before the SUBACK of a first subscription matches nothing and is dropped."""
+        self._subscribed.clear()
         self.client.connect(self.host, self.port, keepalive=30)
         self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise TimeoutError(f"no SUBACK from the broker at {self.host}:{self.port}")
 
     def readings(self, edge: str) -> list[dict[str, Any]]:
         with self._lock:
