@@ -68,7 +68,9 @@ class CollectorMetrics:
         self.spool_full = Gauge(
             "shopfloor_collector_spool_full", "1 while the spool is full and messages wait un-acked", registry=r
         )
-        self.broker_connected = Gauge("shopfloor_collector_broker_connected", "1 when connected to MQTT", registry=r)
+        self.broker_connected = Gauge(
+            "shopfloor_collector_broker_connected", "1 when connected to MQTT and subscribed", registry=r
+        )
         self.influx_up = Gauge(
             "shopfloor_collector_influx_up", "1 when the last InfluxDB request got an answer", registry=r
         )

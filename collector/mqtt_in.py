@@ -16,7 +16,7 @@ from collector.ingest import Ingest
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from shopfloor.contract import subscription
-from shopfloor.mqtt import connect, new_client
+from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, connect_in_background, new_client
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class MqttIn:
         self.settings = settings
         self.metrics = metrics
         self.connected = threading.Event()
+        self._accepted = False  # a CONNACK came on this connection
         self._stop = threading.Event()
         self._ingest: Ingest | None = None
         self._timer: threading.Thread | None = None
@@ -42,6 +43,7 @@ class MqttIn:
             max_inflight=settings.subscription.receive_maximum,
         )
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
 
@@ -49,15 +51,13 @@ class MqttIn:
         self._ingest = ingest
         sub = self.settings.subscription
         # clean_start=False: the broker keeps our queue (and unacked messages) across restarts.
-        connect(
+        connect_in_background(
             self.client,
             self.settings.broker,
             clean_start=False,
             session_expiry_s=sub.session_expiry_s,
             receive_maximum=sub.receive_maximum,
-            blocking=False,
         )
-        self.client.loop_start()
         self._timer = threading.Thread(target=self._commit_timer, name="collector-commit", daemon=True)
         self._timer.start()
 
@@ -84,26 +84,46 @@ class MqttIn:
                     log.exception("spool commit failed; retrying")
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self._accepted = not reason.is_failure
         if reason.is_failure:
             log.error("MQTT broker refused the connection: %s", reason)
             return
         topic = subscription_filter(self.settings)
         client.subscribe(topic, qos=1)
-        self.connected.set()
-        self.metrics.broker_connected.set(1)
         log.info(
-            "connected to %s:%s, subscribed to %s (session present: %s)",
+            "connected to %s:%s (session present: %s), subscribing to %s",
             self.settings.broker.host,
             self.settings.broker.port,
-            topic,
             flags.session_present,
+            topic,
         )
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: list[Any], props: Any) -> None:
+        # Ready only on the SUBACK: until the broker has the subscription, what is published matches nothing.
+        refused = [reason for reason in reasons if reason.is_failure]
+        if refused:
+            log.error(
+                "MQTT broker refused the subscription to %s: %s; check the broker's ACL for this user",
+                subscription_filter(self.settings),
+                ", ".join(str(reason) for reason in refused),
+            )
+            return
+        self.connected.set()
+        self.metrics.broker_connected.set(1)
+        log.info("subscribed to %s", subscription_filter(self.settings))
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connected.clear()
         self.metrics.broker_connected.set(0)
-        if not self._stop.is_set():
+        accepted, self._accepted = self._accepted, False
+        if self._stop.is_set():
+            return
+        if accepted:
             log.warning("MQTT connection lost (%s); paho reconnects with back-off", reason)
+        else:
+            log.warning(
+                "MQTT broker %s:%s: %s", self.settings.broker.host, self.settings.broker.port, CLOSED_BEFORE_CONNACK
+            )
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         assert self._ingest is not None

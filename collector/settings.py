@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from shopfloor.config import load_config
+from shopfloor.config import load_config, relative_to_config
 from shopfloor.contract.topics import ID_PATTERN
 from shopfloor.kpi.opening_hours import OpeningHours, TimeZoneName, parse_hours
 from shopfloor.kpi.sessions import DEFAULT_TIMEZONE
@@ -134,7 +134,7 @@ class SpoolSettings(_Section):
     @field_validator("path")
     @classmethod
     def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
-        return _resolve(path, info)
+        return relative_to_config(path, info)
 
 
 class DeadLetterSettings(_Section):
@@ -143,7 +143,7 @@ class DeadLetterSettings(_Section):
     @field_validator("path")
     @classmethod
     def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
-        return _resolve(path, info)
+        return relative_to_config(path, info)
 
 
 class HttpSettings(_Section):
@@ -200,13 +200,6 @@ class CollectorSettings(_Section):
         if self.spool.path == self.dead_letters.path:
             raise ValueError("spool.path and dead_letters.path must be different files")
         return self
-
-
-def _resolve(path: Path, info: ValidationInfo) -> Path:
-    base = (info.context or {}).get("config_dir")
-    if base is not None and not path.is_absolute():
-        return Path(base) / path
-    return path
 
 
 def load_settings(path: Path | str) -> CollectorSettings:

@@ -31,7 +31,7 @@ from edge.sources import PayloadError, Sample, generic, shelly, tasmota
 from edge.station_book import StationBook
 from edge.station_settings import PROFILE_OF_FORMAT, MqttSourceSettings
 from shopfloor.contract import Quality
-from shopfloor.mqtt import MqttError, connect, new_client
+from shopfloor.mqtt import connect_in_background, new_client
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +202,7 @@ class MqttSources:
         client.on_connect = on_connect
         client.on_message = on_message
         client.on_subscribe = on_subscribe
-        try:
-            connect(client, broker, clean_start=True, session_expiry_s=0, blocking=False)
-        except MqttError as exc:
-            log.warning("local broker: %s; retrying", exc)
-        client.loop_start()  # paho reconnects by itself, with the back-off new_client set
+        await asyncio.to_thread(connect_in_background, client, broker, clean_start=True, session_expiry_s=0)
         try:
             interval = min(1.0, min(s.settings.stale_after_s for s in self.sources) / 4)
             while not stop.is_set():

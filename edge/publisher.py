@@ -26,7 +26,7 @@ from edge.outbox import Outbox, Row
 from edge.settings import EdgeSettings
 from shopfloor import __version__
 from shopfloor.contract import EdgeState, EdgeStatus, Kind, Quality, build_topic, encode
-from shopfloor.mqtt import MqttError, connect, new_client
+from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, MqttError, connect, new_client
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,9 @@ class Publisher:
                 await asyncio.to_thread(connect, client, broker, clean_start=True, session_expiry_s=0)
                 client.loop_start()
                 event = await asyncio.wait_for(events.get(), timeout=broker.keepalive_s)
-                if event != "up":
+                if event == "down":
+                    problem = CLOSED_BEFORE_CONNACK
+                elif event != "up":
                     problem = event
             except MqttError as exc:
                 problem = str(exc)

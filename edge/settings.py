@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from edge.profiles import ProfileLibrary
 from edge.station_settings import BenchSettings, MqttSourceSettings, StationIoSettings, bench_problems
-from shopfloor.config import ConfigError, load_config
+from shopfloor.config import ConfigError, load_config, relative_to_config
 from shopfloor.contract.payloads import DeviceId
 from shopfloor.mqtt import BrokerSettings
 
@@ -91,10 +91,7 @@ class OutboxSettings(_Section):
     @field_validator("path")
     @classmethod
     def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
-        base = (info.context or {}).get("config_dir")
-        if base is not None and not path.is_absolute():
-            return Path(base) / path
-        return path
+        return relative_to_config(path, info)
 
 
 class PublishSettings(_Section):
@@ -120,8 +117,7 @@ class EdgeSettings(_Section):
     @field_validator("profile_dirs")
     @classmethod
     def _dirs_relative_to_config(cls, dirs: list[Path], info: ValidationInfo) -> list[Path]:
-        base = (info.context or {}).get("config_dir")
-        resolved = [Path(base) / d if base is not None and not d.is_absolute() else d for d in dirs]
+        resolved = [relative_to_config(d, info) for d in dirs]
         for i, directory in enumerate(resolved):
             if not directory.is_dir():
                 raise ValueError(f"[{i}] {directory} is not a folder: create it or remove the entry")

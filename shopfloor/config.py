@@ -21,11 +21,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 Model = TypeVar("Model", bound=BaseModel)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def relative_to_config(path: Path, info: ValidationInfo) -> Path:
+    """For a field validator: a relative path in a config file means relative to that file's folder."""
+    base = (info.context or {}).get("config_dir")
+    if base is not None and not path.is_absolute():
+        return Path(base) / path
+    return path
 
 
 class ConfigError(Exception):

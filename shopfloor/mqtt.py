@@ -7,6 +7,8 @@ paho's connect failures come out as :class:`MqttError`.
 
 from __future__ import annotations
 
+import functools
+import logging
 import ssl
 from pathlib import Path
 from typing import Self
@@ -15,13 +17,22 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from shopfloor.config import relative_to_config
 from shopfloor.contract import DEFAULT_PREFIX
+
+log = logging.getLogger(__name__)
 
 
 class MqttError(RuntimeError):
     """The broker could not be reached, refused us, or a client call failed."""
+
+
+CLOSED_BEFORE_CONNACK = (
+    "the broker closed the connection before accepting it. Fix: if its port speaks TLS, add a broker.tls "
+    "block; if it requires client certificates, set broker.tls.cert_file and key_file"
+)
 
 
 class TlsSettings(BaseModel):
@@ -32,10 +43,37 @@ class TlsSettings(BaseModel):
     key_file: Path | None = None
     insecure: bool = Field(default=False, description="skip hostname verification (testing only)")
 
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        path = relative_to_config(path, info)
+        if not path.is_file():
+            raise ValueError(
+                f"{path} is not a file: give the path of a PEM file (relative paths start at the config file)"
+            )
+        return path
+
     @model_validator(mode="after")
-    def _cert_and_key_together(self) -> Self:
+    def _usable_certificates(self) -> Self:
+        # Checked here, so that `check` finds a broken file instead of a traceback at the first connect.
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together: set both for client certificates, or neither")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if self.ca_file is not None:
+            try:
+                context.load_verify_locations(cafile=self.ca_file)
+            except ssl.SSLError as exc:
+                raise ValueError(f"ca_file {self.ca_file} holds no usable PEM certificate ({exc.reason})") from None
+        if self.cert_file is not None and self.key_file is not None:
+            try:
+                context.load_cert_chain(self.cert_file, self.key_file)
+            except ssl.SSLError as exc:
+                raise ValueError(
+                    f"cert_file {self.cert_file} and key_file {self.key_file} are not a matching PEM certificate "
+                    f"and unencrypted key ({exc.reason})"
+                ) from None
         return self
 
 
@@ -116,5 +154,40 @@ def connect(
             client.connect_async(
                 settings.host, settings.port, keepalive=settings.keepalive_s, clean_start=clean_start, properties=props
             )
-    except (OSError, ValueError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
+        raise MqttError(
+            f"TLS handshake with MQTT broker {settings.host}:{settings.port} failed: {exc}. Fix: broker.tls.ca_file "
+            "must be the CA that signed the broker's certificate, broker.host a name or IP in that certificate, "
+            "and cert_file/key_file a client certificate the broker trusts"
+        ) from exc
+    except (OSError, ValueError) as exc:
         raise MqttError(f"cannot connect to MQTT broker {settings.host}:{settings.port}: {exc}") from exc
+
+
+def connect_in_background(
+    client: paho.Client,
+    settings: BrokerSettings,
+    *,
+    clean_start: bool,
+    session_expiry_s: int,
+    receive_maximum: int | None = None,
+) -> None:
+    """Connect and start the network thread, which reconnects with back-off for as long as it runs.
+
+    The first attempt is made here, blocking, because paho's own retries never say why they failed:
+    a wrong CA, a closed port or an unknown host is logged once with its reason.
+    """
+    attempt = functools.partial(
+        connect,
+        client,
+        settings,
+        clean_start=clean_start,
+        session_expiry_s=session_expiry_s,
+        receive_maximum=receive_maximum,
+    )
+    try:
+        attempt()
+    except MqttError as exc:
+        log.warning("%s; retrying with back-off", exc)
+        attempt(blocking=False)
+    client.loop_start()

@@ -10,6 +10,7 @@ import pytest
 from collector.settings import InfluxV1Settings, InfluxV2Settings, load_settings
 from shopfloor.cli import main
 from shopfloor.config import ConfigError
+from tests.harness.tls import make_pki
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -35,6 +36,7 @@ def test_example_file_loads_and_resolves_paths_next_to_it() -> None:
 
 def test_yaml_blocks_in_the_docs_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INFLUX_TOKEN", "secret-token")
+    make_pki(tmp_path / "certs")  # the TLS example's ca.pem, client.pem and client.key, next to the blocks
     text = (REPO / "docs" / "collector.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
     assert blocks
