@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,12 +25,14 @@ from typing import Any
 import pytest
 import yaml
 
+from shopfloor.contract import MeterReading, Quality, encode
 from shopfloor.mqtt import CLOSED_BEFORE_CONNACK
 from shopfloor.services import Mosquitto, free_port, wait_until
 from simulator.meter_server import MeterServer
 from tests.conftest import REPO_ROOT
 from tests.edge.helpers import KNOWN_VALUES, library, meter, write_config
 from tests.harness.influx import InfluxTestDB
+from tests.harness.mqtt import MqttProbe
 from tests.harness.tls import Pki, make_pki
 
 pytestmark = pytest.mark.integration
@@ -231,32 +234,53 @@ def test_a_certificate_with_the_wrong_key_is_a_config_error(tmp_path: Path, pki:
     assert load_settings(config)[0].broker.tls is not None
 
 
-def test_a_subscription_the_broker_refuses_is_logged_and_not_ready(
+def test_a_refused_subscription_is_logged_and_taken_once_the_acl_is_fixed(
     tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], influx_db: InfluxTestDB
 ) -> None:
     """mosquitto's acl_file grants every subscription (it filters deliveries instead), so the refusal
-    comes from its dynamic-security plugin, shipped in Debian's mosquitto package: here anonymous
-    clients may only publish for one site."""
+    comes from its dynamic-security plugin, shipped with Debian's mosquitto: anonymous clients may
+    only publish for one site. The ACL is then fixed on the running broker, with mosquitto_ctrl: the
+    plugin drops the connections of the clients it concerns, and the collector subscribes again when it
+    reconnects, without a restart."""
     (plugin,) = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") or ["mosquitto_dynamic_security.so missing"]
-    rules = {
-        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True, "subscribe": False},
-        "clients": [],
-        "groups": [{"groupname": "anonymous", "roles": [{"rolename": "edge"}]}],
-        "anonymousGroup": "anonymous",
-        "roles": [
-            {
-                "rolename": "edge",
-                "acls": [{"acltype": "publishClientSend", "topic": "shopfloor/v1/gent-repair/#", "allow": True}],
-            }
-        ],
-    }
-    (tmp_path / "dynsec.json").write_text(json.dumps(rules), encoding="utf-8")
-    broker = mosquitto_factory(extra_config=f"plugin {plugin}\nplugin_opt_config_file {tmp_path / 'dynsec.json'}\n")
-    http_port = free_port()
-    plain = {"host": broker.host, "port": broker.port, "reconnect_min_s": 0.5, "reconnect_max_s": 2}
-    collector_yaml = collector_config(tmp_path / "collector.yaml", plain, influx_db, http_port)
-    status, body, logged = turned_away(
-        collector_yaml, http_port, tmp_path / "collector.log", "refused the subscription"
+    rules_file = tmp_path / "dynsec.json"
+    subprocess.run(
+        ["mosquitto_ctrl", "dynsec", "init", str(rules_file), "admin", "admin-secret"], check=True, capture_output=True
     )
-    assert (status, body["broker"]) == (503, False)
-    assert "MQTT broker refused the subscription to shopfloor/v1/+/+/+: Not authorized" in logged
+    rules = json.loads(rules_file.read_text(encoding="utf-8"))
+    rules["groups"] = [{"groupname": "anonymous", "roles": [{"rolename": "site"}]}]
+    rules["anonymousGroup"] = "anonymous"
+    publish_own_site = {"acltype": "publishClientSend", "topic": "shopfloor/v1/gent-repair/#", "allow": True}
+    rules["roles"].append({"rolename": "site", "acls": [publish_own_site]})
+    rules_file.write_text(json.dumps(rules), encoding="utf-8")
+    broker = mosquitto_factory(extra_config=f"plugin {plugin}\nplugin_opt_config_file {rules_file}\n")
+    http_port = free_port()
+    plain = {"host": broker.host, "port": broker.port, "reconnect_min_s": 0.5, "reconnect_max_s": 1}
+    collector_yaml = collector_config(tmp_path / "collector.yaml", plain, influx_db, http_port)
+    log = tmp_path / "collector.log"
+    with running(shopfloor("collector", "run", collector_yaml), log):
+        wait_until(lambda: "refused the subscription" in log.read_text(), 30, "the refusal in the collector's log")
+        wait_until(lambda: readiness(http_port)[0] != 0, 30, "the collector's HTTP API")
+        status, body = readiness(http_port)
+        assert (status, body["broker"]) == (503, False)
+        assert "MQTT broker refused the subscription to shopfloor/v1/+/+/+: Not authorized" in log.read_text()
+
+        admin = ["mosquitto_ctrl", "-h", broker.host, "-p", str(broker.port), "-u", "admin", "-P", "admin-secret"]
+        subprocess.run(
+            [*admin, "dynsec", "addRoleACL", "site", "subscribePattern", "shopfloor/v1/#", "allow"],
+            check=True,
+            capture_output=True,
+        )
+        wait_until(lambda: readiness(http_port)[0] == 200, 30, "the collector subscribed without a restart")
+        reading = MeterReading(
+            ts_ms=int(time.time() * 1000),
+            seq=0,
+            edge="gent-repair-pi",
+            device=DEVICE,
+            profile="test@1",
+            quality=Quality.OK,
+            values={"power": 120.0},
+        )
+        with MqttProbe(broker.host, broker.port, topics=()) as edge:
+            edge.publish(f"shopfloor/v1/gent-repair/{DEVICE}/reading", encode(reading))
+        wait_until(lambda: stored_seqs(influx_db) == [0], 30, "the reading stored")

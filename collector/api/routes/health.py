@@ -18,7 +18,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready when the MQTT broker and InfluxDB are both reachable")
+@router.get("/readyz", summary="Ready when subscribed at the MQTT broker and InfluxDB is reachable")
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = await asyncio.to_thread(runtime.ready)
     checks_out: dict[str, object] = dict(checks)
