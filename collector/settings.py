@@ -57,8 +57,8 @@ class _InfluxCommon(_Section):
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000, description="longest wait for a batch to fill")
     gzip: bool | Literal["auto"] = Field(
         default="auto",
-        description="compress write requests; auto: only when InfluxDB is on another host (over loopback "
-        "compression costs CPU at both ends and saves nothing)",
+        description="compress write requests and query answers; auto: only when InfluxDB is on another host "
+        "(over loopback compression costs CPU at both ends and saves nothing)",
     )
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest pause between write retries")

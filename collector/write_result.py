@@ -16,10 +16,11 @@ def rows_of(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of one InfluxQL statement's result, each a column -> value dict with ``_series``."""
     rows: list[dict[str, Any]] = []
     for series in result.get("series", []):
-        rows.extend(
-            {"_series": series.get("name"), **dict(zip(series["columns"], values, strict=True))}
-            for values in series.get("values", [])
-        )
+        name, columns = series.get("name"), series["columns"]
+        for values in series.get("values", []):
+            row = dict(zip(columns, values, strict=True))
+            row["_series"] = name
+            rows.append(row)
     return rows
 
 

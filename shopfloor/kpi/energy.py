@@ -118,13 +118,27 @@ def bench_energy_by_item(
 
     An item whose sessions touch a long gap or a stretch without data gets None (docs/kpis.md).
     """
-    boundaries = sorted({ms for spans in sessions.values() for span in spans for ms in (span.start_ms, span.end_ms)})
     energy: dict[str, float | None] = dict.fromkeys(sessions, 0.0)
+    # A sweep over the session boundaries keeps the set of items in session: linear in the sessions,
+    # where asking every item at every boundary grew with their square (a month of a busy bench).
+    opening: dict[int, list[str]] = {}
+    closing: dict[int, list[str]] = {}
+    for item, spans in sessions.items():
+        for span in spans:
+            if span.end_ms > span.start_ms:
+                opening.setdefault(span.start_ms, []).append(item)
+                closing.setdefault(span.end_ms, []).append(item)
+    boundaries = sorted(opening.keys() | closing.keys())
+    in_session: dict[str, int] = {}  # item -> its open sessions (more than one only if they overlap)
     ends = [seg.end_ms for seg in segs]
     for start, end in itertools.pairwise(boundaries):
-        active = [
-            item for item, spans in sessions.items() if any(s.start_ms <= start and end <= s.end_ms for s in spans)
-        ]
+        for item in closing.get(start, ()):
+            in_session[item] -= 1
+            if not in_session[item]:
+                del in_session[item]
+        for item in opening.get(start, ()):
+            in_session[item] = in_session.get(item, 0) + 1
+        active = list(in_session)
         if not active:
             continue
         part = share(segs, Interval(start, end), ends)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +11,7 @@ from pydantic import ValidationError
 
 from shopfloor.kpi.energy import (
     MeterSample,
+    Segment,
     base_load,
     bench_energy_by_item,
     item_energy_kwh,
@@ -17,6 +20,7 @@ from shopfloor.kpi.energy import (
     monthly_peaks,
     quarter_hour_demand_kw,
     segments,
+    share,
 )
 from shopfloor.kpi.opening_hours import OpeningHours
 from shopfloor.kpi.sessions import Interval
@@ -152,6 +156,53 @@ def test_overlapping_items_share_the_bench_energy() -> None:
     energy = bench_energy_by_item(segments(samples), sessions)
     assert energy["a"] == pytest.approx(1.5) and energy["b"] == pytest.approx(1.5)
     assert energy["late"] is None
+
+
+def _bench_energy_by_definition(segs: list[Segment], sessions: dict[str, list[Interval]]) -> dict[str, float | None]:
+    """docs/kpis.md read literally: at every stretch between session boundaries, ask every item."""
+    bounds = sorted({ms for spans in sessions.values() for span in spans for ms in (span.start_ms, span.end_ms)})
+    energy: dict[str, float | None] = dict.fromkeys(sessions, 0.0)
+    for start, end in itertools.pairwise(bounds):
+        active = [i for i, spans in sessions.items() if any(s.start_ms <= start and end <= s.end_ms for s in spans)]
+        if not active:
+            continue
+        part = share(segs, Interval(start, end))
+        complete = not part.gap and part.covered_ms >= end - start
+        for item in active:
+            so_far = energy[item]
+            energy[item] = None if so_far is None or not complete else so_far + part.kwh / len(active)
+    return energy
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bench_energy_sweep_matches_the_definition(seed: int) -> None:
+    """Random sessions: overlapping items, several sessions per item, back-to-back, empty and
+    out-of-range sessions, and meter data with gaps."""
+    rng = random.Random(seed)
+    t0 = ms("2026-01-15 08:00")
+    samples, total = [], 0.0
+    outage = rng.randint(0, 580)
+    for minute in range(600):
+        if rng.random() < 0.03 or (seed % 3 == 0 and outage <= minute < outage + 20):
+            continue  # a missed poll, or a 20 min outage: a long gap
+        total += rng.random() / 20
+        samples.append(MeterSample(t0 + minute * MIN, energy_kwh=total))
+    sessions: dict[str, list[Interval]] = {}
+    for item in range(rng.randint(1, 30)):
+        start = t0 + rng.randint(-30, 620) * MIN
+        spans = []
+        for _ in range(rng.randint(1, 3)):
+            length = rng.choice([0, 1, 5, 17, 60]) * MIN
+            spans.append(Interval(start, start + length))
+            start += length + rng.choice([0, 0, 3, 30]) * MIN  # 0: the next session starts as this one ends
+        sessions[f"item-{item}"] = spans
+    segs = segments(samples, max_gap_ms=5 * MIN)
+    got = bench_energy_by_item(segs, sessions)
+    expected = _bench_energy_by_definition(segs, sessions)
+    assert got.keys() == expected.keys()
+    for item, kwh in expected.items():
+        assert got[item] == (None if kwh is None else pytest.approx(kwh, abs=1e-9)), item
+    assert any(kwh is None for kwh in got.values()) or any(kwh for kwh in got.values())
 
 
 def test_item_energy_summary_leaves_unknown_items_out_of_the_mean() -> None:
