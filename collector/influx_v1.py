@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 
 from collector.settings import InfluxV1Settings
-from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after, rows_of
+from collector.write_result import (
+    InfluxQueryError,
+    Series,
+    WriteResponse,
+    WriteUnreachable,
+    parse_retry_after,
+    rows_of,
+    series_of,
+)
 
 __all__ = ["InfluxQueryError", "InfluxV1Writer"]
 
@@ -56,7 +64,10 @@ class InfluxV1Writer:
             return False
 
     def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
-        """Run one InfluxQL statement: its rows, each with ``_series`` naming its series. Raises InfluxQueryError.
+        return rows_of(self.series(statement, epoch))
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        """Run one InfluxQL statement: its series. Raises InfluxQueryError.
 
         ``epoch="ms"`` returns times as integer milliseconds instead of RFC 3339 text.
         """
@@ -75,7 +86,7 @@ class InfluxV1Writer:
             raise InfluxQueryError(f"{statement}: HTTP {response.status_code}: {response.text[:300]}") from exc
         if "error" in result:
             raise InfluxQueryError(f"{statement}: {result['error']}")
-        return rows_of(result)
+        return series_of(result)
 
     def close(self) -> None:
         self._http.close()

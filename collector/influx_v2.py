@@ -17,7 +17,15 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from collector.settings import InfluxV2Settings
-from collector.write_result import InfluxQueryError, WriteResponse, WriteUnreachable, parse_retry_after, rows_of
+from collector.write_result import (
+    InfluxQueryError,
+    Series,
+    WriteResponse,
+    WriteUnreachable,
+    parse_retry_after,
+    rows_of,
+    series_of,
+)
 
 
 class BucketCheckError(Exception):
@@ -65,6 +73,9 @@ class InfluxV2Writer:
             return False
 
     def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
+        return rows_of(self.series(statement, epoch))
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
         """InfluxQL through the 1.x compatibility API (``/query``): needs the DBRP mapping ``<bucket>/autogen``."""
         params = [("db", self.settings.bucket), ("q", statement)]
         if epoch is not None:
@@ -88,7 +99,7 @@ class InfluxV2Writer:
             raise InfluxQueryError(f"{statement}: unreadable answer ({exc})") from exc
         if "error" in result:
             raise InfluxQueryError(f"{statement}: {result['error']}")
-        return rows_of(result)
+        return series_of(result)
 
     def check_bucket(self) -> str:
         try:

@@ -12,14 +12,27 @@ class InfluxQueryError(Exception):
     """An InfluxQL statement failed, or the server could not be reached (either InfluxDB version)."""
 
 
-def rows_of(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of one InfluxQL statement's result, each a column -> value dict with ``_series``."""
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series of an InfluxQL answer, as InfluxDB sends it: column names, and rows of values."""
+
+    name: str | None
+    columns: list[str]
+    values: list[list[Any]]
+
+
+def series_of(result: dict[str, Any]) -> list[Series]:
+    """The series of one InfluxQL statement's result."""
+    return [Series(s.get("name"), s["columns"], s.get("values", [])) for s in result.get("series", [])]
+
+
+def rows_of(series: list[Series]) -> list[dict[str, Any]]:
+    """Each row a column -> value dict with ``_series``: handy for a few rows. Long answers are read by column."""
     rows: list[dict[str, Any]] = []
-    for series in result.get("series", []):
-        name, columns = series.get("name"), series["columns"]
-        for values in series.get("values", []):
-            row = dict(zip(columns, values, strict=True))
-            row["_series"] = name
+    for one in series:
+        for values in one.values:
+            row = dict(zip(one.columns, values, strict=True))
+            row["_series"] = one.name
             rows.append(row)
     return rows
 
@@ -50,6 +63,10 @@ class LineWriter(Protocol):
 
     def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
         """Rows of one InfluxQL statement (raises InfluxQueryError)."""
+        ...
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        """The same answer by series, without a dict per row (raises InfluxQueryError)."""
         ...
 
     @property
