@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -284,3 +285,35 @@ def test_a_refused_subscription_is_logged_and_taken_once_the_acl_is_fixed(
         with MqttProbe(broker.host, broker.port, topics=()) as edge:
             edge.publish(f"shopfloor/v1/gent-repair/{DEVICE}/reading", encode(reading))
         wait_until(lambda: stored_seqs(influx_db) == [0], 30, "the reading stored")
+
+
+def test_a_certificate_for_another_host_fails_unless_insecure(
+    tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto]
+) -> None:
+    """The broker's certificate names 127.0.0.2 (and localhost), we dial 127.0.0.1: hostname checking
+    refuses it with the fix in the message; `insecure: true` (for a lab) skips only that check."""
+    from shopfloor.mqtt import BrokerSettings, MqttError, connect, new_client
+
+    pki = make_pki(tmp_path / "pki", host="127.0.0.2")
+    broker = mosquitto_factory(extra_config=pki.mosquitto_listener())
+
+    def dial(insecure: bool) -> None:
+        settings = BrokerSettings.model_validate(
+            {"host": broker.host, "port": broker.port, "tls": {**tls_block(pki.ca_file, pki), "insecure": insecure}}
+        )
+        client = new_client(settings, f"dial-{insecure}")
+        accepted = threading.Event()
+        client.on_connect = lambda c, u, flags, reason, p: accepted.set() if not reason.is_failure else None
+        try:
+            connect(client, settings, clean_start=True, session_expiry_s=0)
+            client.loop_start()
+            assert accepted.wait(10), "no CONNACK over the TLS connection"
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    with pytest.raises(MqttError) as refused:
+        dial(insecure=False)
+    assert "IP address mismatch" in str(refused.value)
+    assert "broker.host a name or IP in that certificate" in str(refused.value)
+    dial(insecure=True)
