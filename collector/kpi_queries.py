@@ -40,8 +40,6 @@ OUTCOME_FIELDS = (
 class InfluxQL(Protocol):
     """The query side of :class:`collector.influx_v1.InfluxV1Writer` (raises ``InfluxQueryError``)."""
 
-    def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]: ...
-
     def series(self, statement: str, epoch: str | None = None) -> list[Series]: ...
 
 

@@ -71,11 +71,8 @@ class LateMinutes:
     def take(self) -> list[tuple[int, int]]:
         """The ranges to re-aggregate, cut into spans of at most a day; the accumulator is emptied."""
         spans: list[tuple[int, int]] = []
-        for start, end in self.ranges:
-            while start < end:
-                spans.append((start, min(end, start + MAX_SPAN_NS)))
-                start += MAX_SPAN_NS
-        self.ranges = []
+        while (span := self.take_first()) is not None:
+            spans.append(span)
         return spans
 
 

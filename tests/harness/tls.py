@@ -1,5 +1,6 @@
-"""A throwaway PKI for TLS tests: a CA, a broker certificate for 127.0.0.1, a client certificate,
-and a second CA that signed none of them (the "wrong CA" a misconfigured site would point at)."""
+"""A throwaway PKI for TLS tests: a CA, a broker certificate for one IP (127.0.0.1 unless told) and
+localhost, a client certificate, and a second CA that signed none of them (the "wrong CA" a
+misconfigured site would point at)."""
 
 from __future__ import annotations
 
