@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 
 import pydantic_core  # noqa: E402
 
-from collector.ingest import fast_lines  # noqa: E402
-from collector.lineprotocol import message_lines, raw_reading_line  # noqa: E402
+from collector.ingest.pipeline import fast_lines  # noqa: E402
+from collector.points import message_lines, raw_reading_line  # noqa: E402
 from shopfloor.contract import Kind, build_topic, decode  # noqa: E402
 from shopfloor.contract.fastpath import valid_reading  # noqa: E402
 from tests.collector.traffic import base_ts_ms, reading  # noqa: E402

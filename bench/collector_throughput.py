@@ -32,12 +32,12 @@ import paho.mqtt.client as paho
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collector.initdb import init_db  # noqa: E402
-from collector.lineprotocol import message_lines  # noqa: E402
+from collector.influx.init_db import init_db  # noqa: E402
+from collector.points import message_lines  # noqa: E402
 from collector.runtime import CollectorRuntime  # noqa: E402
 from collector.settings import CollectorSettings  # noqa: E402
 from shopfloor.contract import Kind, build_topic, decode  # noqa: E402
-from shopfloor.services import Influxd, Mosquitto, wait_until  # noqa: E402
+from simulator.services import Influxd, Mosquitto, wait_until  # noqa: E402
 from tests.collector.traffic import Publisher, base_ts_ms, reading, readings  # noqa: E402
 
 SITE = "test-site"

@@ -28,8 +28,8 @@ from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
 from edge.scheduler import DeviceTask, device_plan, link_for, poll_device  # noqa: E402
 from edge.settings import load_settings  # noqa: E402
-from shopfloor.services import Mosquitto  # noqa: E402
 from simulator.meter_server import MeterServer  # noqa: E402
+from simulator.services import Mosquitto  # noqa: E402
 from tests.edge.helpers import library, meter, write_config  # noqa: E402
 
 PROFILES = ["eastron-sdm630", "eastron-sdm120", "carlogavazzi-em24", "carlogavazzi-em340", "schneider-iem3155"] * 2

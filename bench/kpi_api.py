@@ -26,16 +26,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collector.ingest import decode_lines  # noqa: E402
-from collector.initdb import init_v1  # noqa: E402
-from collector.kpi_queries import KpiQueries, Range  # noqa: E402
-from collector.kpi_report import KpiReport  # noqa: E402
-from collector.rollup import rebuild_rollup  # noqa: E402
+from collector.drain.rollup import rebuild_rollup  # noqa: E402
+from collector.influx.client import make_client  # noqa: E402
+from collector.influx.init_db import init_v1  # noqa: E402
+from collector.ingest.pipeline import decode_lines  # noqa: E402
+from collector.kpi.queries import KpiQueries, Range  # noqa: E402
+from collector.kpi.report import KpiReport  # noqa: E402
 from collector.settings import InfluxV1Settings, SiteSettings  # noqa: E402
-from collector.writers import make_writer  # noqa: E402
 from shopfloor.kpi.rates import Bucket  # noqa: E402
-from shopfloor.services import Influxd  # noqa: E402
 from simulator.main import build_sites  # noqa: E402
+from simulator.services import Influxd  # noqa: E402
 from simulator.settings import SimulateSettings  # noqa: E402
 
 DAY_MS = 86_400_000
@@ -82,7 +82,7 @@ def main() -> int:
             now = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
             start = now - args.days * DAY_MS
             sites = build_sites(SimulateSettings(sites=args.sites, epoch_days=args.days + 1, live=False), now)
-            writer = make_writer(settings)
+            writer = make_client(settings)
             written = 0
             prepared = time.perf_counter()
             for site in sites:
@@ -92,7 +92,7 @@ def main() -> int:
                     assert decoded is not None, reason
                     lines.extend(decoded)
                 for i in range(0, len(lines), 5000):
-                    response = writer.send(lines[i : i + 5000])
+                    response = writer.write(lines[i : i + 5000])
                     assert response.ok, response.text
                 written += len(lines)
             rebuild_rollup(settings, args.days + 1, now * 1_000_000)

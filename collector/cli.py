@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collector.deadletters import DeadLetterStore
     from collector.settings import CollectorSettings
+    from collector.storage.dead_letters import DeadLetterStore
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from collector.mqtt_in import subscription_filter
+    from collector.ingest.mqtt import subscription_filter
     from collector.settings import InfluxV1Settings, load_settings
 
     settings = load_settings(args.config)
@@ -88,41 +88,37 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _init_db(args: argparse.Namespace) -> int:
-    from collector.influx_v1 import InfluxQueryError
-    from collector.initdb import init_db
+    from collector.influx.client import InfluxError
+    from collector.influx.init_db import init_db
     from collector.settings import load_settings
     from shopfloor.cli import CliError
 
     settings = load_settings(args.config)
     try:
         done = init_db(settings)
-    except InfluxQueryError as exc:
+    except InfluxError as exc:
         raise CliError(str(exc)) from None
-    except Exception as exc:
-        if type(exc).__name__ == "BucketCheckError":
-            raise CliError(str(exc)) from None
-        raise
     for line in done:
         print(f"ok: {line}")
     if args.rebuild_rollup:
         import time
 
-        from collector.rollup import rebuild_rollup
+        from collector.drain.rollup import rebuild_rollup
         from collector.settings import InfluxV1Settings
 
         if not isinstance(settings.influx, InfluxV1Settings):
             raise CliError("--rebuild-rollup needs InfluxDB 1.x: 2.x/3.x have no continuous queries (use a task)")
         try:
             spans = rebuild_rollup(settings.influx, args.rebuild_rollup, time.time_ns())
-        except InfluxQueryError as exc:
+        except InfluxError as exc:
             raise CliError(str(exc)) from None
         print(f"ok: rollup.meter_1m rebuilt for the last {args.rebuild_rollup:g} days ({spans} queries)")
     return 0
 
 
 def _store(config: Path) -> tuple[CollectorSettings, DeadLetterStore]:
-    from collector.deadletters import DeadLetterStore
     from collector.settings import load_settings
+    from collector.storage.dead_letters import DeadLetterStore
 
     settings = load_settings(config)
     return settings, DeadLetterStore(settings.dead_letters.path)
@@ -157,9 +153,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _requeue(args: argparse.Namespace) -> int:
-    from collector.items import ItemStore, item_index_path
-    from collector.requeue import requeue
-    from collector.spool import Spool
+    from collector.ingest.requeue import requeue
+    from collector.storage.items import ItemStore, item_index_path
+    from collector.storage.spool import Spool
     from shopfloor.cli import CliError
 
     if args.all == bool(args.ids):

@@ -1,7 +1,8 @@
 """One running collector: spool, item index, dead-letter store, metrics, InfluxDB writer, drainer, MQTT subscriber.
 
-Tests and benchmarks run it in-process (``start``/``stop``); :mod:`collector.service` adds the HTTP
-server and signal handling around it.
+Tests and benchmarks run it in-process (``with CollectorRuntime(settings) as runtime:``, or ``start`` and
+``stop``); :mod:`collector.service` adds the HTTP server and signal handling around it. ``stop`` may be
+called any number of times: only the first one stops anything.
 """
 
 from __future__ import annotations
@@ -10,17 +11,19 @@ import logging
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from types import TracebackType
+from typing import Self
 
-from collector.deadletters import DeadLetterStore
-from collector.drain import Drainer
-from collector.ingest import Ingest
-from collector.items import ItemStore, item_index_path
-from collector.lineprotocol import ItemIndex
+from collector.drain.drainer import Drainer
+from collector.influx.client import make_client
+from collector.ingest.mqtt import MqttIn, subscription_filter
+from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics
-from collector.mqtt_in import MqttIn, subscription_filter
+from collector.points import ItemIndex
 from collector.settings import CollectorSettings
-from collector.spool import Spool
-from collector.writers import make_writer
+from collector.storage.dead_letters import DeadLetterStore
+from collector.storage.items import ItemStore, item_index_path
+from collector.storage.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,8 @@ class CollectorRuntime:
         self.dead_letters = DeadLetterStore(settings.dead_letters.path)
         # Every station event, from MQTT or HTTP, goes through the item index before its lines are built.
         self.items = ItemStore(item_index_path(settings.spool.path))
-        self.writer = make_writer(settings.influx)
-        self.drainer = Drainer(self.spool, self.writer, self.dead_letters, self.metrics, settings.influx)
+        self.influx = make_client(settings.influx)
+        self.drainer = Drainer(self.spool, self.influx, self.dead_letters, self.metrics, settings.influx)
         self.mqtt = MqttIn(settings, self.metrics)
         workers = settings.subscription.decode_workers
         # spawn, not fork: the parent runs threads (paho, drainer) whose locks a fork would copy.
@@ -60,8 +63,20 @@ class CollectorRuntime:
         )
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self._started = False
+        self._closed = False
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
 
     def start(self) -> None:
+        if self._closed:
+            raise RuntimeError("a stopped collector runtime cannot start again: make a new one")
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         if self.spool.depth_lines:
             log.warning("spool holds %d points from before: draining them first", self.spool.depth_lines)
@@ -73,20 +88,23 @@ class CollectorRuntime:
         self.mqtt.start(self.ingest)
         self._started = True
         log.warning(
-            "collector %s: %s -> %s", self.settings.collector_id, subscription_filter(self.settings), self.writer.target
+            "collector %s: %s -> %s", self.settings.collector_id, subscription_filter(self.settings), self.influx.target
         )
 
     def stop(self) -> None:
+        """Commit and ack what was received, stop the drainer, close the stores. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         if self._started:
             self.mqtt.stop()
             self.drainer.stop()
         if self.batch_pool is not None:
             self.batch_pool.shutdown(cancel_futures=True)
-            self._started = False
-        self.writer.close()
+        self.influx.close()
         self.spool.close()
         self.dead_letters.close()
         self.items.close()
 
     def ready(self) -> dict[str, bool]:
-        return {"broker": self.mqtt.connected.is_set(), "influxdb": self.writer.ping()}
+        return {"broker": self.mqtt.connected.is_set(), "influxdb": self.influx.ping()}

@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: CollectorSettings) -> int:
-    runtime = CollectorRuntime(settings)
-    runtime.start()
-    try:
+    with CollectorRuntime(settings) as runtime:
         app = create_app(settings, runtime)
         config = uvicorn.Config(
             app, host=settings.http.host, port=settings.http.port, log_level="warning", access_log=False
@@ -32,7 +30,5 @@ def run(settings: CollectorSettings) -> int:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda signum, frame: None)
         uvicorn.Server(config).run()
-    finally:
-        runtime.stop()
     log.warning("collector %s stopped", settings.collector_id)
     return 0

@@ -126,7 +126,7 @@ def _render(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from dashboards.evaluate import Context, default_variables, variable_value
-    from dashboards.influx import InfluxQL, InfluxQueryError
+    from dashboards.influx import InfluxError, InfluxQL
     from dashboards.render import render
     from shopfloor.cli import CliError
 
@@ -146,7 +146,7 @@ def _render(args: argparse.Namespace) -> int:
         context = Context(now, variables, args.time_from, args.time_to)
         try:
             result = render(dashboard, context, runner, args.out / f"{name}.png", titles)
-        except InfluxQueryError as exc:
+        except InfluxError as exc:
             raise CliError(f"{name}: {exc}") from exc
         print(f"wrote {result.path} ({result.panels} panels)")
     return 0

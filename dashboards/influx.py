@@ -1,41 +1,57 @@
-"""Run InfluxQL over HTTP (InfluxDB 1.x /query; 2.x and 3.x through their v1-compatible /query)."""
+"""InfluxQL for the dashboards' previews and checks, through the collector's InfluxDB client.
+
+The panels' frames (:mod:`dashboards.frames`) read InfluxDB's JSON result shape, so this adapter hands the
+client's series back in that shape. InfluxDB 2.x/3.x answer through their 1.x-compatible ``/query``,
+which takes the API token as the basic-auth password.
+"""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
 
-class InfluxQueryError(RuntimeError):
-    """The server refused a query, or could not be reached."""
+from collector.influx.client import InfluxClient, InfluxError, InfluxQueryError, make_client
+from collector.settings import InfluxV1Settings
+
+__all__ = ["InfluxError", "InfluxQL", "InfluxQueryError"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class InfluxQL:
     url: str
     database: str
     token: str | None = None
     timeout_s: float = 30.0
+    _client: InfluxClient | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _connected(self) -> InfluxClient:
+        if self._client is None:
+            credentials: dict[str, Any] = (
+                {"username": "shopfloor-dashboards", "password": SecretStr(self.token)} if self.token else {}
+            )
+            self._client = make_client(
+                InfluxV1Settings(url=self.url, database=self.database, timeout_s=self.timeout_s, **credentials)
+            )
+        return self._client
 
     def query(self, influxql: str) -> dict[str, Any]:
-        """The result of the (single) statement: ``{"series": [...]}``, times in epoch ms."""
-        params = urllib.parse.urlencode({"db": self.database, "q": influxql, "epoch": "ms"})
-        request = urllib.request.Request(f"{self.url.rstrip('/')}/query", data=params.encode(), method="POST")
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-        if self.token:
-            request.add_header("Authorization", f"Token {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise InfluxQueryError(f"{self.url}: HTTP {exc.code}: {exc.read()[:300]!r} for {influxql}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise InfluxQueryError(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
-        result: dict[str, Any] = body["results"][0]
-        if "error" in result:
-            raise InfluxQueryError(f"{result['error']} in: {influxql}")
-        return result
+        """The result of the (single) statement: ``{"series": [...]}``, times in epoch ms. Raises InfluxError."""
+        series = self._connected().series(influxql, epoch="ms")
+        return {
+            "series": [
+                {
+                    "name": one.name,
+                    "columns": one.columns,
+                    "values": one.values,
+                    **({"tags": one.tags} if one.tags else {}),
+                }
+                for one in series
+            ]
+        }
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -19,10 +19,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from collector.influx_v1 import InfluxV1Writer
+from collector.influx.client import InfluxError, make_client
 from collector.settings import InfluxV1Settings
-from collector.write_result import InfluxQueryError
-from shopfloor.services import Influxd, Mosquitto, free_port, free_port_block, port_open, wait_until
+from simulator.services import Influxd, Mosquitto, free_port, free_port_block, port_open, wait_until
 from simulator.sites import SiteSpec, default_sites
 
 BACKFILL_MARKER = "backfilled-days"
@@ -101,13 +100,13 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
 
 def influx_rows(influx_url: str, query: str) -> list[dict[str, Any]]:
     """Rows of one InfluxQL query, or none while InfluxDB is not answering (a status line must not fail)."""
-    writer = InfluxV1Writer(InfluxV1Settings(url=influx_url, database="shopfloor"))
+    client = make_client(InfluxV1Settings(url=influx_url, database="shopfloor"))
     try:
-        return writer.query(query, epoch="ms")
-    except InfluxQueryError:
+        return client.query(query, epoch="ms")
+    except InfluxError:
         return []
     finally:
-        writer.close()
+        client.close()
 
 
 def site_status(influx_url: str, site: str, now_ms: int) -> str:

@@ -28,7 +28,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.simulator.simutils import SimUtils
 
-from shopfloor.services import free_port, port_open, wait_until
+from simulator.services import free_port, port_open, wait_until
 
 
 class Table(StrEnum):

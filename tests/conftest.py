@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from shopfloor.services import Influxd, Mosquitto
 from simulator.meter_server import DeviceMap, MeterServer
+from simulator.services import Influxd, Mosquitto
 from tests.harness.influx import InfluxTestDB
 from tests.harness.mqtt import MqttProbe
 from tests.harness.serial_pair import pty_pair

@@ -28,8 +28,8 @@ import yaml
 
 from shopfloor.contract import MeterReading, Quality, encode
 from shopfloor.mqtt import CLOSED_BEFORE_CONNACK
-from shopfloor.services import Mosquitto, free_port, wait_until
 from simulator.meter_server import MeterServer
+from simulator.services import Mosquitto, free_port, wait_until
 from tests.conftest import REPO_ROOT
 from tests.edge.helpers import KNOWN_VALUES, library, meter, write_config
 from tests.harness.influx import InfluxTestDB

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shopfloor.services import free_port, wait_until
+from simulator.services import free_port, wait_until
 from simulator.sites import default_sites
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
-from shopfloor.services import Influxd, Mosquitto, port_open, wait_until
 from simulator.meter_server import DeviceMap, MeterServer, Table
+from simulator.services import Influxd, Mosquitto, port_open, wait_until
 from tests.harness.influx import InfluxTestDB
 from tests.harness.mqtt import MqttProbe
 
@@ -132,7 +132,7 @@ def test_persistent_session_survives_broker_restart(mosquitto_factory: Callable[
 def test_free_port_block_skips_a_block_with_one_port_taken() -> None:
     import socket
 
-    from shopfloor.services import free_port_block
+    from simulator.services import free_port_block
 
     base = free_port_block(3, 0)
     assert free_port_block(3, base) == base

@@ -24,13 +24,9 @@ def create_app(settings: CollectorSettings, runtime: CollectorRuntime | None = N
             app.state.runtime = runtime
             yield
             return
-        owned = CollectorRuntime(settings)
-        owned.start()
-        app.state.runtime = owned
-        try:
+        with CollectorRuntime(settings) as owned:
+            app.state.runtime = owned
             yield
-        finally:
-            owned.stop()
 
     app = FastAPI(
         title="shopfloor-monitor collector",

@@ -1,4 +1,4 @@
-"""ORDS v0.3 CSV codec, pure: read and normalise rows, convert to and from repair events, write (docs/ords.md)."""
+"""ORDS v0.3 CSV (docs/ords.md): a pure codec (records, convert, spellings, writer), plus io.py and cli.py around it."""
 
 from collector.ords.convert import IMPORT_SOURCE, OrdsImport, import_event_id, stored_point, to_import, to_record
 from collector.ords.records import OrdsFormatError, OrdsRecord, ParsedRow, read_rows, record_from_cells

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from shopfloor.services import Influxd, Mosquitto, free_port, port_open, wait_until
+from simulator.services import Influxd, Mosquitto, free_port, port_open, wait_until
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
-from shopfloor.services import wait_until
+from simulator.services import wait_until
 
 
 @pytest.fixture
@@ -28,5 +27,4 @@ def run_collector() -> Iterator[Callable[[CollectorSettings], CollectorRuntime]]
         yield start
     finally:
         for runtime in reversed(started):
-            with contextlib.suppress(Exception):
-                runtime.stop()
+            runtime.stop()

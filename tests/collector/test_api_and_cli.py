@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from collector.api.app import create_app
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
-from collector.spool import Spool
+from collector.storage.spool import Spool
 from shopfloor.cli import main
-from shopfloor.services import Influxd, Mosquitto, wait_until
+from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import Publisher, base_ts_ms, collector_yaml, load, reading
 from tests.harness.influx import InfluxTestDB
 
@@ -101,7 +101,7 @@ def test_readyz_is_503_without_influxdb(tmp_path: Path, mosquitto: Mosquitto) ->
 def test_dead_letters_cli_list_show_and_requeue_after_an_edit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from collector.deadletters import CONTRACT, DeadLetterStore, NewDeadLetter
+    from collector.storage.dead_letters import CONTRACT, DeadLetterStore, NewDeadLetter
 
     config = collector_yaml(
         tmp_path / "c.yaml", collector_id="cli-1", broker_port=1883, influx_url="http://127.0.0.1:8086", database="x"

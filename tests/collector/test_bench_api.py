@@ -16,7 +16,7 @@ from collector.api.app import create_app
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
 from shopfloor.contract import Kind, build_topic
-from shopfloor.services import Influxd, Mosquitto, wait_until
+from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import Publisher, collector_yaml, load
 from tests.harness.influx import InfluxTestDB
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from collector.deadletters import CONTRACT
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
-from shopfloor.services import Influxd, Mosquitto, wait_until
+from collector.storage.dead_letters import CONTRACT
+from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import Publisher, base_ts_ms, collector_yaml, load, malformed, mix, readings
 from tests.harness.influx import InfluxTestDB
 

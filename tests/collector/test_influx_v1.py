@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from collector.deadletters import WRITE_REJECTED, DeadLetterStore
-from collector.delivery import RetryLater, deliver
-from collector.drain import Drainer
-from collector.influx_v1 import InfluxV1Writer
-from collector.ingest import Ingest, fast_lines
-from collector.lineprotocol import message_lines
+from collector.drain.delivery import RetryLater, deliver
+from collector.drain.drainer import Drainer
+from collector.influx.v1 import InfluxV1Client
+from collector.ingest.pipeline import Ingest, fast_lines
 from collector.metrics import CollectorMetrics
+from collector.points import message_lines
 from collector.settings import InfluxV1Settings
-from collector.spool import Spool
+from collector.storage.dead_letters import WRITE_REJECTED, DeadLetterStore
+from collector.storage.spool import Spool
 from shopfloor.cli import main
 from shopfloor.contract import decode
-from shopfloor.services import Influxd, wait_until
+from simulator.services import Influxd, wait_until
 from tests.collector.traffic import base_ts_ms, reading
 from tests.harness.influx import InfluxTestDB
 
@@ -38,7 +38,7 @@ def test_partial_write_dead_letters_only_the_rejected_lines(influx_db: InfluxTes
     good = [f"meter,device=m{i},site=s power={i}.5 {T + i}" for i in range(9)]
     type_conflict = f'conflict,site=s v="text" {T + 100}'
     unparsable = "this is not line protocol"
-    outcome = deliver(InfluxV1Writer(settings_for(influx_db)), [*good[:4], type_conflict, *good[4:], unparsable])
+    outcome = deliver(InfluxV1Client(settings_for(influx_db)), [*good[:4], type_conflict, *good[4:], unparsable])
     assert sorted(line for line, _ in outcome.rejected) == sorted([type_conflict, unparsable])
     reasons = dict(outcome.rejected)
     assert "field type conflict" in reasons[type_conflict]
@@ -50,7 +50,7 @@ def test_partial_write_dead_letters_only_the_rejected_lines(influx_db: InfluxTes
 def test_missing_database_is_retried_not_dropped(influxd: Influxd) -> None:
     db = InfluxTestDB(influxd.url, f"absent_{uuid.uuid4().hex[:6]}")
     with pytest.raises(RetryLater, match="HTTP 404"):
-        deliver(InfluxV1Writer(settings_for(db)), [f"meter,site=s power=1.0 {T}"])
+        deliver(InfluxV1Client(settings_for(db)), [f"meter,site=s power=1.0 {T}"])
 
 
 def test_drainer_writes_the_spool_and_dead_letters_rejected_lines(tmp_path: Path, influx_db: InfluxTestDB) -> None:
@@ -60,7 +60,7 @@ def test_drainer_writes_the_spool_and_dead_letters_rejected_lines(tmp_path: Path
     spool.append([f"meter,device=m{i},site=gent power={i}.0 {T + i}" for i in range(50)])
     spool.append([f'conflict,site=gent v="oops" {T + 7}'])
     drainer = Drainer(
-        spool, InfluxV1Writer(settings_for(influx_db)), store, CollectorMetrics(), settings_for(influx_db)
+        spool, InfluxV1Client(settings_for(influx_db)), store, CollectorMetrics(), settings_for(influx_db)
     )
     drainer.start()
     try:
@@ -87,7 +87,7 @@ def test_init_db_creates_database_policies_and_continuous_query(tmp_path: Path, 
         policies = {row["name"]: row for row in db.query(f'SHOW RETENTION POLICIES ON "{db.database}"')}
         assert policies["autogen"]["duration"] == "720h0m0s" and policies["autogen"]["default"] is True
         assert policies["rollup"]["duration"] == "0s"
-        writer = InfluxV1Writer(InfluxV1Settings(url=influxd.url, database=db.database))
+        writer = InfluxV1Client(InfluxV1Settings(url=influxd.url, database=db.database))
         queries = [row for row in writer.query("SHOW CONTINUOUS QUERIES") if row["_series"] == db.database]
         assert [row["name"] for row in queries] == ["cq_meter_1m"]
         assert "rollup" in queries[0]["query"] and "max(power)" in queries[0]["query"]
@@ -122,7 +122,7 @@ def test_meter_values_come_back_from_influxd_as_the_same_floats(influx_db: Influ
     assert fast is not None
     lines = fast[1] if bare else message_lines(decode(topic, payload))
     assert "1e+16" in lines[0]
-    outcome = deliver(InfluxV1Writer(settings_for(influx_db)), lines)
+    outcome = deliver(InfluxV1Client(settings_for(influx_db)), lines)
     assert outcome.written == 1 and not outcome.rejected
     (row,) = influx_db.query("SELECT * FROM meter")
     for quantity, value in zip(quantities, EXTREME_VALUES, strict=True):
@@ -147,7 +147,7 @@ def test_a_backlog_does_not_hold_back_live_readings(tmp_path: Path, influx_db: I
     ingest.flush()
     assert len(acked) == 16
     settings = settings_for(influx_db, batch_size=1000)
-    drainer = Drainer(spool, InfluxV1Writer(settings), store, CollectorMetrics(), settings)
+    drainer = Drainer(spool, InfluxV1Client(settings), store, CollectorMetrics(), settings)
     drainer.drain_once()  # one request
     assert influx_db.scalar("SELECT count(power) FROM meter WHERE site='live-site'") == 10
     # ... filled up with whole backlog rows: 10 + 500 fit in a 1 000-line request, 10 + 1 000 would not.

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from collector.delivery import RetryLater, deliver
-from collector.influx_v2 import InfluxV2Writer
+from collector.drain.delivery import RetryLater, deliver
+from collector.influx.v2 import InfluxV2Client
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings, InfluxV2Settings, load_settings
-from shopfloor.services import Mosquitto, wait_until
+from simulator.services import Mosquitto, wait_until
 from tests.collector.fake_influx2 import FakeInflux2
 from tests.collector.traffic import Publisher, base_ts_ms, readings
 
@@ -28,11 +28,11 @@ def fake() -> FakeInflux2:
         yield server  # type: ignore[misc]
 
 
-def writer_for(fake: FakeInflux2, **extra: object) -> InfluxV2Writer:
+def writer_for(fake: FakeInflux2, **extra: object) -> InfluxV2Client:
     settings = InfluxV2Settings.model_validate(
         {"version": 2, "url": fake.url, "org": "gent", "bucket": "shopfloor", "token": "s3cret", **extra}
     )
-    return InfluxV2Writer(settings)
+    return InfluxV2Client(settings)
 
 
 def test_endpoint_headers_precision_and_gzip(fake: FakeInflux2) -> None:
@@ -103,7 +103,7 @@ def test_unreachable_server_is_retried_later() -> None:
         {"version": 2, "url": "http://127.0.0.1:9", "org": "o", "token": "t", "timeout_s": 2}
     )
     with pytest.raises(RetryLater):
-        deliver(InfluxV2Writer(settings), LINES)
+        deliver(InfluxV2Client(settings), LINES)
 
 
 @pytest.mark.integration
@@ -133,8 +133,8 @@ def test_collector_end_to_end_into_the_v2_api(
 
 def test_influxql_goes_to_the_compatibility_endpoint_with_the_token(fake: FakeInflux2) -> None:
     """The KPI API and the ORDS export read 2.x through /query (DBRP mapping of the bucket)."""
-    from collector.kpi_queries import KpiQueries, Range
-    from collector.write_result import InfluxQueryError
+    from collector.influx.client import InfluxQueryError
+    from collector.kpi.queries import KpiQueries, Range
 
     fake.query_answer = {
         "results": [

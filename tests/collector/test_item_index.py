@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from collector.items import ItemStore, item_index_path
-from collector.lineprotocol import event_line
+from collector.points import event_line
+from collector.storage.items import ItemStore, item_index_path
 from shopfloor.contract import StationEvent
 
 T0 = 1_767_261_600_000

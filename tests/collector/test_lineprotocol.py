@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from collector.lineprotocol import (
+from collector.points import (
     ItemFacts,
     dead_letter_line,
     escape_tag,

@@ -20,7 +20,7 @@ import pytest
 
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
-from shopfloor.services import Influxd, Mosquitto, free_port, wait_until
+from simulator.services import Influxd, Mosquitto, free_port, wait_until
 from tests.collector.traffic import Publisher, base_ts_ms, collector_yaml, load, readings
 from tests.harness.influx import InfluxTestDB
 

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from collector.deadletters import DeadLetterStore
-from collector.drain import Drainer
-from collector.initdb import init_v1
+from collector.drain.drainer import Drainer
+from collector.drain.rollup import NS_PER_MINUTE, LateMinutes, rebuild_rollup
+from collector.influx.client import make_client
+from collector.influx.init_db import init_v1
+from collector.influx.schema import rollup_range_statement
 from collector.metrics import CollectorMetrics
-from collector.rollup import NS_PER_MINUTE, LateMinutes, rebuild_rollup, rollup_range_query
 from collector.settings import InfluxV1Settings
-from collector.spool import Spool
-from collector.writers import make_writer
+from collector.storage.dead_letters import DeadLetterStore
+from collector.storage.spool import Spool
 from tests.harness.influx import InfluxTestDB
 
 MINUTE = NS_PER_MINUTE
@@ -61,7 +62,7 @@ def test_take_first_hands_out_a_day_at_a_time_oldest_first() -> None:
 
 
 def test_range_query_is_the_cq_body_with_a_time_filter() -> None:
-    query = rollup_range_query("shopfloor", 10, 20)
+    query = rollup_range_statement("shopfloor", 10, 20)
     assert 'INTO "shopfloor"."rollup"."meter_1m"' in query
     assert query.endswith("WHERE time >= 10 AND time < 20 GROUP BY time(1m), *")
 
@@ -72,7 +73,7 @@ def test_backlog_written_late_is_rolled_up(influx_db: InfluxTestDB, tmp_path: Pa
     settings = InfluxV1Settings(url=influx_db.url, database=influx_db.database)
     init_v1(settings)
     spool = Spool(tmp_path / "spool.sqlite", max_lines=1_000_000, max_bytes=1_000_000_000)
-    writer = make_writer(settings)
+    writer = make_client(settings)
     drainer = Drainer(spool, writer, DeadLetterStore(tmp_path / "dead.sqlite"), CollectorMetrics(), settings)
     end_ms = (int(time.time() * 1000) // 60_000 - 10) * 60_000
     lines = [
@@ -116,7 +117,7 @@ def test_a_failing_catch_up_keeps_every_range_for_later(influx_db: InfluxTestDB,
     """The database is gone, so the query fails, and nothing of the three days is forgotten."""
     settings = InfluxV1Settings(url=influx_db.url, database=f"{influx_db.database}_absent")
     spool = Spool(tmp_path / "spool.sqlite", max_lines=1000, max_bytes=1_000_000)
-    writer = make_writer(settings)
+    writer = make_client(settings)
     drainer = Drainer(spool, writer, DeadLetterStore(tmp_path / "dead.sqlite"), CollectorMetrics(), settings)
     assert drainer.late is not None
     three_days = (0, 3 * 24 * 60 * MINUTE)

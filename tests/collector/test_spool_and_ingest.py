@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from collector.deadletters import DeadLetterStore
-from collector.ingest import Ingest
+from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics
-from collector.spool import Lane, Spool, SpoolFull
+from collector.storage.dead_letters import DeadLetterStore
+from collector.storage.spool import Lane, Spool, SpoolFull
 from tests.collector.traffic import base_ts_ms, reading
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from collector.lineprotocol import raw_reading_line, reading_line
+from collector.points import raw_reading_line, reading_line
 from shopfloor.contract import ContractError, MeterReading, ReadingBatch, decode, readings_fast
 from shopfloor.contract.payloads import QUANTITY_UNITS
 from tests.contract.test_contract import MALFORMED, doc_examples

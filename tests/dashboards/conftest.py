@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from dashboards.influx import InfluxQL
-from shopfloor.services import Influxd
+from simulator.services import Influxd
 from tests.dashboards.previews import seed
 from tests.harness.influx import InfluxTestDB
 

@@ -11,9 +11,9 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from collector.initdb import rollup_query
+from collector.influx.schema import rollup_statement
 from shopfloor.cli import main as shopfloor
-from shopfloor.services import Influxd
+from simulator.services import Influxd
 from tests.dashboards import dataset
 from tests.harness.influx import InfluxTestDB
 
@@ -23,10 +23,9 @@ def seed(db: InfluxTestDB) -> None:
     for start in range(0, len(lines), 20_000):
         db.write("\n".join(lines[start : start + 20_000]))
     db.query(f'CREATE RETENTION POLICY "rollup" ON "{db.database}" DURATION INF REPLICATION 1')
-    select, group = rollup_query(db.database).split(" GROUP BY ")
     start_ms = dataset.ms(dataset.MONTH_START - timedelta(days=1))
     end_ms = dataset.ms(dataset.NOW + timedelta(minutes=1))
-    db.query(f"{select} WHERE time >= {start_ms}ms AND time < {end_ms}ms GROUP BY {group}")
+    db.query(rollup_statement(db.database, f"time >= {start_ms}ms AND time < {end_ms}ms"))
 
 
 def main(argv: list[str]) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from dashboards import generate
 from shopfloor.cli import main
-from shopfloor.services import free_port
+from simulator.services import free_port
 from tests.dashboards.fake_grafana import FakeGrafana
 
 UIDS = {d.uid for d in generate.dashboards().values()}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from shopfloor.contract import MeterReading, Quality, Value, encode
-from shopfloor.services import Mosquitto, free_port, wait_until
+from simulator.services import Mosquitto, free_port, wait_until
 from tests.conftest import REPO_ROOT
 from tests.edge.helpers import running_agent, write_config
 from tests.edge.test_bench_plugs import SOURCES, gen2_status

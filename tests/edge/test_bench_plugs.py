@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shopfloor.contract import MeterReading, decode
-from shopfloor.services import Mosquitto, wait_until
+from simulator.services import Mosquitto, wait_until
 from tests.edge.helpers import running_agent, write_config
 from tests.edge.test_sources import SHELLY_GEN2_STATUS, TASMOTA_SENSOR
 from tests.harness.mqtt import MqttProbe

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shopfloor.services import Mosquitto
+from simulator.services import Mosquitto
 from tests.edge.test_sources import SHELLY_GEN2_STATUS, TASMOTA_SENSOR
 from tests.harness.cli import shopfloor as run_cli
 from tests.harness.mqtt import MqttProbe

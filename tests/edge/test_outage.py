@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from shopfloor.services import Mosquitto, wait_until
 from simulator.meter_server import MeterServer
+from simulator.services import Mosquitto, wait_until
 from tests.conftest import REPO_ROOT
 from tests.edge.helpers import Subscriber, library, meter, running_agent, write_config
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shopfloor.services import Mosquitto, wait_until
 from simulator.meter_server import MeterServer
+from simulator.services import Mosquitto, wait_until
 from tests.edge.helpers import KNOWN_VALUES, library, meter, readings, running_agent, write_config
 from tests.harness.mqtt import MqttProbe
 

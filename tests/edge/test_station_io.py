@@ -15,8 +15,8 @@ import pytest
 
 from edge.agent import Agent
 from shopfloor.contract import StationEvent, decode
-from shopfloor.services import Mosquitto, wait_until
 from simulator.meter_server import DeviceMap, MeterServer, Table
+from simulator.services import Mosquitto, wait_until
 from tests.edge.helpers import Subscriber, running_agent, write_config
 from tests.harness.mqtt import MqttProbe
 

@@ -16,8 +16,8 @@ import pytest
 from edge.scheduler import device_plan
 from edge.settings import DeviceSettings
 from shopfloor.contract import QUANTITY_UNITS, MeterReading, decode
-from shopfloor.services import Mosquitto, wait_until
 from simulator.meter_server import MeterServer
+from simulator.services import Mosquitto, wait_until
 from tests.edge.helpers import KNOWN_VALUES, library, meter, readings, running_agent, write_config
 from tests.harness.mqtt import MqttProbe
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shopfloor.services import wait_until
+from simulator.services import wait_until
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from collector.ords import read_rows
 from collector.runtime import CollectorRuntime
 from collector.settings import load_settings
 from shopfloor.cli import main
-from shopfloor.services import Influxd
+from simulator.services import Influxd
 from tests.harness.data import ords_dir
 from tests.harness.influx import InfluxTestDB
 

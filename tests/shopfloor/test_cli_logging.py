@@ -16,7 +16,7 @@ def test_http_client_chatter_only_at_double_verbose(verbosity: int, ours: bool, 
     root.handlers.clear()  # basicConfig only configures a root without handlers
     try:
         configure_logging(verbosity)
-        assert logging.getLogger("collector.drain").isEnabledFor(logging.INFO) is ours
+        assert logging.getLogger("collector.drain.drainer").isEnabledFor(logging.INFO) is ours
         assert logging.getLogger("httpx").isEnabledFor(logging.INFO) is httpx
     finally:
         root.handlers[:] = saved[1]

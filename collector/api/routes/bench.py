@@ -12,8 +12,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
 from collector.api.deps import RuntimeDep
-from collector.http_in import MAX_EVENTS_PER_POST, ingest_events
-from collector.spool import SpoolFull
+from collector.ingest.http import MAX_EVENTS_PER_POST, ingest_events
+from collector.storage.spool import SpoolFull
 from shopfloor.contract import CATEGORIES
 from shopfloor.contract.topics import ID_PATTERN
 
@@ -22,7 +22,7 @@ EventsBody = Annotated[
     list[Any], Body(min_length=1, max_length=MAX_EVENTS_PER_POST, description="1-100 StationEvent objects")
 ]
 
-PAGE_DIR = Path(__file__).resolve().parents[2] / "bench_page"
+PAGE_DIR = Path(__file__).resolve().parents[1] / "bench_page"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 SiteId = Annotated[str, PathParam(pattern=ID_PATTERN, description="site id, as in the MQTT topics")]
 StationId = Annotated[str, PathParam(pattern=ID_PATTERN, description="station (bench) id")]

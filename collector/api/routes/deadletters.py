@@ -8,8 +8,8 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel
 
 from collector.api.deps import RuntimeDep
-from collector.deadletters import DeadLetter
-from collector.requeue import requeue
+from collector.ingest.requeue import requeue
+from collector.storage.dead_letters import DeadLetter
 
 router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
 

@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
 from collector.api.deps import RuntimeDep
-from collector.kpi_queries import KpiQueries, KpiQueryError, Range
-from collector.kpi_report import KpiReport
+from collector.influx.client import InfluxError
+from collector.kpi.queries import KpiQueries, Range
+from collector.kpi.report import KpiReport
 from collector.settings import CollectorSettings, SiteSettings
 from shopfloor.contract.topics import ID_PATTERN
 from shopfloor.kpi.rates import Bucket
@@ -51,7 +52,7 @@ def time_range(start: str | None, end: str | None, days: int) -> Range:
 
 
 def _report(runtime: Any) -> KpiReport:
-    return KpiReport(KpiQueries(runtime.writer))
+    return KpiReport(KpiQueries(runtime.influx))
 
 
 def _settings(request: Request) -> CollectorSettings:
@@ -72,7 +73,7 @@ def _facts(request: Request, site: str, tz: str | None) -> SiteSettings:
 async def _answer(call: Any, *args: Any) -> dict[str, Any]:
     try:
         result: dict[str, Any] = await asyncio.to_thread(call, *args)
-    except KpiQueryError as exc:
+    except InfluxError as exc:
         raise HTTPException(503, f"InfluxDB could not answer: {exc}") from exc
     return result
 

@@ -3,7 +3,7 @@
 SQLite in WAL mode, beside the spool. Kinds: ``contract`` (the message broke contract v1) and
 ``write_rejected`` (InfluxDB refused a line). A message redelivered by the broker is stored once: the
 row is keyed by a digest of topic and payload, and ``seen`` counts the deliveries.
-``shopfloor collector dead-letters`` and the API read it; requeue lives in :mod:`collector.requeue`.
+``shopfloor collector dead-letters`` and the API read it; requeue lives in :mod:`collector.ingest.requeue`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collector.spool import open_sqlite
+from collector.storage.sqlite import open_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letters (

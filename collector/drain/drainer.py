@@ -10,14 +10,15 @@ import random
 import threading
 import time
 
-from collector.deadletters import WRITE_REJECTED, DeadLetterStore, NewDeadLetter
-from collector.delivery import Delivered, RetryLater, deliver
-from collector.lineprotocol import NS_PER_MS, dead_letter_line
+from collector.drain.delivery import Delivered, RetryLater, deliver
+from collector.drain.rollup import LateMinutes
+from collector.influx import schema
+from collector.influx.client import InfluxClient, InfluxError
 from collector.metrics import CollectorMetrics
-from collector.rollup import LateMinutes, rollup_range_query
+from collector.points import NS_PER_MS, dead_letter_line
 from collector.settings import InfluxV1Settings, InfluxV2Settings
-from collector.spool import Spool, SpoolBatch
-from collector.write_result import InfluxQueryError, LineWriter
+from collector.storage.dead_letters import WRITE_REJECTED, DeadLetterStore, NewDeadLetter
+from collector.storage.spool import Spool, SpoolBatch
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,13 @@ class Drainer:
     def __init__(
         self,
         spool: Spool,
-        writer: LineWriter,
+        client: InfluxClient,
         dead_letters: DeadLetterStore,
         metrics: CollectorMetrics,
         settings: InfluxV1Settings | InfluxV2Settings,
     ) -> None:
         self.spool = spool
-        self.writer = writer
+        self.client = client
         self.dead_letters = dead_letters
         self.metrics = metrics
         self.settings = settings
@@ -101,7 +102,7 @@ class Drainer:
         try:
             for start in range(0, len(batch.lines), size):
                 started = time.perf_counter()
-                deliver(self.writer, batch.lines[start : start + size], outcome)
+                deliver(self.client, batch.lines[start : start + size], outcome)
                 self.metrics.write_latency.observe(time.perf_counter() - started)
         except RetryLater as exc:
             self._failed(exc)
@@ -118,7 +119,7 @@ class Drainer:
         self.metrics.spool_bytes.set(self.spool.depth_bytes)
 
     def _complete_rollup(self, force: bool) -> None:
-        """Re-aggregate the minutes that received late meter points (see collector.rollup).
+        """Re-aggregate the minutes that received late meter points (see collector.drain.rollup).
 
         One span (at most a day) per call: a 30-day backfill is 30 queries of about a second each, and
         live points are written between them instead of waiting for all of them.
@@ -128,16 +129,15 @@ class Drainer:
         now = time.monotonic()
         if now < self._rollup_retry_at or (not force and now - self._last_rollup < ROLLUP_EVERY_S_WHILE_BACKLOGGED):
             return
-        query = getattr(self.writer, "query", None)
-        if query is None or not isinstance(self.settings, InfluxV1Settings):
+        if not isinstance(self.settings, InfluxV1Settings):
             return
         span = self.late.take_first()
         if span is None:
             return
         self._last_rollup = now
         try:
-            query(rollup_range_query(self.settings.database, *span))
-        except InfluxQueryError as exc:
+            self.client.query(schema.rollup_range_statement(self.settings.database, *span))
+        except InfluxError as exc:
             self.late.add(*span)
             self._rollup_retry_at = now + 60.0
             if not self._rollup_failing:
@@ -163,7 +163,7 @@ class Drainer:
         # Markers whose own write is refused are not dead-lettered again: no loop.
         if markers:
             try:
-                deliver(self.writer, markers)
+                deliver(self.client, markers)
             except RetryLater:
                 log.warning("could not write %d dead_letter marker point(s)", len(markers))
 
@@ -175,7 +175,7 @@ class Drainer:
             self._failing_since = time.monotonic()
             log.error(
                 "InfluxDB write to %s failed (%s): keeping %d points in the spool and retrying",
-                self.writer.target,
+                self.client.target,
                 exc.reason,
                 self.spool.depth_lines,
             )
@@ -190,7 +190,7 @@ class Drainer:
         if self._failing_since is not None:
             log.warning(
                 "InfluxDB writes to %s work again after %.0f s; draining %d spooled points",
-                self.writer.target,
+                self.client.target,
                 time.monotonic() - self._failing_since,
                 self.spool.depth_lines,
             )

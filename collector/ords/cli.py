@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
 
 
 def _import(args: argparse.Namespace) -> int:
-    from collector.ords_io import import_file
+    from collector.ords.io import import_file
     from collector.settings import load_settings
     from shopfloor.cli import CliError
     from shopfloor.contract import is_valid_id
@@ -72,7 +72,7 @@ def _import(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import sys
 
-    from collector.ords_io import export_csv, parse_bound
+    from collector.ords.io import export_csv, parse_bound
     from collector.settings import load_settings
     from shopfloor.cli import CliError
     from shopfloor.contract import is_valid_id

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.deadletters import CONTRACT, DeadLetterStore
-from collector.lineprotocol import ItemIndex, message_lines
-from collector.spool import Lane, Spool
+from collector.points import ItemIndex, message_lines
+from collector.storage.dead_letters import CONTRACT, DeadLetterStore
+from collector.storage.spool import Lane, Spool
 from shopfloor.contract import ContractError, StationEvent, decode
 
 

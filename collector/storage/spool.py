@@ -14,12 +14,13 @@ in collector.yaml yet.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+
+from collector.storage.sqlite import open_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -48,14 +49,6 @@ class SpoolBatch:
     through: dict[Lane, int]
     lines: list[str]
     oldest_created_ms: int
-
-
-def open_sqlite(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    return conn
 
 
 class Spool:

@@ -1,6 +1,6 @@
 """ORDS import and export against InfluxDB: the I/O around the pure codec of :mod:`collector.ords`.
 
-Import writes straight to InfluxDB through the collector's writer, in batches, with the same line
+Import writes straight to InfluxDB through the collector's InfluxDB client, in batches, with the same line
 protocol as live events (``collector.lineprotocol.event_line``) plus the ORDS-only fields. Export reads
 the stored ``finished`` points back with InfluxQL, a quarter at a time, and writes them as ORDS rows.
 """
@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from collector.delivery import Delivered, RetryLater, deliver
-from collector.kpi_queries import KpiQueries, KpiQueryError, Range
-from collector.lineprotocol import event_line
+from collector.drain.delivery import Delivered, RetryLater, deliver
+from collector.influx.client import InfluxClient, InfluxError, make_client
+from collector.kpi.queries import KpiQueries, Range
 from collector.ords import OrdsFormatError, OrdsRecord, read_rows, to_import, to_record, write_csv
+from collector.points import event_line
 from collector.settings import CollectorSettings
-from collector.write_result import LineWriter
-from collector.writers import make_writer
 from shopfloor.cli import CliError
 
 WRITE_ATTEMPTS = 5
@@ -43,17 +42,17 @@ class ImportSummary:
         return f"{path}: {self.imported} of {self.rows} row(s) imported, {len(self.bad)} bad"
 
 
-def _send(writer: LineWriter, batch: list[tuple[int, str]], summary: ImportSummary) -> None:
+def _send(client: InfluxClient, batch: list[tuple[int, str]], summary: ImportSummary) -> None:
     """Write one batch; InfluxDB's refusals become bad rows with their line numbers."""
     lines = [line for _, line in batch]
     for attempt in range(WRITE_ATTEMPTS):
         try:
-            outcome = deliver(writer, lines, Delivered())
+            outcome = deliver(client, lines, Delivered())
             break
         except RetryLater as exc:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise CliError(
-                    f"InfluxDB at {writer.target} is not answering ({exc.reason}); "
+                    f"InfluxDB at {client.target} is not answering ({exc.reason}); "
                     f"{summary.imported} row(s) were imported before. Run the import again: it is idempotent"
                 ) from None
             time.sleep(min(8.0, 0.5 * 2**attempt))
@@ -74,7 +73,7 @@ def import_file(
     with path.open(newline="", encoding="utf-8-sig") as counting:
         total = max(0, sum(1 for _ in counting) - 1)
     summary = ImportSummary()
-    writer = make_writer(settings.influx)
+    client = make_client(settings.influx)
     batch: list[tuple[int, str]] = []
     try:
         with (
@@ -95,15 +94,15 @@ def import_file(
                     imported = to_import(row.record, station)
                     batch.append((row.line, event_line(site, imported.event, None, imported.extra_fields)))
                     if len(batch) >= batch_size:
-                        _send(writer, batch, summary)
+                        _send(client, batch, summary)
                         batch = []
             except OrdsFormatError as exc:
                 raise CliError(f"{path}: {exc}") from None
             if batch:
-                _send(writer, batch, summary)
+                _send(client, batch, summary)
             bar.update(total - bar.n)
     finally:
-        writer.close()
+        client.close()
     return summary
 
 
@@ -129,13 +128,13 @@ def _chunks(start_ms: int, end_ms: int) -> Iterator[Range]:
 
 
 def stored_records(
-    client: LineWriter, site: str, start_ms: int, end_ms: int, *, data_provider: str, country: str, timezone: str
+    client: InfluxClient, site: str, start_ms: int, end_ms: int, *, data_provider: str, country: str, timezone: str
 ) -> Iterator[OrdsRecord]:
     queries = KpiQueries(client)
     for window in _chunks(start_ms, end_ms):
         try:
             points = queries.finished_points(site, window)
-        except KpiQueryError as exc:
+        except InfluxError as exc:
             raise CliError(f"InfluxDB could not answer: {exc}") from None
         for point in points:
             if not point.get("country") and not country:
@@ -151,10 +150,10 @@ def stored_records(
 def export_csv(
     settings: CollectorSettings, site: str, start_ms: int, end_ms: int, out: TextIO, *, data_provider: str, country: str
 ) -> int:
-    writer = make_writer(settings.influx)
+    client = make_client(settings.influx)
     try:
         records = stored_records(
-            writer,
+            client,
             site,
             start_ms,
             end_ms,
@@ -164,4 +163,4 @@ def export_csv(
         )
         return write_csv(records, out)
     finally:
-        writer.close()
+        client.close()

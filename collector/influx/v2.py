@@ -2,13 +2,12 @@
 
 influxdb-client's batching WriteApi retries in its own thread and would hide partial writes from us,
 so we use its SYNCHRONOUS WriteApi with urllib3 retries off: one call is one request, and the status
-code comes back to :mod:`collector.delivery`, which owns retries, splitting and dead-lettering.
+code comes back to :mod:`collector.drain.delivery`, which owns retries, splitting and dead-lettering.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -16,23 +15,21 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from collector.settings import InfluxV2Settings
-from collector.write_result import (
+from collector.influx.client import (
+    BucketCheckError,
+    InfluxClient,
     InfluxQueryError,
+    InfluxUnreachable,
     Series,
     WriteResponse,
-    WriteUnreachable,
+    error_text,
     parse_retry_after,
-    rows_of,
     series_of,
 )
+from collector.settings import InfluxV2Settings
 
 
-class BucketCheckError(Exception):
-    """The bucket could not be checked (missing, no permission, or no server)."""
-
-
-class InfluxV2Writer:
+class InfluxV2Client(InfluxClient):
     def __init__(self, settings: InfluxV2Settings) -> None:
         self.settings = settings
         self._client = InfluxDBClient(
@@ -49,7 +46,7 @@ class InfluxV2Writer:
     def target(self) -> str:
         return f"{self.settings.url} org {self.settings.org} bucket {self.settings.bucket}"
 
-    def send(self, lines: list[str]) -> WriteResponse:
+    def write(self, lines: list[str]) -> WriteResponse:
         try:
             self._write.write(
                 bucket=self.settings.bucket,
@@ -60,10 +57,10 @@ class InfluxV2Writer:
         except ApiException as exc:
             headers: dict[str, str] = dict(exc.headers or {})
             return WriteResponse(
-                int(exc.status or 0), _error_text(exc.body), parse_retry_after(headers.get("Retry-After"))
+                int(exc.status or 0), error_text(exc.body), parse_retry_after(headers.get("Retry-After"))
             )
         except (Urllib3Error, OSError) as exc:
-            raise WriteUnreachable(f"{self.settings.url}: {exc}") from exc
+            raise InfluxUnreachable(f"{self.settings.url}: {exc}") from exc
         return WriteResponse(204, "")
 
     def ping(self) -> bool:
@@ -71,9 +68,6 @@ class InfluxV2Writer:
             return bool(self._client.ping())
         except Exception:  # influxdb-client's ping raises whatever urllib3 raised
             return False
-
-    def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
-        return rows_of(self.series(statement, epoch))
 
     def series(self, statement: str, epoch: str | None = None) -> list[Series]:
         """InfluxQL through the 1.x compatibility API (``/query``): needs the DBRP mapping ``<bucket>/autogen``."""
@@ -92,9 +86,9 @@ class InfluxV2Writer:
             )
             result = json.loads(response.data)["results"][0]
         except ApiException as exc:
-            raise InfluxQueryError(f"{statement}: HTTP {exc.status}: {_error_text(exc.body)}") from exc
+            raise InfluxQueryError(f"{statement}: HTTP {exc.status}: {error_text(exc.body)}") from exc
         except (Urllib3Error, OSError) as exc:
-            raise InfluxQueryError(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
+            raise InfluxUnreachable(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
         except (ValueError, KeyError, IndexError) as exc:
             raise InfluxQueryError(f"{statement}: unreadable answer ({exc})") from exc
         if "error" in result:
@@ -105,9 +99,9 @@ class InfluxV2Writer:
         try:
             bucket = self._client.buckets_api().find_bucket_by_name(self.settings.bucket)  # type: ignore[no-untyped-call]
         except ApiException as exc:
-            raise BucketCheckError(f"{self.target}: HTTP {exc.status}: {_error_text(exc.body)}") from exc
+            raise BucketCheckError(f"{self.target}: HTTP {exc.status}: {error_text(exc.body)}") from exc
         except (Urllib3Error, OSError) as exc:
-            raise BucketCheckError(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
+            raise InfluxUnreachable(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
         if bucket is None:
             raise BucketCheckError(
                 f"bucket {self.settings.bucket!r} not found in org {self.settings.org!r}. "
@@ -118,16 +112,3 @@ class InfluxV2Writer:
     def close(self) -> None:
         self._write.close()  # type: ignore[no-untyped-call]
         self._client.close()  # type: ignore[no-untyped-call]
-
-
-def _error_text(body: object) -> str:
-    if isinstance(body, bytes):
-        body = body.decode(errors="replace")
-    text = str(body or "")
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text[:2000]
-    if isinstance(parsed, dict):
-        return str(parsed.get("message") or parsed.get("error") or parsed)[:2000]
-    return text[:2000]

@@ -1,31 +1,28 @@
-"""InfluxDB 1.x over HTTP: ``POST /write?db=&rp=&precision=ns``, gzip when remote, basic auth. The only httpx importer.
+"""InfluxDB 1.x over HTTP: ``POST /write?db=&rp=&precision=ns``, ``/query``, ``/ping``. The only httpx importer.
 
-Also the admin calls of ``init-db`` and ``/readyz`` (``/query``, ``/ping``).
+Gzip only when InfluxDB is on another host (``influx.gzip: auto``), basic auth when configured.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
-from typing import Any
 
 import httpx
 
-from collector.settings import InfluxV1Settings
-from collector.write_result import (
+from collector.influx.client import (
+    InfluxClient,
     InfluxQueryError,
+    InfluxUnreachable,
     Series,
     WriteResponse,
-    WriteUnreachable,
+    error_text,
     parse_retry_after,
-    rows_of,
     series_of,
 )
+from collector.settings import InfluxV1Settings
 
-__all__ = ["InfluxQueryError", "InfluxV1Writer"]
 
-
-class InfluxV1Writer:
+class InfluxV1Client(InfluxClient):
     def __init__(self, settings: InfluxV1Settings) -> None:
         self.settings = settings
         auth = None
@@ -43,7 +40,7 @@ class InfluxV1Writer:
         rp = f"/{self.settings.retention_policy}" if self.settings.retention_policy else ""
         return f"{self.settings.url} database {self.settings.database}{rp}"
 
-    def send(self, lines: list[str]) -> WriteResponse:
+    def write(self, lines: list[str]) -> WriteResponse:
         body = "\n".join(lines).encode()
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self.settings.compress:
@@ -52,10 +49,9 @@ class InfluxV1Writer:
         try:
             response = self._http.post("/write", params=self._params, content=body, headers=headers)
         except httpx.TransportError as exc:
-            raise WriteUnreachable(f"{self.settings.url}: {exc or type(exc).__name__}") from exc
-        return WriteResponse(
-            response.status_code, _error_text(response), parse_retry_after(response.headers.get("Retry-After"))
-        )
+            raise InfluxUnreachable(f"{self.settings.url}: {exc or type(exc).__name__}") from exc
+        text = error_text(response.text) if response.status_code >= 300 else ""
+        return WriteResponse(response.status_code, text, parse_retry_after(response.headers.get("Retry-After")))
 
     def ping(self) -> bool:
         try:
@@ -63,21 +59,14 @@ class InfluxV1Writer:
         except httpx.TransportError:
             return False
 
-    def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
-        return rows_of(self.series(statement, epoch))
-
     def series(self, statement: str, epoch: str | None = None) -> list[Series]:
-        """Run one InfluxQL statement: its series. Raises InfluxQueryError.
-
-        ``epoch="ms"`` returns times as integer milliseconds instead of RFC 3339 text.
-        """
         data = {"q": statement, "db": self.settings.database}
         if epoch is not None:
             data["epoch"] = epoch
         try:
             response = self._http.post("/query", data=data)
         except httpx.TransportError as exc:
-            raise InfluxQueryError(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
+            raise InfluxUnreachable(f"cannot reach InfluxDB at {self.settings.url}: {exc}") from exc
         if response.status_code == 401:
             raise InfluxQueryError(f"InfluxDB at {self.settings.url} refused the credentials (401)")
         try:
@@ -90,15 +79,3 @@ class InfluxV1Writer:
 
     def close(self) -> None:
         self._http.close()
-
-
-def _error_text(response: httpx.Response) -> str:
-    if response.status_code < 300:
-        return ""
-    try:
-        parsed = json.loads(response.text)
-    except ValueError:
-        return response.text[:2000]
-    if isinstance(parsed, dict):
-        return str(parsed.get("error") or parsed.get("message") or parsed)[:2000]
-    return response.text[:2000]

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from collector.items import ItemStore
-from collector.lineprotocol import event_line
 from collector.metrics import CollectorMetrics
-from collector.spool import Spool
+from collector.points import event_line
+from collector.storage.items import ItemStore
+from collector.storage.spool import Spool
 from shopfloor.contract import ContractError, StationEvent
 from shopfloor.contract.codec import contract_error_from
 

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from collector.initdb import rollup_query
+from collector.influx import schema
+from collector.influx.client import make_client
 from collector.settings import InfluxV1Settings
 
 NS_PER_MINUTE = 60 * 1_000_000_000
 # One query covers at most a day, so a month of backfill is 30 modest queries, not one huge one.
 MAX_SPAN_NS = 24 * 60 * NS_PER_MINUTE
-
-
-def rollup_range_query(database: str, start_ns: int, end_ns: int) -> str:
-    """The continuous query's body, limited to [start_ns, end_ns)."""
-    body = rollup_query(database)
-    select, group_by = body.split(" GROUP BY ", 1)
-    return f"{select} WHERE time >= {start_ns} AND time < {end_ns} GROUP BY {group_by}"
 
 
 @dataclass
@@ -78,16 +72,14 @@ class LateMinutes:
 
 def rebuild_rollup(settings: InfluxV1Settings, days: float, now_ns: int) -> int:
     """Re-aggregate the last ``days`` of raw meter data into the rollup; returns the queries run."""
-    from collector.influx_v1 import InfluxV1Writer
-
     late = LateMinutes()
     end = now_ns - now_ns % NS_PER_MINUTE + NS_PER_MINUTE
     late.add(end - int(days * 24 * 60) * NS_PER_MINUTE, end)
-    writer = InfluxV1Writer(settings)
+    client = make_client(settings)
     try:
         spans = late.take()
         for start_ns, end_ns in spans:
-            writer.query(rollup_range_query(settings.database, start_ns, end_ns))
+            client.query(schema.rollup_range_statement(settings.database, start_ns, end_ns))
         return len(spans)
     finally:
-        writer.close()
+        client.close()

@@ -1,6 +1,6 @@
 """From MQTT message to durable spool row (or dead letter), and only then the ack.
 
-No paho here: :mod:`collector.mqtt_in` feeds :meth:`Ingest.receive` from its network thread and gives
+No paho here: :mod:`collector.ingest.mqtt` feeds :meth:`Ingest.receive` from its network thread and gives
 an ``ack`` callable. Messages are grouped: every ``commit_every`` messages, or every ``commit_interval``
 (the :meth:`flush` timer), one spool transaction and one dead-letter transaction commit, then the whole
 group is acknowledged. A bad message costs one decode and one row, so a flood of them never stalls the
@@ -20,10 +20,10 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
-from collector.deadletters import CONTRACT, DeadLetterStore, NewDeadLetter
-from collector.lineprotocol import NS_PER_MS, ItemIndex, dead_letter_line, message_lines, raw_reading_line
 from collector.metrics import CollectorMetrics
-from collector.spool import Lane, Spool, SpoolFull
+from collector.points import NS_PER_MS, ItemIndex, dead_letter_line, message_lines, raw_reading_line
+from collector.storage.dead_letters import CONTRACT, DeadLetterStore, NewDeadLetter
+from collector.storage.spool import Lane, Spool, SpoolFull
 from shopfloor.contract import ContractError, StationEvent, Topic, decode, readings_fast
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from collector.ingest import Ingest
+from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from shopfloor.contract import subscription

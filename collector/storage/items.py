@@ -3,7 +3,7 @@
 It answers three questions without a round trip to InfluxDB:
 
 - ``lookup``: what a ``finished`` event's item was checked in as (category, measured weight) and its
-  bench time so far (``shopfloor.kpi.sessions``); :mod:`collector.lineprotocol` stores them on the point;
+  bench time so far (``shopfloor.kpi.sessions``); :mod:`collector.points` stores them on the point;
 - ``open_items``: the items open on a bench, for the bench page;
 - ``record``: whether an ``event_id`` is new or already known (a retry), for the HTTP ingestion answer.
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from collector.lineprotocol import ItemFacts
-from collector.spool import open_sqlite
+from collector.points import ItemFacts
+from collector.storage.sqlite import open_sqlite
 from shopfloor.contract import EventType, StationEvent
 from shopfloor.kpi.sessions import ItemHistory, item_histories, open_items
 

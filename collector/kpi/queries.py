@@ -1,4 +1,4 @@
-"""What the KPI API and the ORDS export read from InfluxDB, as InfluxQL through the writer's query client.
+"""What the KPI API and the ORDS export read from InfluxDB, as InfluxQL through the collector's InfluxDB client.
 
 Rows come back as the inputs of ``shopfloor.kpi``: ``FinishedItem`` (from the derived fields stored on
 ``finished`` points), ``StationEvent`` (for bench sessions) and ``MeterSample``. Meter data over long
@@ -9,10 +9,10 @@ else aggregated by InfluxDB on the fly, so a 30-day call moves 43 k rows per met
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from collector.initdb import ROLLUP_RP
-from collector.write_result import Series, rows_of
+from collector.influx import schema
+from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
 from shopfloor.contract import EventType, StationEvent, StationState
 from shopfloor.contract.topics import is_valid_id
 from shopfloor.kpi.energy import MeterSample
@@ -37,16 +37,6 @@ OUTCOME_FIELDS = (
 )
 
 
-class InfluxQL(Protocol):
-    """The query side of :class:`collector.influx_v1.InfluxV1Writer` (raises ``InfluxQueryError``)."""
-
-    def series(self, statement: str, epoch: str | None = None) -> list[Series]: ...
-
-
-class KpiQueryError(Exception):
-    """InfluxDB could not answer a KPI query."""
-
-
 @dataclass(frozen=True, slots=True)
 class Range:
     """Half-open ``[start_ms, end_ms)``."""
@@ -66,14 +56,13 @@ def _ident(value: str) -> str:
 
 
 class KpiQueries:
-    def __init__(self, client: InfluxQL) -> None:
+    """Every method raises ``collector.influx.client.InfluxError`` when InfluxDB cannot answer."""
+
+    def __init__(self, client: InfluxClient) -> None:
         self.client = client
 
     def _series(self, statement: str) -> list[Series]:
-        try:
-            return self.client.series(statement, epoch="ms")
-        except Exception as exc:  # InfluxQueryError, or the v2 client's errors: one type for the API
-            raise KpiQueryError(str(exc)) from exc
+        return self.client.series(statement, epoch="ms")
 
     def _rows(self, statement: str) -> list[dict[str, Any]]:
         return rows_of(self._series(statement))
@@ -150,10 +139,11 @@ class KpiQueries:
         # A minute's last counter value was read near the minute's end: date it there (the shift).
         try:
             samples = self._samples(
-                f'SELECT power, energy_import FROM "{ROLLUP_RP}"."meter_1m" WHERE {where} AND {window.where()}',
+                f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
+                f"WHERE {where} AND {window.where()}",
                 MINUTE_MS,
             )
-        except KpiQueryError:
+        except InfluxQueryError:
             samples = []  # no rollup policy (a database not made by init-db)
         # The continuous query rolls up only what arrives in time: history written later (a backfill, an
         # ORDS-era import, a long outage) is aggregated here, for the part of the range before the rollup.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from collector.write_result import LineWriter, WriteResponse, WriteUnreachable
+from collector.influx.client import InfluxClient, InfluxUnreachable, WriteResponse
 
 # 1.x names the lines it could not parse: unable to parse '<line>': <reason>
 _UNPARSABLE = re.compile(r"unable to parse '((?:[^'\\]|\\.)*)': ([^\n]*)")
@@ -31,30 +31,30 @@ class Delivered:
     requests: int = 0
 
 
-def deliver(writer: LineWriter, lines: list[str], outcome: Delivered | None = None) -> Delivered:
+def deliver(client: InfluxClient, lines: list[str], outcome: Delivered | None = None) -> Delivered:
     """Write ``lines``; raises RetryLater when InfluxDB is away or busy (nothing is lost: retry them all)."""
     outcome = outcome or Delivered()
     if not lines:
         return outcome
     try:
-        response = writer.send(lines)
-    except WriteUnreachable as exc:
+        response = client.write(lines)
+    except InfluxUnreachable as exc:
         raise RetryLater(str(exc)) from exc
     outcome.requests += 1
     if response.ok:
         outcome.written += len(lines)
     elif response.status == _TOO_LARGE and len(lines) > 1:
         half = len(lines) // 2
-        deliver(writer, lines[:half], outcome)
-        deliver(writer, lines[half:], outcome)
+        deliver(client, lines[:half], outcome)
+        deliver(client, lines[half:], outcome)
     elif response.status in _REJECTED or response.status == _TOO_LARGE:
-        _deliver_rejected(writer, lines, response, outcome)
+        _deliver_rejected(client, lines, response, outcome)
     else:
         raise RetryLater(_describe(response), response.retry_after_s)
     return outcome
 
 
-def _deliver_rejected(writer: LineWriter, lines: list[str], response: WriteResponse, outcome: Delivered) -> None:
+def _deliver_rejected(client: InfluxClient, lines: list[str], response: WriteResponse, outcome: Delivered) -> None:
     reason = _describe(response)
     if len(lines) == 1:
         outcome.rejected.append((lines[0], reason))
@@ -63,12 +63,12 @@ def _deliver_rejected(writer: LineWriter, lines: list[str], response: WriteRespo
     if named and named.keys() <= set(lines):
         # The server told us which lines: resend the others (idempotent) to be sure they are stored.
         outcome.rejected.extend((line, f"HTTP {response.status}: {named[line]}") for line in lines if line in named)
-        deliver(writer, [line for line in lines if line not in named], outcome)
+        deliver(client, [line for line in lines if line not in named], outcome)
         return
     # Otherwise (a field type conflict, points beyond the retention policy) bisect down to the bad lines.
     half = len(lines) // 2
-    deliver(writer, lines[:half], outcome)
-    deliver(writer, lines[half:], outcome)
+    deliver(client, lines[:half], outcome)
+    deliver(client, lines[half:], outcome)
 
 
 def _describe(response: WriteResponse) -> str:

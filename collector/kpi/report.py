@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.kpi_queries import KpiQueries, Range
+from collector.kpi.queries import KpiQueries, Range
 from collector.settings import SiteSettings
 from shopfloor.kpi.compare import SiteTotals, compare_sites
 from shopfloor.kpi.energy import base_load as compute_base_load
