@@ -22,9 +22,9 @@ sys.path.insert(0, str(REPO))
 
 import pydantic_core  # noqa: E402
 
-from collector.ingest.pipeline import fast_lines  # noqa: E402
+from collector.ingest.pipeline import fast_points  # noqa: E402
 from collector.points import message_lines, raw_reading_line  # noqa: E402
-from shopfloor.contract import Kind, build_topic, decode  # noqa: E402
+from shopfloor.contract import Kind, build_topic, decode, parse_topic  # noqa: E402
 from shopfloor.contract.fastpath import valid_reading  # noqa: E402
 from tests.collector.traffic import base_ts_ms, reading  # noqa: E402
 
@@ -45,8 +45,9 @@ def main() -> int:
     topic, payload = build_topic("test-site", "edge-1", Kind.BATCH), json.dumps(body).encode()
     parsed = pydantic_core.from_json(payload)
     readings = parsed["readings"]
-    fast = fast_lines(topic, payload, "shopfloor")
-    assert fast is not None and fast[1] == message_lines(decode(topic, payload)), "the two paths must agree"
+    parsed_topic = parse_topic(topic)
+    fast = fast_points(parsed_topic, payload)
+    assert fast is not None and fast.lines == message_lines(decode(topic, payload)), "the two paths must agree"
 
     baseline = per_reading_us(lambda: message_lines(decode(topic, payload)), args.repeat)
     steps = {
@@ -57,7 +58,7 @@ def main() -> int:
         "line protocol from dicts": per_reading_us(
             lambda: [raw_reading_line("test-site", r) for r in readings], args.repeat
         ),
-        "fast path, all three": per_reading_us(lambda: fast_lines(topic, payload, "shopfloor"), args.repeat),
+        "fast path, all three": per_reading_us(lambda: fast_points(parse_topic(topic), payload), args.repeat),
     }
     print(f"ReadingBatch of {READINGS} readings x 10 values, {len(payload) / READINGS:.0f} bytes a reading")
     print(f"  {'models: decode + message_lines (baseline)':44s} {baseline:6.2f} µs/reading   1.00")

@@ -29,10 +29,11 @@ sys.path.insert(0, str(REPO))
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
 from collector.influx.client import make_client  # noqa: E402
 from collector.influx.init_db import init_v1  # noqa: E402
-from collector.ingest.pipeline import decode_lines  # noqa: E402
+from collector.ingest.pipeline import decode_points  # noqa: E402
 from collector.kpi.queries import KpiQueries, Range  # noqa: E402
 from collector.kpi.report import KpiReport  # noqa: E402
 from collector.settings import InfluxV1Settings, SiteSettings  # noqa: E402
+from shopfloor.contract import parse_topic  # noqa: E402
 from shopfloor.kpi.rates import Bucket  # noqa: E402
 from simulator.main import build_sites  # noqa: E402
 from simulator.services import Influxd  # noqa: E402
@@ -88,9 +89,9 @@ def main() -> int:
             for site in sites:
                 lines: list[str] = []
                 for topic, payload in site.history(start, now, MINUTE_MS):
-                    decoded, reason = decode_lines(topic, payload, "shopfloor")
+                    decoded, reason = decode_points(parse_topic(topic), payload)
                     assert decoded is not None, reason
-                    lines.extend(decoded)
+                    lines.extend(decoded.lines)
                 for i in range(0, len(lines), 5000):
                     response = writer.write(lines[i : i + 5000])
                     assert response.ok, response.text

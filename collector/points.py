@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
@@ -29,6 +29,7 @@ from shopfloor.contract.fastpath import bare_floats
 from shopfloor.kpi import outcome_fields
 
 NS_PER_MS = 1_000_000
+NS_PER_MINUTE = 60 * 1_000_000_000
 
 FieldValue = str | int | float
 
@@ -210,14 +211,68 @@ def dead_letter_line(site: str | None, reason_kind: str, reason: str, time_ns: i
     return point("dead_letter", tags, {"count": 1, "reason": reason[:500]}, time_ns)
 
 
-def message_lines(message: Message, item_index: ItemIndex | None = None) -> list[str]:
+@dataclass(slots=True)
+class Points:
+    """Lines of line protocol, and the minutes that their meter points fall in.
+
+    The spool keeps the minutes beside the lines, so the drainer knows which rollup minutes a late write
+    touched without reading the lines back.
+    """
+
+    lines: list[str] = field(default_factory=list)
+    meter_minutes: set[int] = field(default_factory=set)  # ts_ns // NS_PER_MINUTE of each meter point
+
+    def extend(self, other: Points) -> None:
+        self.lines.extend(other.lines)
+        self.meter_minutes |= other.meter_minutes
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open ranges, sorted, with those that overlap or touch merged into one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def minute_ranges(minutes: Iterable[int]) -> list[tuple[int, int]]:
+    """Minute numbers as merged ``[start_ns, end_ns)`` ranges: ``{5, 6, 9}`` -> two ranges."""
+    return merge_ranges((minute * NS_PER_MINUTE, (minute + 1) * NS_PER_MINUTE) for minute in minutes)
+
+
+def reading_points(site: str, readings: Iterable[MeterReading]) -> Points:
+    points = Points()
+    for reading in readings:
+        points.lines.append(reading_line(site, reading))
+        points.meter_minutes.add(reading.ts_ms * NS_PER_MS // NS_PER_MINUTE)
+    return points
+
+
+def raw_reading_points(site: str, readings: Iterable[RawReading]) -> Points:
+    """:func:`reading_points` for readings the contract's fast path accepted as plain dicts."""
+    points = Points()
+    for reading in readings:
+        points.lines.append(raw_reading_line(site, reading))
+        points.meter_minutes.add(reading["ts_ms"] * NS_PER_MS // NS_PER_MINUTE)
+    return points
+
+
+def message_points(message: Message, item_index: ItemIndex | None = None) -> Points:
     """All points of one validated message."""
     site = message.topic.site
     payload = message.payload
     if isinstance(payload, MeterReading):
-        return [reading_line(site, payload)]
+        return reading_points(site, [payload])
     if isinstance(payload, ReadingBatch):
-        return [reading_line(site, reading) for reading in payload.readings]
+        return reading_points(site, payload.readings)
     if isinstance(payload, StationEvent):
-        return [event_line(site, payload, item_index)]
-    return [status_line(site, payload)]
+        return Points([event_line(site, payload, item_index)])
+    return Points([status_line(site, payload)])
+
+
+def message_lines(message: Message, item_index: ItemIndex | None = None) -> list[str]:
+    """The lines of :func:`message_points`."""
+    return message_points(message, item_index).lines

@@ -109,10 +109,10 @@ class Drainer:
             return
         self._recovered()
         if outcome.rejected:
-            self._dead_letter(outcome.rejected)
+            self._dead_letter(batch, outcome.rejected)
         self.spool.remove(batch)
         if self.late is not None:
-            self.late.note_lines(batch.lines, time.time_ns())
+            self.late.note_written(batch.meter_minutes, time.time_ns())
             self._complete_rollup(force=False)
         self.metrics.written.inc(outcome.written)
         self.metrics.spool_depth.set(self.spool.depth_lines)
@@ -149,9 +149,9 @@ class Drainer:
             log.warning("the 1-minute rollup for late data is complete again")
             self._rollup_failing = False
 
-    def _dead_letter(self, rejected: list[tuple[str, str]]) -> None:
+    def _dead_letter(self, batch: SpoolBatch, rejected: list[tuple[str, str]]) -> None:
         letters = [
-            NewDeadLetter("", line.encode(), reason, WRITE_REJECTED, _site_tag(line)) for line, reason in rejected
+            NewDeadLetter("", line.encode(), reason, WRITE_REJECTED, batch.site_of(line)) for line, reason in rejected
         ]
         fresh = self.dead_letters.add_many(letters)
         self.metrics.dead_lettered.labels(WRITE_REJECTED).inc(len(fresh))
@@ -195,10 +195,3 @@ class Drainer:
                 self.spool.depth_lines,
             )
             self._failing_since = None
-
-
-def _site_tag(line: str) -> str | None:
-    for part in line.split(" ", 1)[0].split(","):
-        if part.startswith("site="):
-            return part[5:]
-    return None

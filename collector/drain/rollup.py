@@ -10,13 +10,15 @@ points, so a repeat is harmless.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from collector.influx import schema
 from collector.influx.client import make_client
+from collector.points import NS_PER_MINUTE, merge_ranges
 from collector.settings import InfluxV1Settings
 
-NS_PER_MINUTE = 60 * 1_000_000_000
+__all__ = ["MAX_SPAN_NS", "NS_PER_MINUTE", "LateMinutes", "rebuild_rollup"]
 # One query covers at most a day, so a month of backfill is 30 modest queries, not one huge one.
 MAX_SPAN_NS = 24 * 60 * NS_PER_MINUTE
 
@@ -27,28 +29,15 @@ class LateMinutes:
 
     ranges: list[tuple[int, int]] = field(default_factory=list)
 
-    def note_lines(self, lines: list[str], now_ns: int) -> None:
+    def note_written(self, meter_minutes: Iterable[tuple[int, int]], now_ns: int) -> None:
+        """Minute ranges of meter points just written: those minutes that had already closed are late."""
         closed_before = now_ns - now_ns % NS_PER_MINUTE
-        low = high = None
-        for line in lines:
-            if not line.startswith("meter,"):
-                continue
-            ts = int(line.rsplit(" ", 1)[1])
-            if ts >= closed_before:
-                continue
-            low = ts if low is None or ts < low else low
-            high = ts if high is None or ts > high else high
-        if low is not None and high is not None:
-            self.add(low - low % NS_PER_MINUTE, high - high % NS_PER_MINUTE + NS_PER_MINUTE)
+        for start, end in meter_minutes:
+            if start < closed_before:
+                self.add(start, min(end, closed_before))
 
     def add(self, start_ns: int, end_ns: int) -> None:
-        merged: list[tuple[int, int]] = []
-        for s, e in sorted([*self.ranges, (start_ns, end_ns)]):
-            if merged and s <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-            else:
-                merged.append((s, e))
-        self.ranges = merged
+        self.ranges = merge_ranges([*self.ranges, (start_ns, end_ns)])
 
     def take_first(self) -> tuple[int, int] | None:
         """The oldest range, at most a day of it, taken out; the rest stays for later."""

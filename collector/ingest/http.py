@@ -7,7 +7,6 @@ point has the same time and tags, so spooling it again overwrites the stored poi
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from collector.metrics import CollectorMetrics
-from collector.points import event_line
+from collector.points import Points, event_line
 from collector.storage.items import ItemStore
 from collector.storage.spool import Spool
 from shopfloor.contract import ContractError, StationEvent
@@ -45,8 +44,7 @@ def ingest_events(
     lines: list[str] = []
     for raw in bodies:
         try:
-            # As JSON, like an MQTT payload, so both paths accept and refuse exactly the same events.
-            event = StationEvent.model_validate_json(json.dumps(raw))
+            event = StationEvent.model_validate(raw)
         except ValidationError as exc:
             error: ContractError = contract_error_from(exc)
             answer.rejected.append({"event_id": _event_id(raw), "field": error.field, "reason": error.reason})
@@ -56,7 +54,7 @@ def ingest_events(
         lines.append(event_line(site, event, items))
         answer.accepted.append(event.event_id)
         metrics.last_seen.mark(site, event.station, time.time())
-    spool.append(lines)
+    spool.append(Points(lines), site=site)
     metrics.received.labels("event").inc(len(answer.accepted) - len(answer.duplicates))
     metrics.received.labels("invalid").inc(len(answer.rejected))
     metrics.spooled.inc(len(lines))

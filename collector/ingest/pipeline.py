@@ -1,10 +1,10 @@
 """From MQTT message to durable spool row (or dead letter), and only then the ack.
 
 No paho here: :mod:`collector.ingest.mqtt` feeds :meth:`Ingest.receive` from its network thread and gives
-an ``ack`` callable. Messages are grouped: every ``commit_every`` messages, or every ``commit_interval``
-(the :meth:`flush` timer), one spool transaction and one dead-letter transaction commit, then the whole
-group is acknowledged. A bad message costs one decode and one row, so a flood of them never stalls the
-good ones.
+an ``ack`` callable. The topic is parsed once, on arrival, and travels with the message. Messages are
+grouped: every ``commit_every`` messages, or every ``commit_interval`` (the :meth:`flush` timer), one
+spool transaction and one dead-letter transaction commit, then the whole group is acknowledged. A bad
+message costs one decode and one row, so a flood of them never stalls the good ones.
 
 Validating a ReadingBatch (a backlog flush: hundreds of readings in one message) is the costly part of
 the collector, so with ``decode_workers`` those messages are validated in worker processes while the
@@ -13,6 +13,7 @@ MQTT thread goes on receiving; each is still acked only after its lines are comm
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -21,63 +22,84 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 from collector.metrics import CollectorMetrics
-from collector.points import NS_PER_MS, ItemIndex, dead_letter_line, message_lines, raw_reading_line
+from collector.points import (
+    NS_PER_MS,
+    ItemIndex,
+    Points,
+    dead_letter_line,
+    message_points,
+    raw_reading_points,
+)
 from collector.storage.dead_letters import CONTRACT, DeadLetterStore, NewDeadLetter
-from collector.storage.spool import Lane, Spool, SpoolFull
-from shopfloor.contract import ContractError, StationEvent, Topic, decode, readings_fast
+from collector.storage.spool import Lane, Spool, SpoolFull, SpoolRow
+from shopfloor.contract import (
+    ContractError,
+    Kind,
+    StationEvent,
+    Topic,
+    decode_message,
+    parse_topic,
+    readings_if_plainly_valid,
+)
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[[list[tuple[int, int]]], None]
 # Told about every valid station event before its lines are built (the item index records it).
 EventHook = Callable[[str, StationEvent], object]
-Decoded = tuple[list[str] | None, str | None]
+Decoded = tuple[Points | None, str | None]
+
+_READING_KINDS = (Kind.READING, Kind.BATCH)
 
 
-def site_of(topic: str, prefix: str) -> str | None:
-    parts = topic.split("/")
-    n = len(prefix.split("/"))
-    return parts[n + 1] if len(parts) == n + 4 else None
-
-
-_READING_KINDS = ("/reading", "/batch")
-
-
-def fast_lines(topic: str, payload: bytes, prefix: str) -> tuple[Topic, list[str]] | None:
-    """Meter readings the contract's fast path accepts, straight to lines; None: decode with the models."""
-    if not topic.endswith(_READING_KINDS):
-        return None
-    fast = readings_fast(topic, payload, prefix)
-    if fast is None:
-        return None
-    parsed, readings = fast
-    return parsed, [raw_reading_line(parsed.site, reading) for reading in readings]
-
-
-def decode_lines(topic: str, payload: bytes, prefix: str) -> Decoded:
-    """Worker-process entry point: (lines, None), or (None, reason) for a message that breaks the contract."""
-    fast = fast_lines(topic, payload, prefix)
-    if fast is not None:
-        return fast[1], None
+@functools.lru_cache(maxsize=4096)
+def _parsed(topic: str, prefix: str) -> Topic | ContractError:
+    """Topics repeat (one per device and kind): each is parsed once."""
     try:
-        return message_lines(decode(topic, payload, prefix)), None
+        return parse_topic(topic, prefix)
+    except ContractError as exc:
+        return exc
+
+
+def fast_points(topic: Topic, payload: bytes) -> Points | None:
+    """Meter readings the contract's fast path accepts, straight to points; None: decode with the models."""
+    if topic.kind not in _READING_KINDS:
+        return None
+    readings = readings_if_plainly_valid(topic, payload)
+    return None if readings is None else raw_reading_points(topic.site, readings)
+
+
+def decode_points(topic: Topic, payload: bytes) -> Decoded:
+    """Worker-process entry point: (points, None), or (None, reason) for a message that breaks the contract."""
+    fast = fast_points(topic, payload)
+    if fast is not None:
+        return fast, None
+    try:
+        return message_points(decode_message(topic, payload)), None
     except ContractError as exc:
         return None, str(exc)
 
 
 @dataclass(slots=True)
 class _Pending:
-    topic: str
+    raw_topic: str
+    topic: Topic | None  # None: the topic itself breaks the contract
     payload: bytes
     mid: int
     qos: int
-    lines: list[str] | None = None
+    points: Points | None = None
     reason: str | None = None
+    site: str | None = None  # for a dead letter: the topic's site, when it named a valid one
     future: Future[Decoded] | None = None
 
     @property
     def ready(self) -> bool:
         return self.future is None or self.future.done()
+
+    @property
+    def lane(self) -> Lane:
+        # An edge's backlog flush: the spool writes live traffic first.
+        return Lane.BACKLOG if self.topic is not None and self.topic.kind is Kind.BATCH else Lane.LIVE
 
 
 class Ingest:
@@ -109,43 +131,49 @@ class Ingest:
         self._pending: list[_Pending] = []
         self._in_workers = 0
         self._full_since: float | None = None
-        self._received = {kind: metrics.received.labels(kind) for kind in ("reading", "batch", "event", "status")}
+        self._received = {kind: metrics.received.labels(kind.value) for kind in Kind}
         self._invalid = metrics.received.labels("invalid")
 
     def receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        entry = _Pending(topic, payload, mid, qos)
-        if self.batch_pool is not None and topic.endswith("/batch"):
-            entry.future = self.batch_pool.submit(decode_lines, topic, payload, self.prefix)
-            with self._lock:
-                self._pending.append(entry)
-                self._in_workers += 1
-                oldest = next(e.future for e in self._pending if e.future is not None)
-                busy = self._in_workers > self.max_in_workers
-            if busy:  # back-pressure: let the workers catch up before taking more
-                oldest.result()
-                self.flush()
-            return
-        fast = fast_lines(topic, payload, self.prefix)
-        if fast is not None:
-            parsed, entry.lines = fast
-            self.metrics.last_seen.mark(parsed.site, parsed.source, time.time())
+        parsed = _parsed(topic, self.prefix)
+        if isinstance(parsed, ContractError):
+            entry = _Pending(topic, None, payload, mid, qos, reason=str(parsed), site=parsed.site)
         else:
-            self._decode(entry)
+            entry = _Pending(topic, parsed, payload, mid, qos, site=parsed.site)
+            if self.batch_pool is not None and parsed.kind is Kind.BATCH:
+                self._to_worker(entry, parsed)
+                return
+            entry.points = fast_points(parsed, payload)
+            if entry.points is not None:
+                self.metrics.last_seen.mark(parsed.site, parsed.source, time.time())
+            else:
+                self._decode(entry, parsed)
         with self._lock:
             self._pending.append(entry)
             due = len(self._pending) - self._in_workers >= self.commit_every
         if due:
             self.flush()
 
-    def _decode(self, entry: _Pending) -> None:
+    def _to_worker(self, entry: _Pending, topic: Topic) -> None:
+        assert self.batch_pool is not None
+        entry.future = self.batch_pool.submit(decode_points, topic, entry.payload)
+        with self._lock:
+            self._pending.append(entry)
+            self._in_workers += 1
+            oldest = next(e.future for e in self._pending if e.future is not None)
+            busy = self._in_workers > self.max_in_workers
+        if busy:  # back-pressure: let the workers catch up before taking more
+            oldest.result()
+            self.flush()
+
+    def _decode(self, entry: _Pending, topic: Topic) -> None:
         """The models' path: every payload kind, and the precise reason when a message breaks the contract."""
-        topic, payload = entry.topic, entry.payload
         try:
-            message = decode(topic, payload, self.prefix)
+            message = decode_message(topic, entry.payload)
             if self.on_event is not None and isinstance(message.payload, StationEvent):
-                self.on_event(message.topic.site, message.payload)
-            entry.lines = message_lines(message, self.item_index)
-            self.metrics.last_seen.mark(message.topic.site, message.topic.source, time.time())
+                self.on_event(topic.site, message.payload)
+            entry.points = message_points(message, self.item_index)
+            self.metrics.last_seen.mark(topic.site, topic.source, time.time())
         except ContractError as exc:
             entry.reason = str(exc)
 
@@ -159,34 +187,32 @@ class Ingest:
             ready = [entry for entry in self._pending if entry.ready]
             if not ready:
                 return
-            lines: list[str] = []
-            backlog: list[str] = []
+            rows: dict[tuple[Lane, str | None], Points] = {}
             letters: list[NewDeadLetter] = []
             for entry in ready:
                 self._resolve(entry)
-                if entry.lines is not None:
-                    (backlog if entry.topic.endswith("/batch") else lines).extend(entry.lines)
+                if entry.points is not None:
+                    rows.setdefault((entry.lane, entry.site), Points()).extend(entry.points)
                 else:
                     letters.append(
-                        NewDeadLetter(
-                            entry.topic, entry.payload, entry.reason or "?", CONTRACT, site_of(entry.topic, self.prefix)
-                        )
+                        NewDeadLetter(entry.raw_topic, entry.payload, entry.reason or "?", CONTRACT, entry.site)
                     )
             try:
                 if letters:
                     fresh = self.dead_letters.add_many(letters)
-                    lines.extend(
-                        dead_letter_line(letter.site, letter.kind, letter.reason, at_ms * NS_PER_MS + i % NS_PER_MS)
-                        for i, (letter, at_ms) in enumerate(fresh)
-                    )
+                    for i, (letter, at_ms) in enumerate(fresh):
+                        marker = dead_letter_line(
+                            letter.site, letter.kind, letter.reason, at_ms * NS_PER_MS + i % NS_PER_MS
+                        )
+                        rows.setdefault((Lane.LIVE, letter.site), Points()).lines.append(marker)
                     self.metrics.dead_lettered.labels(CONTRACT).inc(len(fresh))
-                self.spool.append_rows([(Lane.LIVE, lines), (Lane.BACKLOG, backlog)])
+                self.spool.append_rows([SpoolRow(lane, points, site) for (lane, site), points in rows.items()])
             except SpoolFull as exc:
                 self._note_full(str(exc))
                 return
             done = {id(entry) for entry in ready}
             self._pending = [entry for entry in self._pending if id(entry) not in done]
-        self._counted(ready, letters)
+        self._counted(ready)
         if self._full_since is not None:
             log.warning(
                 "spool has room again after %.0f s: acking and receiving again", time.monotonic() - self._full_since
@@ -200,23 +226,20 @@ class Ingest:
     def _resolve(self, entry: _Pending) -> None:
         if entry.future is None:
             return
-        entry.lines, entry.reason = entry.future.result()
+        entry.points, entry.reason = entry.future.result()
         entry.future = None
         self._in_workers -= 1
-        if entry.lines is not None:
-            parts = entry.topic.split("/")
-            self.metrics.last_seen.mark(parts[-3], parts[-2], time.time())
+        if entry.points is not None and entry.topic is not None:
+            self.metrics.last_seen.mark(entry.topic.site, entry.topic.source, time.time())
 
-    def _counted(self, ready: list[_Pending], letters: list[NewDeadLetter]) -> None:
+    def _counted(self, ready: list[_Pending]) -> None:
         lines = 0
         for entry in ready:
-            if entry.lines is None:
+            if entry.points is None or entry.topic is None:
                 self._invalid.inc()
                 continue
-            lines += len(entry.lines)
-            counter = self._received.get(entry.topic.rsplit("/", 1)[-1])
-            if counter is not None:
-                counter.inc()
+            lines += len(entry.points.lines)
+            self._received[entry.topic.kind].inc()
         self.metrics.spooled.inc(lines)
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self.metrics.spool_bytes.set(self.spool.depth_bytes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.points import ItemIndex, message_lines
+from collector.points import ItemIndex, Points, message_points
 from collector.storage.dead_letters import CONTRACT, DeadLetterStore
 from collector.storage.spool import Lane, Spool
 from shopfloor.contract import ContractError, StationEvent, decode
@@ -49,12 +49,14 @@ def requeue(
             return RequeueResult(letter_id, False, f"still invalid: {exc}")
         if on_event is not None and isinstance(message.payload, StationEvent):
             on_event(message.topic.site, message.payload)
-        lines = message_lines(message, item_index)
+        points = message_points(message, item_index)
+        site: str | None = message.topic.site
     else:
         text = payload.decode(errors="replace").strip()
         if not text or "\n" in text:
             return RequeueResult(letter_id, False, "a rejected write is one line of line protocol")
-        lines = [text]
-    spool.append(lines, Lane.BACKLOG)  # old data: live traffic goes first
+        points = Points([text])
+        site = None  # the line's own tags name it; the letter does not keep it apart
+    spool.append(points, Lane.BACKLOG, site)  # old data: live traffic goes first
     store.mark_requeued(letter_id)
-    return RequeueResult(letter_id, True, f"{len(lines)} point(s) spooled")
+    return RequeueResult(letter_id, True, f"{len(points.lines)} point(s) spooled")

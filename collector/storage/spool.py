@@ -7,19 +7,23 @@ to InfluxDB.
 
 SQLite in WAL mode. A message is acknowledged to the broker only after the transaction that holds its
 lines has committed, so a crash (kill -9) loses nothing: what is not committed was not acked, and the
-broker redelivers it. ``synchronous=NORMAL`` keeps commits free of fsync: a power cut (not a crash) may
-lose the last commits. ``Spool(..., synchronous="FULL")`` closes that gap at a throughput cost; it is not
-in collector.yaml yet.
+broker redelivers it. Each row holds one site's lines, with the site and the minutes of its meter points
+beside them, so the drainer never reads line protocol back. ``synchronous=NORMAL`` keeps commits free of
+fsync: a power cut (not a crash) may lose the last commits. ``Spool(..., synchronous="FULL")`` closes that
+gap at a throughput cost; it is not in collector.yaml yet.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
+from typing import NamedTuple
 
+from collector.points import Points, merge_ranges, minute_ranges
 from collector.storage.sqlite import open_sqlite
 
 _SCHEMA = """
@@ -29,9 +33,13 @@ CREATE TABLE IF NOT EXISTS spool (
     n INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
     lines TEXT NOT NULL,
-    lane INTEGER NOT NULL DEFAULT 0
+    lane INTEGER NOT NULL DEFAULT 0,
+    site TEXT,
+    meter_minutes TEXT
 );
 """
+# Columns added since the first spool: a spool from before is migrated in place.
+_ADDED_COLUMNS = {"lane": "INTEGER NOT NULL DEFAULT 0", "site": "TEXT", "meter_minutes": "TEXT"}
 
 
 class Lane(IntEnum):
@@ -43,12 +51,37 @@ class SpoolFull(Exception):
     """The spool holds its configured maximum; the caller keeps the messages un-acked and tries again."""
 
 
+class SpoolRow(NamedTuple):
+    """One row to append: a site's points in one lane (``site`` None: not known, e.g. a test's lines)."""
+
+    lane: Lane
+    points: Points | list[str]
+    site: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SpoolBatch:
     # Per lane, the last row taken: a batch is a prefix of each lane, so rows appended since stay.
     through: dict[Lane, int]
     lines: list[str]
     oldest_created_ms: int
+    # Per row taken: its site and its number of lines, in the order of ``lines``.
+    row_sites: list[tuple[str | None, int]] = field(default_factory=list)
+    # Merged [start_ns, end_ns) minute ranges that hold meter points of this batch.
+    meter_minutes: list[tuple[int, int]] = field(default_factory=list)
+
+    def site_of(self, line: str) -> str | None:
+        """The site of the row that holds ``line`` (the rare path: a line InfluxDB refused)."""
+        at = 0
+        for site, count in self.row_sites:
+            if line in self.lines[at : at + count]:
+                return site
+            at += count
+        return None
+
+
+def _as_points(points: Points | list[str]) -> Points:
+    return points if isinstance(points, Points) else Points(list(points))
 
 
 class Spool:
@@ -59,8 +92,9 @@ class Spool:
         self._writer = open_sqlite(path, synchronous)
         self._writer.executescript(_SCHEMA)
         columns = {row[1] for row in self._writer.execute("PRAGMA table_info(spool)")}
-        if "lane" not in columns:  # a spool written before lanes: all of it counts as live
-            self._writer.execute("ALTER TABLE spool ADD COLUMN lane INTEGER NOT NULL DEFAULT 0")
+        for name, definition in _ADDED_COLUMNS.items():  # rows from before lanes count as live
+            if name not in columns:
+                self._writer.execute(f"ALTER TABLE spool ADD COLUMN {name} {definition}")
         self._writer.execute("CREATE INDEX IF NOT EXISTS spool_by_lane ON spool (lane, id)")
         self._reader = open_sqlite(path, synchronous)
         # One lock per connection: appends (MQTT thread) and reads (drainer) still run side by side,
@@ -82,17 +116,22 @@ class Spool:
         with self._lock:
             self.depth_lines, self.depth_bytes = int(lines), int(size)
 
-    def append(self, lines: list[str], lane: Lane = Lane.LIVE) -> None:
-        """Commit lines as one row. Raises SpoolFull when the bounds would be passed."""
-        self.append_rows([(lane, lines)])
+    def append(self, points: Points | list[str], lane: Lane = Lane.LIVE, site: str | None = None) -> None:
+        """Commit points as one row. Raises SpoolFull when the bounds would be passed."""
+        self.append_rows([SpoolRow(lane, points, site)])
 
-    def append_rows(self, rows: list[tuple[Lane, list[str]]]) -> None:
-        """Commit one row per lane in one transaction. Raises SpoolFull when the bounds would be passed."""
-        texts = [(lane, len(lines), "\n".join(lines)) for lane, lines in rows if lines]
+    def append_rows(self, rows: list[SpoolRow]) -> None:
+        """Commit the rows in one transaction. Raises SpoolFull when the bounds would be passed."""
+        texts = []
+        for lane, points, site in rows:
+            batch = _as_points(points)
+            if batch.lines:
+                minutes = json.dumps(minute_ranges(batch.meter_minutes)) if batch.meter_minutes else None
+                texts.append((lane, len(batch.lines), "\n".join(batch.lines), site, minutes))
         if not texts:
             return
-        count = sum(n for _, n, _ in texts)
-        size = sum(len(text) for *_, text in texts)
+        count = sum(n for _, n, *_ in texts)
+        size = sum(len(text) for _, _, text, *_ in texts)
         now_ms = int(time.time() * 1000)
         with self._lock:
             if self.depth_lines > 0 and (
@@ -102,8 +141,9 @@ class Spool:
             with self._writer:  # one transaction: all rows or none
                 self._writer.execute("BEGIN")
                 self._writer.executemany(
-                    "INSERT INTO spool (created_ms, n, bytes, lines, lane) VALUES (?, ?, ?, ?, ?)",
-                    [(now_ms, n, len(text), text, int(lane)) for lane, n, text in texts],
+                    "INSERT INTO spool (created_ms, n, bytes, lines, lane, site, meter_minutes)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(now_ms, n, len(text), text, int(lane), site, minutes) for lane, n, text, site, minutes in texts],
                 )
             self.depth_lines += count
             self.depth_bytes += size
@@ -130,19 +170,25 @@ class Spool:
         """
         lines: list[str] = []
         through: dict[Lane, int] = {}
+        row_sites: list[tuple[str | None, int]] = []
+        minutes: list[tuple[int, int]] = []
         oldest = 0
         with self._read_lock:
-            for row_id, created_ms, n, text, lane in self._reader.execute(
-                "SELECT id, created_ms, n, lines, lane FROM spool ORDER BY lane, id LIMIT 10000"
+            for row_id, created_ms, n, text, lane, site, meter_minutes in self._reader.execute(
+                "SELECT id, created_ms, n, lines, lane, site, meter_minutes FROM spool ORDER BY lane, id LIMIT 10000"
             ):
                 if lines and len(lines) + n > max_lines:
                     break
                 oldest = created_ms if not lines else min(oldest, created_ms)
-                lines.extend(text.split("\n"))
+                row_lines = text.split("\n")
+                lines.extend(row_lines)
+                row_sites.append((site, len(row_lines)))
+                if meter_minutes:
+                    minutes.extend((start, end) for start, end in json.loads(meter_minutes))
                 through[Lane(lane)] = row_id
         if not lines:
             return None
-        return SpoolBatch(through, lines, oldest)
+        return SpoolBatch(through, lines, oldest, row_sites, merge_ranges(minutes))
 
     def remove(self, batch: SpoolBatch) -> None:
         """Delete the rows of a written batch."""

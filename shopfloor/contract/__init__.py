@@ -1,9 +1,9 @@
 """Wire contract v1 between the edge agents and the collector (docs/contract.md)."""
 
 from shopfloor.contract.categories import CATEGORIES, Category, find_category
-from shopfloor.contract.codec import Message, Payload, decode, decode_payload, encode, readings_fast
+from shopfloor.contract.codec import Message, Payload, decode, decode_message, decode_payload, encode, readings_fast
 from shopfloor.contract.errors import ContractError
-from shopfloor.contract.fastpath import RawReading
+from shopfloor.contract.fastpath import RawReading, readings_if_plainly_valid
 from shopfloor.contract.payloads import (
     QUANTITY_UNITS,
     Barrier,
@@ -56,11 +56,13 @@ __all__ = [
     "Value",
     "build_topic",
     "decode",
+    "decode_message",
     "decode_payload",
     "encode",
     "find_category",
     "is_valid_id",
     "parse_topic",
     "readings_fast",
+    "readings_if_plainly_valid",
     "subscription",
 ]

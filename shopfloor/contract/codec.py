@@ -59,10 +59,18 @@ def decode_payload(kind: Kind, payload: bytes | str) -> Payload:
 
 def decode(topic: str, payload: bytes | str, prefix: str = DEFAULT_PREFIX) -> Message:
     """Parse and validate one MQTT message; raises ContractError naming the bad field."""
-    parsed_topic = parse_topic(topic, prefix)
-    body = decode_payload(parsed_topic.kind, payload)
-    _check_topic_matches(parsed_topic, body)
-    return Message(parsed_topic, body)
+    return decode_message(parse_topic(topic, prefix), payload)
+
+
+def decode_message(topic: Topic, payload: bytes | str) -> Message:
+    """Validate the payload of a message whose topic is already parsed; raises ContractError."""
+    try:
+        body = decode_payload(topic.kind, payload)
+        _check_topic_matches(topic, body)
+    except ContractError as exc:
+        exc.site = topic.site
+        raise
+    return Message(topic, body)
 
 
 def _check_topic_matches(topic: Topic, body: Payload) -> None:

@@ -70,15 +70,17 @@ def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
     if len(rest) != 4:
         raise ContractError("topic", f"{topic!r} is not {prefix}/{CONTRACT_VERSION}/<site>/<source>/<kind>")
     version, site, source, kind = rest
-    if version != CONTRACT_VERSION:
-        raise ContractError("topic.version", f"unsupported contract version {version!r}, expected {CONTRACT_VERSION!r}")
     if not is_valid_id(site):
         raise ContractError("topic.site", f"{site!r} is not a valid id")
+    if version != CONTRACT_VERSION:
+        raise ContractError(
+            "topic.version", f"unsupported contract version {version!r}, expected {CONTRACT_VERSION!r}", site
+        )
     if not is_valid_id(source):
-        raise ContractError("topic.source", f"{source!r} is not a valid id")
+        raise ContractError("topic.source", f"{source!r} is not a valid id", site)
     try:
         parsed_kind = Kind(kind)
     except ValueError:
         allowed = ", ".join(k.value for k in Kind)
-        raise ContractError("topic.kind", f"unknown kind {kind!r}, expected one of {allowed}") from None
+        raise ContractError("topic.kind", f"unknown kind {kind!r}, expected one of {allowed}", site) from None
     return Topic(prefix, site, source, parsed_kind)

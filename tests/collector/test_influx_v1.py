@@ -12,14 +12,14 @@ import pytest
 from collector.drain.delivery import RetryLater, deliver
 from collector.drain.drainer import Drainer
 from collector.influx.v1 import InfluxV1Client
-from collector.ingest.pipeline import Ingest, fast_lines
+from collector.ingest.pipeline import Ingest, fast_points
 from collector.metrics import CollectorMetrics
 from collector.points import message_lines
 from collector.settings import InfluxV1Settings
 from collector.storage.dead_letters import WRITE_REJECTED, DeadLetterStore
 from collector.storage.spool import Spool
 from shopfloor.cli import main
-from shopfloor.contract import decode
+from shopfloor.contract import decode, parse_topic
 from simulator.services import Influxd, wait_until
 from tests.collector.traffic import base_ts_ms, reading
 from tests.harness.influx import InfluxTestDB
@@ -57,8 +57,8 @@ def test_drainer_writes_the_spool_and_dead_letters_rejected_lines(tmp_path: Path
     influx_db.write(f"conflict,site=s v=1.5 {T}", precision="ns")
     spool = Spool(tmp_path / "spool.sqlite", 10_000, 10_000_000)
     store = DeadLetterStore(tmp_path / "dead.sqlite")
-    spool.append([f"meter,device=m{i},site=gent power={i}.0 {T + i}" for i in range(50)])
-    spool.append([f'conflict,site=gent v="oops" {T + 7}'])
+    spool.append([f"meter,device=m{i},site=gent power={i}.0 {T + i}" for i in range(50)], site="gent")
+    spool.append([f'conflict,site=gent v="oops" {T + 7}'], site="gent")
     drainer = Drainer(
         spool, InfluxV1Client(settings_for(influx_db)), store, CollectorMetrics(), settings_for(influx_db)
     )
@@ -118,9 +118,9 @@ def test_meter_values_come_back_from_influxd_as_the_same_floats(influx_db: Influ
     }
     body = {"ts_ms": T // 1_000_000, "seq": 1, "edge": "pi", "device": "m1", "profile": "p@1", "quality": "ok"}
     topic, payload = "shopfloor/v1/gent/m1/reading", json.dumps({**body, "values": values}).encode()
-    fast = fast_lines(topic, payload, "shopfloor")
+    fast = fast_points(parse_topic(topic), payload)
     assert fast is not None
-    lines = fast[1] if bare else message_lines(decode(topic, payload))
+    lines = fast.lines if bare else message_lines(decode(topic, payload))
     assert "1e+16" in lines[0]
     outcome = deliver(InfluxV1Client(settings_for(influx_db)), lines)
     assert outcome.written == 1 and not outcome.rejected

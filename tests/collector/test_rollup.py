@@ -13,6 +13,7 @@ from collector.influx.client import make_client
 from collector.influx.init_db import init_v1
 from collector.influx.schema import rollup_range_statement
 from collector.metrics import CollectorMetrics
+from collector.points import Points, minute_ranges
 from collector.settings import InfluxV1Settings
 from collector.storage.dead_letters import DeadLetterStore
 from collector.storage.spool import Spool
@@ -25,15 +26,9 @@ def test_late_minutes_collects_only_closed_minutes_and_merges_ranges() -> None:
     now = 1_763_900_000 * 1_000_000_000 + 30_000_000_000  # 30 s into a minute
     late = LateMinutes()
     current_minute = now - 5_000_000_000
-    late.note_lines(
-        [
-            f"meter,site=a,device=m power=1 {now - 3 * MINUTE}",
-            f"repair_event,site=a type=1 {now - 10 * MINUTE}",  # not a meter point
-            f"meter,site=a,device=m power=2 {now - 2 * MINUTE}",
-            f"meter,site=a,device=m power=3 {current_minute}",  # its minute is still open: the CQ will do it
-        ],
-        now,
-    )
+    # The meter points of a spooled row: the repair_event beside them (10 minutes ago) has no minute there.
+    meter_points_ns = [now - 3 * MINUTE, now - 2 * MINUTE, current_minute]  # the last minute is still open
+    late.note_written(minute_ranges(ts // MINUTE for ts in meter_points_ns), now)
     start = now - 3 * MINUTE
     start -= start % MINUTE
     assert late.ranges == [(start, start + 2 * MINUTE)]
@@ -76,11 +71,13 @@ def test_backlog_written_late_is_rolled_up(influx_db: InfluxTestDB, tmp_path: Pa
     writer = make_client(settings)
     drainer = Drainer(spool, writer, DeadLetterStore(tmp_path / "dead.sqlite"), CollectorMetrics(), settings)
     end_ms = (int(time.time() * 1000) // 60_000 - 10) * 60_000
+    times_ms = range(end_ms - 7_190_000, end_ms + 1, 10_000)
     lines = [
         f"meter,device=main,edge=e,site=s power={100 + i % 7}.0,energy_import={i / 60:.4f} {ts_ms * 1_000_000}"
-        for i, ts_ms in enumerate(range(end_ms - 7_190_000, end_ms + 1, 10_000))
+        for i, ts_ms in enumerate(times_ms)
     ]
-    spool.append(lines)
+    # What the ingest spools beside them: the minutes of the meter points.
+    spool.append(Points(lines, {ts_ms * 1_000_000 // MINUTE for ts_ms in times_ms}), site="s")
     rollup = 'SELECT count(power) FROM "rollup"."meter_1m" WHERE site=\'s\''
     try:
         drainer.drain_once()
