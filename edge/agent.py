@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 from edge.modbus import ModbusLink
 from edge.mqtt_sources import MqttSources
-from edge.outbox import Outbox
+from edge.outbox import Outbox, Outgoing
 from edge.profiles import ProfileLibrary
 from edge.publisher import Publisher
 from edge.scheduler import Poll, Scheduler
 from edge.settings import EdgeSettings
 from edge.station_book import StationBook
 from edge.station_io import StationIo
-from shopfloor.contract import MeterReading, Quality, StationEvent, Value, encode
+from shopfloor.contract import Kind, MeterReading, Quality, StationEvent, Value, encode
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,17 @@ class Agent:
 
     def _store(self, poll: Poll, state: tuple[str, str] | None = None) -> None:
         edge_id = self.settings.edge_id
-        self.outbox.append(poll.ts_ms, lambda seq: reading_payload(edge_id, poll, seq), state)
+        self.outbox.append(
+            Outgoing(poll.ts_ms, Kind.READING, poll.device, lambda seq: reading_payload(edge_id, poll, seq)), state
+        )
         self.publisher.wake()
 
     def _store_events(self, events: list[StationEvent], state: tuple[str, str]) -> None:
         # Events share the readings' sequence: each carries its seq, so gaps stay detectable.
-        self.outbox.append_many([(event.ts_ms, _with_seq(event, self.settings.edge_id)) for event in events], state)
+        edge_id = self.settings.edge_id
+        self.outbox.append_many(
+            [Outgoing(event.ts_ms, Kind.EVENT, event.station, _with_seq(event, edge_id)) for event in events], state
+        )
         self.publisher.wake()
 
     def _station_ios(self) -> list[StationIo]:

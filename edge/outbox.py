@@ -12,31 +12,49 @@ Why it survives what it must:
   rising across restarts even when the outbox is empty.
 * Bounded by rows and age; the oldest rows go first, and every drop is counted persistently.
 * Station events wait in the same table (they take ``seq`` numbers too, so a reading's ``seq``
-  may skip); the ``state`` table keeps energy-counter offsets and station counters, written in
-  the same transaction as the message they produced.
+  may skip). Each row keeps its contract kind and source beside the payload, so the publisher
+  picks the topic without reading the payload back. The ``state`` table keeps energy-counter
+  offsets and station counters, written in the same transaction as the message they produced.
 
 Used from one thread (the agent's event loop).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+from shopfloor.contract import Kind
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS readings (
+    seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, payload TEXT NOT NULL, kind TEXT, source TEXT
+);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_full', 0), ('dropped_age', 0);
 """
 
 
+class Outgoing(NamedTuple):
+    """A message to store: ``render(seq)`` encodes it with its sequence number."""
+
+    ts_ms: int
+    kind: Kind
+    source: str  # the device (a reading) or the station (an event): the topic's source level
+    render: Callable[[int], str]
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     seq: int
     ts_ms: int
+    kind: Kind
+    source: str
     payload: str
 
 
@@ -53,8 +71,21 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._depth: int = self._scalar("SELECT count(*) FROM readings")
         self._next_seq: int = self._counter("next_seq")
+
+    def _migrate(self) -> None:
+        """An outbox written before rows kept their kind and source: read each payload once, here."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(readings)").fetchall()}
+        for name in ("kind", "source"):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE readings ADD COLUMN {name} TEXT")
+        untyped = self._db.execute("SELECT seq, payload FROM readings WHERE kind IS NULL").fetchall()
+        for seq, payload in untyped:
+            body = json.loads(payload)
+            kind, source = (Kind.EVENT, body["station"]) if "event_id" in body else (Kind.READING, body["device"])
+            self._db.execute("UPDATE readings SET kind=?, source=? WHERE seq=?", (kind.value, source, seq))
 
     def _scalar(self, sql: str, *args: object) -> int:
         # fetchall() finalises the statement; a half-read cursor would block checkpoints.
@@ -64,24 +95,22 @@ class Outbox:
     def _counter(self, name: str) -> int:
         return self._scalar("SELECT value FROM counters WHERE name=?", name)
 
-    def append(self, ts_ms: int, make_payload: Callable[[int], str], state: tuple[str, str] | None = None) -> int:
-        """Store one reading; ``make_payload(seq)`` renders it with its sequence number.
+    def append(self, message: Outgoing, state: tuple[str, str] | None = None) -> int:
+        """Store one message; ``state`` = (key, value) is saved in the same transaction (an energy counter's offset)."""
+        return self.append_many([message], state)[0]
 
-        ``state`` = (key, value) is saved in the same transaction (an energy counter's offset).
-        """
-        return self.append_many([(ts_ms, make_payload)], state)[0]
-
-    def append_many(
-        self, messages: list[tuple[int, Callable[[int], str]]], state: tuple[str, str] | None = None
-    ) -> list[int]:
+    def append_many(self, messages: list[Outgoing], state: tuple[str, str] | None = None) -> list[int]:
         """Store several messages (a press's station events) and ``state`` atomically: all or none."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         seqs: list[int] = []
         try:
             seq = self._counter("next_seq")
-            for ts_ms, make_payload in messages:
-                db.execute("INSERT INTO readings VALUES (?, ?, ?)", (seq, ts_ms, make_payload(seq)))
+            for ts_ms, kind, source, render in messages:
+                db.execute(
+                    "INSERT INTO readings (seq, ts_ms, payload, kind, source) VALUES (?, ?, ?, ?, ?)",
+                    (seq, ts_ms, render(seq), kind.value, source),
+                )
                 seqs.append(seq)
                 seq += 1
             db.execute("UPDATE counters SET value=? WHERE name='next_seq'", (seq,))
@@ -126,9 +155,9 @@ class Outbox:
     def after(self, seq: int, limit: int) -> list[Row]:
         """The oldest ``limit`` readings with a sequence number above ``seq``, in order."""
         rows = self._db.execute(
-            "SELECT seq, ts_ms, payload FROM readings WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+            "SELECT seq, ts_ms, kind, source, payload FROM readings WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         ).fetchall()
-        return [Row(*row) for row in rows]
+        return [Row(seq, ts_ms, Kind(kind), source, payload) for seq, ts_ms, kind, source, payload in rows]
 
     def remove(self, seqs: list[int]) -> None:
         if not seqs:

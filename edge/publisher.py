@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import random
 import time
 from collections.abc import Callable
 
@@ -25,29 +23,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.outbox import Outbox, Row
 from edge.settings import EdgeSettings
 from shopfloor import __version__
-from shopfloor.contract import EdgeState, EdgeStatus, Kind, Quality, build_topic, encode
+from shopfloor.backoff import backoff_s
+from shopfloor.contract import EdgeState, EdgeStatus, Kind, Quality, build_topic, encode, encode_batch
 from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, MqttError, connect, new_client
 
 log = logging.getLogger(__name__)
 
 
-def backoff_delay(attempt: int, minimum: float, maximum: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential back-off with jitter: uniform in [cap/2, cap], cap = min * 2^attempt (<= max)."""
-    cap = min(maximum, minimum * (2 ** min(attempt, 30)))
-    return float(cap / 2 + rand() * cap / 2)
-
-
-def is_event(payload: str) -> bool:
-    # Events are encoded by the agent, and a StationEvent's first key is always event_id.
-    return payload.startswith('{"event_id"')
-
-
 def batchable(rows: list[Row]) -> list[Row]:
-    """The leading rows that can go in one message: one event alone, or readings up to the next event."""
-    if is_event(rows[0].payload):
+    """The leading rows that can go in one message: anything but a reading alone, or readings up to the next."""
+    if rows[0].kind is not Kind.READING:
         return rows[:1]
     for i, row in enumerate(rows):
-        if is_event(row.payload):
+        if row.kind is not Kind.READING:
             return rows[:i]
     return rows
 
@@ -66,7 +54,7 @@ class Publisher:
         prefix, site, edge = settings.broker.prefix, settings.site, settings.edge_id
         self._status_topic = build_topic(site, edge, Kind.STATUS, prefix)
         self._batch_topic = build_topic(site, edge, Kind.BATCH, prefix)
-        self._reading_topics: dict[str, str] = {}
+        self._topics: dict[tuple[Kind, str], str] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -88,14 +76,12 @@ class Publisher:
             )
         )
 
-    def _single_topic(self, payload: str) -> str:
+    def _single_topic(self, row: Row) -> str:
         """A reading goes to its device's ``reading`` topic, a station event to its station's ``event``."""
-        body = json.loads(payload)
-        source, kind = (body["station"], Kind.EVENT) if is_event(payload) else (body["device"], Kind.READING)
-        topic = self._reading_topics.get(f"{kind}/{source}")
+        topic = self._topics.get((row.kind, row.source))
         if topic is None:
-            topic = build_topic(self.settings.site, str(source), kind, self.settings.broker.prefix)
-            self._reading_topics[f"{kind}/{source}"] = topic
+            topic = build_topic(self.settings.site, row.source, row.kind, self.settings.broker.prefix)
+            self._topics[(row.kind, row.source)] = topic
         return topic
 
     def _acked(self, generation: int, mid: int, failed: bool) -> None:
@@ -173,7 +159,7 @@ class Publisher:
             self._cursor = -1  # resend everything not acknowledged, oldest first
             if stop.is_set():
                 return
-            delay = backoff_delay(attempt, broker.reconnect_min_s, broker.reconnect_max_s)
+            delay = backoff_s(attempt, broker.reconnect_min_s, broker.reconnect_max_s)
             attempt += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
@@ -227,8 +213,7 @@ class Publisher:
             self._inflight[info.mid] = [row.seq for row in rows]
             self._cursor = rows[-1].seq
 
-    def _message(self, rows: list[Row]) -> tuple[str, str]:
+    def _message(self, rows: list[Row]) -> tuple[str, str | bytes]:
         if len(rows) == 1:
-            return self._single_topic(rows[0].payload), rows[0].payload
-        body = ",".join(row.payload for row in rows)
-        return self._batch_topic, f'{{"edge":{json.dumps(self.settings.edge_id)},"readings":[{body}]}}'
+            return self._single_topic(rows[0]), rows[0].payload
+        return self._batch_topic, encode_batch(self.settings.edge_id, [row.payload for row in rows])

@@ -22,6 +22,7 @@ from edge.modbus import ModbusLink, ReadError
 from edge.plan import FieldSpan, ReadRequest, plan_reads
 from edge.profiles import Profile, ProfileLibrary, ResolvedField
 from edge.settings import BusSettings, DeviceSettings, EdgeSettings
+from shopfloor.backoff import backoff_s
 from shopfloor.contract import Quality
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,6 @@ class Scheduler:
             if not task.failures:
                 log.warning("device %s (unit %d on %s): %s", name, task.settings.unit_id, task.bus.address, poll.error)
             task.failures += 1
-            backoff = min(max(MAX_BACKOFF_S, interval), interval * 2 ** (task.failures - 1))
+            backoff = backoff_s(task.failures - 1, interval, max(MAX_BACKOFF_S, interval), rand=None)
             task.next_due = now + backoff
         task.quality = poll.quality

@@ -6,7 +6,6 @@ logs once when the outage starts and once when it ends, and the spool keeps ever
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 
@@ -19,6 +18,7 @@ from collector.points import NS_PER_MS, dead_letter_line
 from collector.settings import InfluxV1Settings, InfluxV2Settings
 from collector.storage.dead_letters import WRITE_REJECTED, DeadLetterStore, NewDeadLetter
 from collector.storage.spool import Spool, SpoolBatch
+from shopfloor.backoff import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,11 @@ log = logging.getLogger(__name__)
 ROLLUP_EVERY_S_WHILE_BACKLOGGED = 60.0
 
 
-def backoff_s(attempt: int, retry_max_s: float, retry_after_s: float | None) -> float:
+def retry_delay_s(attempt: int, retry_max_s: float, retry_after_s: float | None) -> float:
     """Exponential from 0.25 s with jitter, capped; a server's Retry-After wins (capped the same way)."""
     if retry_after_s is not None:
         return min(retry_after_s, retry_max_s)
-    base = min(retry_max_s, 0.25 * 2 ** min(attempt, 20))
-    return float(base * random.uniform(0.5, 1.0))
+    return backoff_s(attempt, 0.25, retry_max_s)
 
 
 class Drainer:
@@ -179,7 +178,7 @@ class Drainer:
                 exc.reason,
                 self.spool.depth_lines,
             )
-        delay = backoff_s(self._attempt, self.settings.retry_max_s, exc.retry_after_s)
+        delay = retry_delay_s(self._attempt, self.settings.retry_max_s, exc.retry_after_s)
         self._attempt += 1
         self._stop.wait(delay)
 

@@ -192,9 +192,4 @@ class KpiReport:
                 )
             )
         rows = compare_sites(totals, now_ms())
-        by_site = {total.site: total for total in totals}
-        return {
-            "from": iso(window.start_ms),
-            "to": iso(window.end_ms),
-            "sites": [{**asdict(row), "bench_hours": by_site[row.site].bench_hours} for row in rows],
-        }
+        return {"from": iso(window.start_ms), "to": iso(window.end_ms), "sites": [asdict(row) for row in rows]}

@@ -22,6 +22,7 @@ from collector.kpi.queries import KpiQueries, Range
 from collector.ords import OrdsFormatError, OrdsRecord, read_rows, to_import, to_record, write_csv
 from collector.points import event_line
 from collector.settings import CollectorSettings
+from shopfloor.backoff import backoff_s
 from shopfloor.cli import CliError
 
 WRITE_ATTEMPTS = 5
@@ -55,7 +56,7 @@ def _send(client: InfluxClient, batch: list[tuple[int, str]], summary: ImportSum
                     f"InfluxDB at {client.target} is not answering ({exc.reason}); "
                     f"{summary.imported} row(s) were imported before. Run the import again: it is idempotent"
                 ) from None
-            time.sleep(min(8.0, 0.5 * 2**attempt))
+            time.sleep(backoff_s(attempt, 0.5, 8.0, rand=None))
     refused = dict(outcome.rejected)
     for number, line in batch:
         if line in refused:

@@ -1,7 +1,16 @@
 """Wire contract v1 between the edge agents and the collector (docs/contract.md)."""
 
 from shopfloor.contract.categories import CATEGORIES, Category, find_category
-from shopfloor.contract.codec import Message, Payload, decode, decode_message, decode_payload, encode, readings_fast
+from shopfloor.contract.codec import (
+    Message,
+    Payload,
+    decode,
+    decode_message,
+    decode_payload,
+    encode,
+    encode_batch,
+    readings_fast,
+)
 from shopfloor.contract.errors import ContractError
 from shopfloor.contract.fastpath import RawReading, readings_if_plainly_valid
 from shopfloor.contract.payloads import (
@@ -59,6 +68,7 @@ __all__ = [
     "decode_message",
     "decode_payload",
     "encode",
+    "encode_batch",
     "find_category",
     "is_valid_id",
     "parse_topic",

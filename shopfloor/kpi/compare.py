@@ -40,6 +40,7 @@ class SiteComparison:
     kg_diverted_per_item: float | None
     co2e_kg_per_item: float | None
     data_age_s: float | None  # how old the newest data is; a stale site's ratios are suspect
+    bench_hours: float  # staffed bench-hours, the denominator of the per-bench-hour ratios
 
 
 def compare_sites(sites: Iterable[SiteTotals], now_ms: int) -> list[SiteComparison]:
@@ -59,6 +60,7 @@ def compare_sites(sites: Iterable[SiteTotals], now_ms: int) -> list[SiteComparis
                 kg_diverted_per_item=ratio(s.kg_diverted, s.items_final),
                 co2e_kg_per_item=ratio(s.co2e_kg, s.items_final),
                 data_age_s=None if s.last_data_ms is None else max(0, now_ms - s.last_data_ms) / 1000,
+                bench_hours=s.bench_hours,
             )
         )
     return rows

@@ -183,3 +183,26 @@ def test_event_category_is_normalised_to_the_canonical_name() -> None:
         {**EVENT, "type": "checked_in", "repair_status": None, "category": "hi-fi separates"}
     )
     assert event.category == "Hi-Fi separates"
+
+
+def test_a_batch_spliced_from_encoded_readings_is_the_batch_the_models_encode() -> None:
+    """The edge splices readings from its outbox into a batch; the collector must read the very same batch."""
+    from shopfloor.contract import MeterReading, ReadingBatch, encode, encode_batch
+
+    readings = [
+        MeterReading.model_validate(
+            {
+                "ts_ms": 1_763_900_000_000 + i,
+                "seq": i,
+                "edge": "pi-1",
+                "device": "main",
+                "profile": "p@1",
+                "quality": "ok",
+                "values": {"power": 100.0 + i},
+            }
+        )
+        for i in range(3)
+    ]
+    spliced = encode_batch("pi-1", [encode(reading).decode() for reading in readings])
+    assert ReadingBatch.model_validate_json(spliced) == ReadingBatch(edge="pi-1", readings=readings)
+    assert decode("shopfloor/v1/gent/pi-1/batch", spliced).payload == ReadingBatch(edge="pi-1", readings=readings)

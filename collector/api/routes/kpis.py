@@ -3,65 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi import Path as PathParam
+from fastapi import APIRouter, HTTPException
 
-from collector.api.deps import RuntimeDep
+from collector.api.deps import BucketQuery, RuntimeDep, SettingsDep, SiteId, StationId, TimeWindow, TimeZoneQuery
 from collector.influx.client import InfluxError
-from collector.kpi.queries import KpiQueries, Range
+from collector.kpi.models import CategoryKpis, Comparison, SiteKpis
+from collector.kpi.queries import KpiQueries
 from collector.kpi.report import KpiReport
+from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings, SiteSettings
-from shopfloor.contract.topics import ID_PATTERN
 from shopfloor.kpi.rates import Bucket
 
 router = APIRouter(prefix="/api", tags=["KPIs"])
 
-DAY_MS = 86_400_000
-SiteId = Annotated[str, PathParam(pattern=ID_PATTERN, description="site id")]
-StationId = Annotated[str, PathParam(pattern=ID_PATTERN, description="station (bench) id")]
-From = Annotated[str | None, Query(alias="from", description="start: RFC 3339 (2026-03-01T00:00:00+01:00) or Unix ms")]
-To = Annotated[str | None, Query(description="end (exclusive): RFC 3339 or Unix ms; default now")]
-Days = Annotated[int, Query(ge=1, le=3660, description="without 'from': the last N days")]
-BucketQuery = Annotated[Bucket, Query(description="throughput buckets: hour, day or week (local time)")]
 
-
-def parse_time(text: str, name: str) -> int:
-    """RFC 3339 or Unix milliseconds -> Unix ms; a 422 naming the parameter otherwise."""
-    stripped = text.strip()
-    if stripped.lstrip("-").isdigit():
-        return int(stripped)
-    try:
-        when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(422, f"{name}={text!r} is not RFC 3339 (2026-03-01T00:00:00Z) or Unix ms") from None
-    if when.tzinfo is None:
-        raise HTTPException(422, f"{name}={text!r} needs a UTC offset, e.g. 2026-03-01T00:00:00+01:00")
-    return int(when.timestamp() * 1000)
-
-
-def time_range(start: str | None, end: str | None, days: int) -> Range:
-    end_ms = parse_time(end, "to") if end else int(time.time() * 1000)
-    start_ms = parse_time(start, "from") if start else end_ms - days * DAY_MS
-    if start_ms >= end_ms:
-        raise HTTPException(422, "'from' must be before 'to'")
-    return Range(start_ms, end_ms)
-
-
-def _report(runtime: Any) -> KpiReport:
+def _report(runtime: CollectorRuntime) -> KpiReport:
     return KpiReport(KpiQueries(runtime.influx))
 
 
-def _settings(request: Request) -> CollectorSettings:
-    settings: CollectorSettings = request.app.state.settings
-    return settings
-
-
-def _facts(request: Request, site: str, tz: str | None) -> SiteSettings:
-    facts = _settings(request).site(site)
+def _facts(settings: CollectorSettings, site: str, tz: str | None) -> SiteSettings:
+    facts = settings.site(site)
     if tz is None:
         return facts
     try:
@@ -70,59 +34,66 @@ def _facts(request: Request, site: str, tz: str | None) -> SiteSettings:
         raise HTTPException(422, f"tz={tz!r}: unknown time zone, use an IANA name like Europe/Brussels") from exc
 
 
-async def _answer(call: Any, *args: Any) -> dict[str, Any]:
+async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     try:
-        result: dict[str, Any] = await asyncio.to_thread(call, *args)
+        return await asyncio.to_thread(call, *args)
     except InfluxError as exc:
         raise HTTPException(503, f"InfluxDB could not answer: {exc}") from exc
-    return result
 
 
-@router.get("/sites/{site}/kpis", summary="Items, throughput and energy KPIs of a site over a time range")
+@router.get(
+    "/sites/{site}/kpis",
+    response_model=SiteKpis,
+    response_model_by_alias=True,
+    summary="Items, throughput and energy KPIs of a site over a time range",
+)
 async def site_kpis(
-    request: Request,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     site: SiteId,
-    start: From = None,
-    to: To = None,
-    days: Days = 7,
+    window: TimeWindow,
     bucket: BucketQuery = Bucket.DAY,
-    tz: str | None = None,
+    tz: TimeZoneQuery = None,
 ) -> dict[str, Any]:
-    return await _answer(_report(runtime).kpis, site, _facts(request, site, tz), time_range(start, to, days), bucket)
+    return await _answer(_report(runtime).kpis, site, _facts(settings, site, tz), window, bucket)
 
 
-@router.get("/sites/{site}/stations/{station}/kpis", summary="The same KPIs for one station (bench)")
+@router.get(
+    "/sites/{site}/stations/{station}/kpis",
+    response_model=SiteKpis,
+    response_model_by_alias=True,
+    summary="The same KPIs for one station (bench)",
+)
 async def station_kpis(
-    request: Request,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     site: SiteId,
     station: StationId,
-    start: From = None,
-    to: To = None,
-    days: Days = 7,
+    window: TimeWindow,
     bucket: BucketQuery = Bucket.DAY,
-    tz: str | None = None,
+    tz: TimeZoneQuery = None,
 ) -> dict[str, Any]:
-    return await _answer(
-        _report(runtime).kpis, site, _facts(request, site, tz), time_range(start, to, days), bucket, station
-    )
+    return await _answer(_report(runtime).kpis, site, _facts(settings, site, tz), window, bucket, station)
 
 
-@router.get("/sites/{site}/kpis/categories", summary="Fix rate and median repair time per category")
-async def category_kpis(
-    request: Request, runtime: RuntimeDep, site: SiteId, start: From = None, to: To = None, days: Days = 7
-) -> dict[str, Any]:
-    return await _answer(_report(runtime).categories, site, _facts(request, site, None), time_range(start, to, days))
+@router.get(
+    "/sites/{site}/kpis/categories",
+    response_model=CategoryKpis,
+    response_model_by_alias=True,
+    summary="Fix rate and median repair time per category",
+)
+async def category_kpis(runtime: RuntimeDep, settings: SettingsDep, site: SiteId, window: TimeWindow) -> dict[str, Any]:
+    return await _answer(_report(runtime).categories, site, _facts(settings, site, None), window)
 
 
-@router.get("/kpis/compare", summary="Every site side by side, normalised per item and per bench-hour")
-async def compare(
-    request: Request, runtime: RuntimeDep, start: From = None, to: To = None, days: Days = 7
-) -> dict[str, Any]:
-    settings = _settings(request)
+@router.get(
+    "/kpis/compare",
+    response_model=Comparison,
+    response_model_by_alias=True,
+    summary="Every site side by side, normalised per item and per bench-hour",
+)
+async def compare(runtime: RuntimeDep, settings: SettingsDep, window: TimeWindow) -> dict[str, Any]:
     report = _report(runtime)
-    window = time_range(start, to, days)
 
     def run() -> dict[str, Any]:
         names = sorted(set(settings.sites) | set(report.q.sites()))
