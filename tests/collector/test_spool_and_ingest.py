@@ -11,7 +11,7 @@ import pytest
 from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics
 from collector.storage.dead_letters import DeadLetterStore
-from collector.storage.spool import Lane, Spool, SpoolFull
+from collector.storage.spool import Lane, Spool, SpoolFull, SpoolRow
 from tests.collector.traffic import base_ts_ms, reading
 
 
@@ -46,7 +46,7 @@ def test_live_rows_go_first_and_fill_up_with_backlog(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.sqlite", 1000, 1_000_000)
     spool.append(["backlog 1", "backlog 2", "backlog 3"], Lane.BACKLOG)
     spool.append(["live 1"])
-    spool.append_rows([(Lane.LIVE, ["live 2"]), (Lane.BACKLOG, ["backlog 4"])])
+    spool.append_rows([SpoolRow(Lane.LIVE, ["live 2"]), SpoolRow(Lane.BACKLOG, ["backlog 4"])])
     first = spool.peek(4)
     assert first is not None and first.lines == ["live 1", "live 2"]  # the next row, 3 lines, would not fit
     spool.append(["live 3"])  # arrives while the first batch is being written
