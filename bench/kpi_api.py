@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
-from collector.influx.client import make_client  # noqa: E402
+from collector.influx.connect import make_client  # noqa: E402
 from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
 from collector.kpi.queries import KpiQueries, Range  # noqa: E402

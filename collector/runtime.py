@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from collector.drain.drainer import Drainer
-from collector.influx.client import make_client
+from collector.influx.connect import make_client
 from collector.ingest.mqtt import MqttIn, subscription_filter
 from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from collector.influx.client import InfluxClient, InfluxError, InfluxQueryError, make_client
+from collector.influx.client import InfluxClient, InfluxError, InfluxQueryError
+from collector.influx.connect import make_client
 from collector.settings import InfluxV1Settings
 
 __all__ = ["InfluxError", "InfluxQL", "InfluxQueryError"]

@@ -24,6 +24,9 @@ from shopfloor.contract import DEFAULT_PREFIX
 
 log = logging.getLogger(__name__)
 
+# What publish() returns: the simulator waits on these without importing paho itself.
+PublishInfo = paho.MQTTMessageInfo
+
 
 class MqttError(RuntimeError):
     """The broker could not be reached, refused us, or a client call failed."""

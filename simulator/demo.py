@@ -19,7 +19,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from collector.influx.client import InfluxError, make_client
+from collector.influx.client import InfluxError
+from collector.influx.connect import make_client
 from collector.settings import InfluxV1Settings
 from simulator.services import Influxd, Mosquitto, free_port, free_port_block, port_open, wait_until
 from simulator.sites import SiteSpec, default_sites

@@ -11,11 +11,9 @@ import time
 from collections.abc import Iterable
 from types import FrameType
 
-import paho.mqtt.client as paho
-
 from edge.profiles import ProfileLibrary
 from shopfloor.config import load_config
-from shopfloor.mqtt import BrokerSettings, MqttError, connect, new_client
+from shopfloor.mqtt import BrokerSettings, MqttError, PublishInfo, connect, new_client
 from simulator.runner import SimulatedSite, Simulation
 from simulator.settings import SimulateSettings
 from simulator.sites import default_sites
@@ -30,7 +28,7 @@ class Publisher:
     def __init__(self, broker: BrokerSettings, client_id: str) -> None:
         self._client = new_client(broker, client_id, max_inflight=200)
         self._broker = broker
-        self._pending: list[paho.MQTTMessageInfo] = []
+        self._pending: list[PublishInfo] = []
         self._lock = threading.Lock()
 
     def __enter__(self) -> Publisher:

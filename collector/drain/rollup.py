@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from collector.influx import schema
-from collector.influx.client import make_client
+from collector.influx.connect import make_client
 from collector.points import NS_PER_MINUTE, merge_ranges
 from collector.settings import InfluxV1Settings
 

@@ -1,8 +1,8 @@
 """The InfluxDB client the collector talks through, whichever server version answers, and its one error tree.
 
 :class:`InfluxClient` writes line protocol, runs InfluxQL and pings. :mod:`collector.influx.v1` (httpx) and
-:mod:`collector.influx.v2` (influxdb-client) implement it; :func:`make_client` picks one for
-``influx.version`` and imports lazily, so a 1.x setup never loads influxdb-client.
+:mod:`collector.influx.v2` (influxdb-client) implement it; :func:`collector.influx.connect.make_client`
+picks one for ``influx.version``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from collector.settings import InfluxV1Settings, InfluxV2Settings
+from typing import Any
 
 
 class InfluxError(Exception):
@@ -98,18 +95,6 @@ class InfluxClient(ABC):
     def query(self, statement: str, epoch: str | None = None) -> list[dict[str, Any]]:
         """The same answer as rows of dicts (raises InfluxError)."""
         return rows_of(self.series(statement, epoch))
-
-
-def make_client(settings: InfluxV1Settings | InfluxV2Settings) -> InfluxClient:
-    from collector.settings import InfluxV1Settings
-
-    if isinstance(settings, InfluxV1Settings):
-        from collector.influx.v1 import InfluxV1Client
-
-        return InfluxV1Client(settings)
-    from collector.influx.v2 import InfluxV2Client
-
-    return InfluxV2Client(settings)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collector.influx import schema
-from collector.influx.client import make_client
+from collector.influx.connect import make_client
 from collector.settings import CollectorSettings, InfluxV1Settings
 
 

@@ -17,7 +17,8 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from collector.drain.delivery import Delivered, RetryLater, deliver
-from collector.influx.client import InfluxClient, InfluxError, make_client
+from collector.influx.client import InfluxClient, InfluxError
+from collector.influx.connect import make_client
 from collector.kpi.queries import KpiQueries, Range
 from collector.ords import OrdsFormatError, OrdsRecord, read_rows, to_import, to_record, write_csv
 from collector.points import event_line

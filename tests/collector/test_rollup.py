@@ -9,7 +9,7 @@ import pytest
 
 from collector.drain.drainer import Drainer
 from collector.drain.rollup import NS_PER_MINUTE, LateMinutes, rebuild_rollup
-from collector.influx.client import make_client
+from collector.influx.connect import make_client
 from collector.influx.init_db import init_v1
 from collector.influx.schema import rollup_range_statement
 from collector.metrics import CollectorMetrics
