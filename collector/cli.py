@@ -121,7 +121,7 @@ def _store(config: Path) -> tuple[CollectorSettings, DeadLetterStore]:
     from collector.storage.dead_letters import DeadLetterStore
 
     settings = load_settings(config)
-    return settings, DeadLetterStore(settings.dead_letters.path)
+    return settings, DeadLetterStore.open(settings.dead_letters)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -49,6 +49,12 @@ class CollectorMetrics:
             ["reason_kind"],
             registry=r,
         )
+        self.dead_letters_dropped = Counter(
+            "shopfloor_collector_dead_letters_dropped",
+            "Dead letters dropped by the store's bounds (dead_letters.max_bytes, max_age_days)",
+            ["why"],
+            registry=r,
+        )
         self.spooled = Counter("shopfloor_collector_points_spooled", "Points committed to the spool", registry=r)
         self.written = Counter("shopfloor_collector_points_written", "Points written to InfluxDB", registry=r)
         self.write_errors = Counter(
@@ -73,6 +79,16 @@ class CollectorMetrics:
         )
         self.influx_up = Gauge(
             "shopfloor_collector_influx_up", "1 when the last InfluxDB request got an answer", registry=r
+        )
+        self.spool_oldest_age = Gauge(
+            "shopfloor_collector_spool_oldest_age_seconds",
+            "Age of the oldest point still in the spool (0 when empty)",
+            registry=r,
+        )
+        self.drainer_stalled = Gauge(
+            "shopfloor_collector_drainer_stalled",
+            "1 while the spool holds points and no write succeeded for influx.stall_after_s",
+            registry=r,
         )
         self.last_seen = _LastSeen()
         r.register(self.last_seen)

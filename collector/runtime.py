@@ -38,7 +38,9 @@ class CollectorRuntime:
         self.settings = settings
         self.metrics = CollectorMetrics()
         self.spool = Spool(settings.spool.path, settings.spool.max_rows, settings.spool.max_bytes)
-        self.dead_letters = DeadLetterStore(settings.dead_letters.path)
+        self.dead_letters = DeadLetterStore.open(
+            settings.dead_letters, lambda why, n: self.metrics.dead_letters_dropped.labels(why).inc(n)
+        )
         # Every station event, from MQTT or HTTP, goes through the item index before its lines are built.
         self.items = ItemStore(item_index_path(settings.spool.path))
         self.influx = make_client(settings.influx)
@@ -107,4 +109,8 @@ class CollectorRuntime:
         self.items.close()
 
     def ready(self) -> dict[str, bool]:
-        return {"broker": self.mqtt.connected.is_set(), "influxdb": self.influx.ping()}
+        return {
+            "broker": self.mqtt.connected.is_set(),
+            "influxdb": self.influx.ping(),
+            "drainer": not self.drainer.stalled(),
+        }

@@ -62,6 +62,12 @@ class _InfluxCommon(_Section):
     )
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest pause between write retries")
+    stall_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=86_400,
+        description="/readyz says not ready when points waited this long in the spool without a successful write",
+    )
     raw_retention: str = Field(default="400d", pattern=r"^(INF|\d+[hdw])$", description="autogen duration, or INF")
 
     @field_validator("gzip", mode="before")
@@ -139,6 +145,13 @@ class SpoolSettings(_Section):
 
 class DeadLetterSettings(_Section):
     path: Path = Path("var/collector/dead_letters.sqlite")
+    max_bytes: int = Field(
+        default=100_000_000, ge=1_000_000, description="the store's bound; the oldest letters go first past it"
+    )
+    max_age_days: float = Field(default=30, gt=0, le=3660, description="letters older than this are dropped")
+    max_payload_bytes: int = Field(
+        default=65_536, ge=1024, le=16_777_216, description="a bigger payload keeps only its head (then no requeue)"
+    )
 
     @field_validator("path")
     @classmethod

@@ -41,7 +41,13 @@ def deliver(client: InfluxClient, lines: list[str], outcome: Delivered | None = 
     except InfluxUnreachable as exc:
         raise RetryLater(str(exc)) from exc
     outcome.requests += 1
-    if response.ok:
+    if response.unreadable:
+        # Either a line made InfluxDB answer something unreadable, or the server went away mid-answer:
+        # only a server that still answers pings gets its lines bisected, so no outage dead-letters data.
+        if not client.ping():
+            raise RetryLater(response.text)
+        _deliver_rejected(client, lines, response, outcome)
+    elif response.ok:
         outcome.written += len(lines)
     elif response.status == _TOO_LARGE and len(lines) > 1:
         half = len(lines) // 2
@@ -55,11 +61,13 @@ def deliver(client: InfluxClient, lines: list[str], outcome: Delivered | None = 
 
 
 def _deliver_rejected(client: InfluxClient, lines: list[str], response: WriteResponse, outcome: Delivered) -> None:
-    reason = _describe(response)
+    named = {match.group(1).replace("\\'", "'"): match.group(2) for match in _UNPARSABLE.finditer(response.text)}
     if len(lines) == 1:
+        # The reason whole, without InfluxDB's echo of the line (the dead letter keeps the line itself).
+        why = named.get(lines[0])
+        reason = f"HTTP {response.status}: unable to parse the line: {why}" if why else _describe(response)
         outcome.rejected.append((lines[0], reason))
         return
-    named = {match.group(1).replace("\\'", "'"): match.group(2) for match in _UNPARSABLE.finditer(response.text)}
     if named and named.keys() <= set(lines):
         # The server told us which lines: resend the others (idempotent) to be sure they are stored.
         outcome.rejected.extend((line, f"HTTP {response.status}: {named[line]}") for line in lines if line in named)
@@ -73,4 +81,6 @@ def _deliver_rejected(client: InfluxClient, lines: list[str], response: WriteRes
 
 def _describe(response: WriteResponse) -> str:
     text = response.text.strip().replace("\n", " ")
-    return f"HTTP {response.status}: {text[:300]}" if text else f"HTTP {response.status}"
+    if response.unreadable:
+        return text
+    return f"HTTP {response.status}: {text}" if text else f"HTTP {response.status}"

@@ -58,6 +58,19 @@ class Drainer:
         self._last_rollup = time.monotonic()
         self._rollup_retry_at = 0.0
         self._rollup_failing = False
+        self._progress_at = time.monotonic()  # the last write that succeeded, or the last empty spool
+        metrics.spool_oldest_age.set_function(self._oldest_age_s)
+        metrics.drainer_stalled.set_function(lambda: float(self.stalled()))
+
+    def stalled(self) -> bool:
+        """Points wait and nothing was written for ``stall_after_s``: InfluxDB is away, or something is stuck."""
+        if self.spool.depth_lines == 0:
+            return False
+        return time.monotonic() - self._progress_at > self.settings.stall_after_s
+
+    def _oldest_age_s(self) -> float:
+        oldest = self.spool.oldest_created_ms()
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest / 1000)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="collector-drain", daemon=True)
@@ -83,6 +96,7 @@ class Drainer:
         flush_s = self.settings.flush_interval_ms / 1000
         batch = self.spool.peek(batch_size)
         if batch is None:
+            self._progress_at = time.monotonic()
             self._complete_rollup(force=True)
             self.spool.wait(batch_size, flush_s)
             return
@@ -107,6 +121,7 @@ class Drainer:
             self._failed(exc)
             return
         self._recovered()
+        self._progress_at = time.monotonic()
         if outcome.rejected:
             self._dead_letter(batch, outcome.rejected)
         self.spool.remove(batch)

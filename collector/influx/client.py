@@ -61,13 +61,16 @@ def rows_of(series: list[Series]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class WriteResponse:
-    status: int
+    status: int  # 0 with ``unreadable``: an answer came, but not one HTTP can read
     text: str
     retry_after_s: float | None = None
+    # InfluxDB answered, but the answer broke HTTP: influxd 1.x echoes a line it cannot parse in its
+    # X-Influxdb-Error header, control characters included, and no client accepts such a header.
+    unreadable: bool = False
 
     @property
     def ok(self) -> bool:
-        return 200 <= self.status < 300
+        return 200 <= self.status < 300 and not self.unreadable
 
 
 class InfluxClient(ABC):
@@ -80,7 +83,8 @@ class InfluxClient(ABC):
 
     @abstractmethod
     def write(self, lines: list[str]) -> WriteResponse:
-        """POST one batch. Raises InfluxUnreachable when nobody answers; any HTTP answer is returned."""
+        """POST one batch. Raises InfluxUnreachable only when the connection failed or timed out; any
+        answer, even one that breaks HTTP, is returned."""
 
     @abstractmethod
     def series(self, statement: str, epoch: str | None = None) -> list[Series]:
@@ -114,12 +118,12 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def error_text(body: bytes | str | None) -> str:
-    """InfluxDB's error message from a response body: the JSON ``error``/``message`` when there is one."""
+    """InfluxDB's error message from a response body, whole: the JSON ``error``/``message`` when there is one."""
     text = body.decode(errors="replace") if isinstance(body, bytes) else str(body or "")
     try:
         parsed = json.loads(text)
     except ValueError:
-        return text[:2000]
+        return text
     if isinstance(parsed, dict):
-        return str(parsed.get("error") or parsed.get("message") or parsed)[:2000]
-    return text[:2000]
+        return str(parsed.get("error") or parsed.get("message") or parsed)
+    return text

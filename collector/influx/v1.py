@@ -48,6 +48,9 @@ class InfluxV1Client(InfluxClient):
             headers["Content-Encoding"] = "gzip"
         try:
             response = self._http.post("/write", params=self._params, content=body, headers=headers)
+        except httpx.ProtocolError as exc:
+            # A reset before any answer also lands here: delivery pings before it blames the lines.
+            return WriteResponse(0, f"InfluxDB's answer could not be read ({exc})", unreadable=True)
         except httpx.TransportError as exc:
             raise InfluxUnreachable(f"{self.settings.url}: {exc or type(exc).__name__}") from exc
         text = error_text(response.text) if response.status_code >= 300 else ""

@@ -14,6 +14,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ProtocolError as Urllib3ProtocolError
 
 from collector.influx.client import (
     BucketCheckError,
@@ -59,6 +60,8 @@ class InfluxV2Client(InfluxClient):
             return WriteResponse(
                 int(exc.status or 0), error_text(exc.body), parse_retry_after(headers.get("Retry-After"))
             )
+        except Urllib3ProtocolError as exc:
+            return WriteResponse(0, f"InfluxDB's answer could not be read ({exc})", unreadable=True)
         except (Urllib3Error, OSError) as exc:
             raise InfluxUnreachable(f"{self.settings.url}: {exc}") from exc
         return WriteResponse(204, "")

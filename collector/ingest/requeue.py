@@ -41,6 +41,10 @@ def requeue(
         return RequeueResult(letter_id, False, "no such dead letter")
     if letter.requeued_at_ms is not None:
         return RequeueResult(letter_id, False, "already requeued")
+    if letter.truncated and edited_payload is None:
+        return RequeueResult(
+            letter_id, False, f"only the first {len(letter.payload)} of {letter.payload_bytes} bytes were kept"
+        )
     payload = edited_payload if edited_payload is not None else letter.payload
     if letter.kind == CONTRACT:
         try:

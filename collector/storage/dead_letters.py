@@ -3,18 +3,25 @@
 SQLite in WAL mode, beside the spool. Kinds: ``contract`` (the message broke contract v1) and
 ``write_rejected`` (InfluxDB refused a line). A message redelivered by the broker is stored once: the
 row is keyed by a digest of topic and payload, and ``seen`` counts the deliveries.
+
+Bounded: a payload beyond ``max_payload_bytes`` keeps its head, its size and its digest (it can no longer
+be requeued); the store as a whole keeps at most ``max_bytes`` and ``max_age_s``, dropping the oldest
+letters first and counting every drop (``on_drop``), so a flood of huge messages cannot fill the disk.
 ``shopfloor collector dead-letters`` and the API read it; requeue lives in :mod:`collector.ingest.requeue`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collector.settings import DeadLetterSettings
 from collector.storage.sqlite import open_sqlite
 
 _SCHEMA = """
@@ -27,10 +34,18 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     kind TEXT NOT NULL,
     seen INTEGER NOT NULL DEFAULT 1,
-    requeued_at_ms INTEGER
+    requeued_at_ms INTEGER,
+    site TEXT,
+    payload_bytes INTEGER
 );
 CREATE INDEX IF NOT EXISTS dead_letters_open ON dead_letters (requeued_at_ms, id);
 """
+_ADDED_COLUMNS = {"site": "TEXT", "payload_bytes": "INTEGER"}
+
+log = logging.getLogger(__name__)
+
+# Told how many letters a bound dropped, and which bound: "size" or "age".
+DropHook = Callable[[str, int], None]
 
 CONTRACT = "contract"
 WRITE_REJECTED = "write_rejected"
@@ -55,21 +70,72 @@ class DeadLetter:
     kind: str
     seen: int
     requeued_at_ms: int | None
+    site: str | None = None
+    payload_bytes: int | None = None  # the size received, when only the head of the payload was kept
+
+    @property
+    def truncated(self) -> bool:
+        return self.payload_bytes is not None and self.payload_bytes > len(self.payload)
 
 
 def _digest(topic: str, payload: bytes) -> bytes:
     return hashlib.blake2b(topic.encode() + b"\0" + payload, digest_size=16).digest()
 
 
-_COLUMNS = "id, received_at_ms, topic, payload, reason, kind, seen, requeued_at_ms"
+_COLUMNS = "id, received_at_ms, topic, payload, reason, kind, seen, requeued_at_ms, site, payload_bytes"
+# What a letter costs besides its payload and reason: the row, its key and its index entries.
+_ROW_OVERHEAD = 200
 
 
 class DeadLetterStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 100_000_000,
+        max_age_s: float = 30 * 86_400,
+        max_payload_bytes: int = 65_536,
+        on_drop: DropHook | None = None,
+    ) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+        self.max_age_s = max_age_s
+        self.max_payload_bytes = max_payload_bytes
+        self.on_drop = on_drop
         self._conn = open_sqlite(path)
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(dead_letters)")}
+        for name, definition in _ADDED_COLUMNS.items():
+            if name not in columns:
+                self._conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {definition}")
         self._lock = threading.Lock()
+        self._bytes = int(
+            self._conn.execute(
+                f"SELECT coalesce(sum(length(payload) + length(reason) + length(topic) + {_ROW_OVERHEAD}), 0)"
+                " FROM dead_letters"
+            ).fetchone()[0]
+        )
+        self._bound_logged = False
+
+    @classmethod
+    def open(cls, settings: DeadLetterSettings, on_drop: DropHook | None = None) -> DeadLetterStore:
+        return cls(
+            settings.path,
+            max_bytes=settings.max_bytes,
+            max_age_s=settings.max_age_days * 86_400,
+            max_payload_bytes=settings.max_payload_bytes,
+            on_drop=on_drop,
+        )
+
+    @property
+    def size_bytes(self) -> int:
+        """What the letters take, as counted against ``max_bytes``."""
+        return self._bytes
+
+    def _kept(self, letter: NewDeadLetter) -> tuple[bytes, int | None]:
+        if len(letter.payload) <= self.max_payload_bytes:
+            return letter.payload, None
+        return letter.payload[: self.max_payload_bytes], len(letter.payload)
 
     def add_many(self, letters: list[NewDeadLetter]) -> list[tuple[NewDeadLetter, int]]:
         """Store in one transaction. Returns the letters that were new, with their receive time (ms)."""
@@ -80,24 +146,83 @@ class DeadLetterStore:
             try:
                 for letter in letters:
                     digest = _digest(letter.topic, letter.payload)
+                    payload, size = self._kept(letter)
                     cursor = self._conn.execute(
-                        "INSERT OR IGNORE INTO dead_letters (digest, received_at_ms, topic, payload, reason, kind)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        (digest, now_ms, letter.topic, letter.payload, letter.reason, letter.kind),
+                        "INSERT OR IGNORE INTO dead_letters"
+                        " (digest, received_at_ms, topic, payload, reason, kind, site, payload_bytes)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (digest, now_ms, letter.topic, payload, letter.reason, letter.kind, letter.site, size),
                     )
                     if cursor.rowcount == 1:
                         fresh.append((letter, now_ms))
+                        self._bytes += len(payload) + len(letter.reason) + len(letter.topic) + _ROW_OVERHEAD
                     else:
                         self._conn.execute(
                             "UPDATE dead_letters SET seen = seen + 1, requeued_at_ms = NULL, reason = ?"
                             " WHERE digest = ?",
                             (letter.reason, digest),
                         )
+                dropped = self._enforce_bounds(now_ms)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
+                self._bytes = self._count_bytes()
                 raise
+        for why, count in dropped.items():
+            self._note_drop(why, count)
         return fresh
+
+    def _count_bytes(self) -> int:
+        return int(
+            self._conn.execute(
+                f"SELECT coalesce(sum(length(payload) + length(reason) + length(topic) + {_ROW_OVERHEAD}), 0)"
+                " FROM dead_letters"
+            ).fetchone()[0]
+        )
+
+    def _enforce_bounds(self, now_ms: int) -> dict[str, int]:
+        """Inside the caller's transaction: drop letters past ``max_age_s``, then the oldest past ``max_bytes``."""
+        dropped: dict[str, int] = {}
+        aged = self._conn.execute(
+            "DELETE FROM dead_letters WHERE received_at_ms < ?", (now_ms - int(self.max_age_s * 1000),)
+        ).rowcount
+        if aged:
+            dropped["age"] = aged
+            self._bytes = self._count_bytes()
+        oversize = 0
+        while self._bytes > self.max_bytes:
+            rows = self._conn.execute(
+                f"SELECT id, length(payload) + length(reason) + length(topic) + {_ROW_OVERHEAD}"
+                " FROM dead_letters ORDER BY id LIMIT 100"
+            ).fetchall()
+            if not rows:
+                break
+            excess = self._bytes - self.max_bytes
+            ids: list[int] = []
+            for letter_id, size in rows:
+                ids.append(letter_id)
+                excess -= size
+                self._bytes -= size
+                if excess <= 0:
+                    break
+            marks = ",".join("?" * len(ids))
+            oversize += self._conn.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", ids).rowcount
+        if oversize:
+            dropped["size"] = oversize
+        return dropped
+
+    def _note_drop(self, why: str, count: int) -> None:
+        if not self._bound_logged:
+            bound = f"max_bytes {self.max_bytes}" if why == "size" else f"max_age_s {self.max_age_s:g}"
+            log.warning(
+                "dead-letter store at its bound (%s): dropped the %d oldest letter(s); the count is in "
+                "shopfloor_collector_dead_letters_dropped_total",
+                bound,
+                count,
+            )
+            self._bound_logged = True
+        if self.on_drop is not None:
+            self.on_drop(why, count)
 
     def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """A read, under the lock that close() takes: no thread reads a connection being closed."""

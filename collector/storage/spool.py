@@ -190,6 +190,16 @@ class Spool:
             return None
         return SpoolBatch(through, lines, oldest, row_sites, merge_ranges(minutes))
 
+    def oldest_created_ms(self) -> int | None:
+        """When the oldest row still spooled was committed; None for an empty spool."""
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT min(created_ms) FROM (SELECT created_ms FROM (SELECT created_ms FROM spool WHERE lane = 0 "
+                "ORDER BY id LIMIT 1) UNION ALL SELECT created_ms FROM (SELECT created_ms FROM spool WHERE lane = 1 "
+                "ORDER BY id LIMIT 1))"
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def remove(self, batch: SpoolBatch) -> None:
         """Delete the rows of a written batch."""
         with self._lock, self._writer:

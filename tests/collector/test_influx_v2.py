@@ -128,7 +128,7 @@ def test_collector_end_to_end_into_the_v2_api(
     wait_until(lambda: len(set(fake.stored)) >= 100, 30, "points at the v2 API")
     assert len(set(fake.stored)) == 100
     assert all(r.query["precision"] == "ns" for r in fake.requests)
-    assert runtime.ready() == {"broker": True, "influxdb": True}
+    assert runtime.ready() == {"broker": True, "influxdb": True, "drainer": True}
 
 
 def test_influxql_goes_to_the_compatibility_endpoint_with_the_token(fake: FakeInflux2) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -18,11 +19,16 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready when subscribed at the MQTT broker and InfluxDB is reachable")
+@router.get(
+    "/readyz",
+    summary="Ready when subscribed at the MQTT broker, InfluxDB is reachable and the spool drains",
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = await asyncio.to_thread(runtime.ready)
     checks_out: dict[str, object] = dict(checks)
     checks_out["spool_depth"] = runtime.spool.depth_lines
+    oldest = runtime.spool.oldest_created_ms()
+    checks_out["spool_oldest_age_s"] = 0.0 if oldest is None else round(max(0.0, time.time() - oldest / 1000), 3)
     ready = all(checks.values())
     return JSONResponse({"ready": ready, **checks_out}, status_code=200 if ready else 503)
 
