@@ -162,6 +162,9 @@ class DeadLetterSettings(_Section):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port (tests)")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=1_073_741_824, description="larger request bodies are refused with 413"
+    )
 
 
 class SiteSettings(_Section):

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from collector.api import errors
 from collector.api.routes import ROUTERS
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
@@ -39,4 +40,5 @@ def create_app(settings: CollectorSettings, runtime: CollectorRuntime | None = N
         app.state.runtime = runtime
     for router in ROUTERS:
         app.include_router(router)
+    errors.install(app, settings.http.max_body_bytes)
     return app

@@ -6,9 +6,10 @@ import time
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
 
+from collector.api.errors import invalid
 from collector.kpi.queries import Range
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
@@ -48,9 +49,11 @@ def parse_time(text: str, name: str) -> int:
     try:
         when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
     except ValueError:
-        raise HTTPException(422, f"{name}={text!r} is not RFC 3339 (2026-03-01T00:00:00Z) or Unix ms") from None
+        raise invalid(
+            ("query", name), f"{name}={text[:40]!r} is not RFC 3339 (2026-03-01T00:00:00Z) or Unix ms"
+        ) from None
     if when.tzinfo is None:
-        raise HTTPException(422, f"{name}={text!r} needs a UTC offset, e.g. 2026-03-01T00:00:00+01:00")
+        raise invalid(("query", name), f"{name}={text[:40]!r} needs a UTC offset, e.g. 2026-03-01T00:00:00+01:00")
     return int(when.timestamp() * 1000)
 
 
@@ -66,7 +69,7 @@ def time_window(
     end_ms = parse_time(to, "to") if to else int(time.time() * 1000)
     start_ms = parse_time(start, "from") if start else end_ms - days * DAY_MS
     if start_ms >= end_ms:
-        raise HTTPException(422, "'from' must be before 'to'")
+        raise invalid(("query", "from"), "'from' must be before 'to'")
     return Range(start_ms, end_ms)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from collector.api.deps import BucketQuery, RuntimeDep, SettingsDep, SiteId, StationId, TimeWindow, TimeZoneQuery
+from collector.api.errors import invalid
 from collector.influx.client import InfluxError
 from collector.kpi.models import CategoryKpis, Comparison, SiteKpis
 from collector.kpi.queries import KpiQueries
@@ -31,7 +32,9 @@ def _facts(settings: CollectorSettings, site: str, tz: str | None) -> SiteSettin
     try:
         return facts.model_copy(update={"timezone": SiteSettings(timezone=tz).timezone})
     except ValueError as exc:
-        raise HTTPException(422, f"tz={tz!r}: unknown time zone, use an IANA name like Europe/Brussels") from exc
+        raise invalid(
+            ("query", "tz"), f"tz={tz[:40]!r}: unknown time zone, use an IANA name like Europe/Brussels"
+        ) from exc
 
 
 async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
