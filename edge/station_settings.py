@@ -307,13 +307,17 @@ def _shared_benches(file_name: str, sources: list[MqttSourceSettings], modbus_de
             continue
         where = f"mqtt_sources[{i}]"
         other = first.get(source.bench)
-        if other is None and source.bench in modbus_devices:
-            other = f"the Modbus device {source.bench!r}"
         if other is not None:
             problems.append(
                 f"{file_name}: {where}.bench: {source.id} would publish energy as {source.bench!r}, which already "
-                f"gets its energy from {other}. Fix: one energy source per bench: remove one (a plug that "
-                "'shopfloor edge discover' listed twice is one device), or give it its own bench id"
+                f"gets its energy from {other}. Fix: one energy source per bench: remove one (two entries for one "
+                "plug, as an older 'shopfloor edge discover' printed, are one device), or give it its own bench id."
+            )
+        elif source.bench in modbus_devices:
+            problems.append(
+                f"{file_name}: {where}.bench: {source.id} would publish energy as {source.bench!r}, which is the "
+                f"Modbus device {source.bench!r}. Fix: one energy source per bench: remove the plug or the meter, "
+                "or give the plug its own bench id."
             )
         first.setdefault(source.bench, f"{where} ({source.id})")
     return problems

@@ -178,7 +178,7 @@ def tasmota_every_topic(topic: str, energy: dict[str, Any]) -> list[tuple[str, s
             json.dumps(
                 {
                     "Info1": {
-                        "Module": "Sonoff Dual R3",
+                        "Module": "Generic",
                         "Version": "13.2.0(tasmota)",
                         "FallbackTopic": "cmnd/DVES_1A2B3C_fb/",
                         "GroupTopic": "cmnd/tasmotas/",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from edge.counters import CounterState, advance, advance_channels
-from edge.discover import classify, snippet
+from edge.discover import classify, merged, snippet
 from edge.sources import PayloadError, generic, shelly, tasmota
 from tests.edge.plug_payloads import (
     GEN2_DEVICE,
@@ -272,6 +272,18 @@ def test_discover_groups_every_topic_of_a_plug() -> None:
     ]
     assert {f.key for f in tas} == {("tasmota", TASMOTA_TOPIC, 0)}
     assert {f.channels for f in tas} == {2}
+    one = tasmota_energy(12.345, 0.2, 45)  # one channel: STATUS10 has numbers a generic JSON device would take
+    tas = [f for topic, payload in tasmota_every_topic(TASMOTA_TOPIC, one) for f in classify(topic, payload.encode())]
+    assert {f.key for f in tas} == {("tasmota", TASMOTA_TOPIC, 0)} and len(tas) == 2  # SENSOR and STATUS10
+    assert "# 2 channels, summed; channel: 0..1 meters one (needs SetOption129 1 on the plug)" in snippet(
+        [
+            merged(None, f)
+            for f in classify(
+                f"tele/{TASMOTA_TOPIC}/SENSOR",
+                tasmota_sensor("2026-11-23T10:00:00", tasmota_energy([1.0, 2.0], [0.1, 0.2], [5, 6])).encode(),
+            )
+        ]
+    )
     gen1 = b'{"wifi_sta": {"rssi": -60}, "meters": [{"power": 0, "total": 3}], "ram_total": 50000}'
     assert classify("shellies/shellyplug-s-AABBCC/info", gen1) == []
 
