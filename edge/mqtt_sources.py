@@ -184,7 +184,7 @@ class MqttSources:
         status = shelly.overlay(state.gen2_status, update.status)
         state.gen2_status = status
         key = shelly.reading_key(status)
-        if key == state.gen2_key:
+        if key == state.gen2_key and state.quality is not Quality.STALE:
             return None  # the same status on the other topic, or only an attribute the edge does not publish
         if key[:2] == (None, None) and topic.endswith("/events/rpc"):
             return None  # a partial update (the temperature) before any metering value: nothing to publish yet

@@ -346,3 +346,26 @@ def test_tasmota_dual_channel_reset_channel_and_full_topic(
         {"power": 60.0, "energy_import": 0.259},
     ]
     assert [values(r) for r in bench_readings(collector, "bench-5")] == [{"power": 12.0, "energy_import": 7.5}]
+
+
+def test_gen2_back_from_stale_with_an_unchanged_status_is_ok_again(
+    tmp_path: Path, mosquitto: Mosquitto, upstream: Mosquitto
+) -> None:
+    """A repeat is no news, except after a stale reading: then it says the plug is back."""
+    device = "shellyplusplugs-b8d6"
+    source = {"id": "plug-gen2", "format": "shelly-gen2", "device": device, "bench": "bench-2", "stale_after_s": 1}
+    config = config_for(tmp_path, upstream, mosquitto, [source])
+    status = json.dumps(gen2_switch_status(40.0, gen2_aenergy(700.0, TS0, (0.0, 660.0, 670.0))))
+    with (
+        MqttProbe(upstream.host, upstream.port, ("shopfloor/v1/#",)) as collector,
+        MqttProbe(mosquitto.host, mosquitto.port, ()) as plug,
+        running_agent(config) as agent,
+    ):
+        wait_until(agent.sources.subscribed.is_set, 10, "agent subscribed on the local broker")
+        plug.publish(f"{device}/status/switch:0", status)
+        wait_until(lambda: any(r.quality == "stale" for r in bench_readings(collector, "bench-2")), 10, "stale")
+        plug.publish(f"{device}/status/switch:0", status)
+        wait_until(lambda: bench_readings(collector, "bench-2")[-1].quality == "ok", 10, "ok again")
+    qualities = [r.quality for r in bench_readings(collector, "bench-2")]
+    assert qualities[0] == "ok" and "stale" in qualities and qualities[-1] == "ok"
+    assert values(bench_readings(collector, "bench-2")[-1]) == {"power": 40.0, "energy_import": 0.7}
