@@ -63,8 +63,9 @@ def classify(topic: str, payload: bytes, contract_prefix: str = "shopfloor") -> 
     """The metering devices one message shows (one per Shelly switch); [] for anything else.
 
     Every topic of a recognised family (Shelly Gen1 ``shellies/<id>/...``, Shelly Gen2
-    ``<id>/status/...`` and ``<id>/events/rpc``, Tasmota ``tele|stat/<topic>/<UPPERCASE>``) is
-    that device's, never a generic JSON device of its own: the same plug is suggested once.
+    ``<id>/status/...`` and ``<id>/events/rpc``, Tasmota ``tele|stat/<topic>/<UPPERCASE>`` and
+    ``tasmota/discovery/<mac>/...``) is that device's, never a generic JSON device of its own:
+    the same plug is suggested once.
     """
     if topic.startswith(("$", f"{contract_prefix}/")):
         return []
@@ -73,6 +74,8 @@ def classify(topic: str, payload: bytes, contract_prefix: str = "shopfloor") -> 
         return [Found("shelly-gen1", match[1], int(match[2]), seen=seen)]
     if _GEN1_FAMILY.match(topic):
         return []  # shellies/<id>/info, /relay/0, /temperature, /announce ...: the same plug
+    if topic.startswith("tasmota/discovery/"):
+        return []  # Tasmota's own discovery (SetOption19 0): config and sensors of a plug seen on its SENSOR
     try:
         body = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):

@@ -24,6 +24,9 @@ Tasmota (tasmota.github.io/docs and the firmware, ``tasmota/tasmota_xdrv_driver/
   ``Voltage``, ``Current``. With several channels ``Power`` and ``Current`` are lists; ``Total``,
   ``Yesterday`` and ``Today`` are one sum unless ``SetOption129 1`` ("Enable split total energy
   results"), then lists too. ``Voltage`` is one value when the channels share it.
+* "Tasmota discovery" (SetOption19 0, the default since 9.3.1.2): retained
+  ``tasmota/discovery/<MAC>/config`` (``t`` = Topic, ``ft`` = FullTopic, ``tp`` = prefixes) and
+  ``tasmota/discovery/<MAC>/sensors`` (``{"sn": <the SENSOR JSON>, "ver": 1}``).
 * Commands: ``EnergyTotal<x> 0`` resets meter x (1 = the first) to 0 Wh; "the new value
   represents start of day, and output for total includes the today value".
 """
@@ -171,7 +174,30 @@ def tasmota_every_topic(topic: str, energy: dict[str, Any]) -> list[tuple[str, s
     energy_total_reply = {
         "EnergyTotal": {"Total": energy["Total"], "Yesterday": energy["Yesterday"], "Today": energy["Today"]}
     }
+    discovery = {
+        "ip": "192.168.1.51",
+        "dn": "Tasmota",
+        "fn": ["Tasmota", None, None, None, None, None, None, None],
+        "hn": "tasmota-1A2B3C-0828",
+        "mac": "A4CF121A2B3C",
+        "md": "Generic",
+        "ty": 0,
+        "if": 0,
+        "ofln": "Offline",
+        "onln": "Online",
+        "state": ["OFF", "ON", "TOGGLE", "HOLD"],
+        "sw": "13.2.0",
+        "t": topic,
+        "ft": "%prefix%/%topic%/",
+        "tp": ["cmnd", "stat", "tele"],
+        "rl": [1, 0, 0, 0, 0, 0, 0, 0],
+        "lk": 0,
+        "ver": 1,
+    }
+    sensors = {"sn": {"Time": "2026-11-23T10:00:00", "ENERGY": energy}, "ver": 1}
     return [
+        ("tasmota/discovery/A4CF121A2B3C/config", json.dumps(discovery)),
+        ("tasmota/discovery/A4CF121A2B3C/sensors", json.dumps(sensors)),
         (f"tele/{topic}/LWT", "Online"),
         (
             f"tele/{topic}/INFO1",
