@@ -2,6 +2,10 @@
 
 Two real mosquitto brokers: the site's local one, where the plugs publish in their own
 formats, and the upstream one, where the agent publishes contract v1.
+
+Payload sources: Shelly Gen1 API, "MQTT" (``shellies/<id>/relay/<i>/power`` W and ``.../energy``
+watt-minutes, plain numbers); Shelly Gen2 API and Tasmota as listed in ``plug_payloads`` (and the
+constants of ``test_sources``); the generic-json device is custom firmware, so its shape is ours.
 """
 
 from __future__ import annotations

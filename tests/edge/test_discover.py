@@ -1,4 +1,9 @@
-"""`shopfloor edge discover` on a real broker: retained and live devices, and config that `edge check` accepts."""
+"""`shopfloor edge discover` on a real broker: retained and live devices, and config that `edge check` accepts.
+
+Payload sources: Shelly Gen1 API "MQTT" (relay/<i>/power, a plain number), ESPHome "MQTT Client
+Component" (``<node>/sensor/<name>/state``, the state as a plain number, retained), Shelly Gen2 API
+and Tasmota as listed in ``plug_payloads``; ``lab/...`` are custom JSON devices.
+"""
 
 from __future__ import annotations
 
