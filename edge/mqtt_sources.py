@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.counters import CounterState, advance
+from edge.counters import CounterState, advance_channels
 from edge.outbox import Outbox
 from edge.scheduler import Poll
 from edge.settings import EdgeSettings
@@ -40,11 +40,11 @@ ReadingSink = Callable[[Poll, tuple[str, str] | None], None]
 
 def source_topics(source: MqttSourceSettings) -> list[str]:
     if source.format == "shelly-gen1":
-        return shelly.gen1_topics(source.device or "", source.channel)
+        return shelly.gen1_topics(source.device or "", source.channel or 0)
     if source.format == "shelly-gen2":
-        return shelly.gen2_topics(source.device or "", source.channel)
+        return shelly.gen2_topics(source.device or "", source.channel or 0)
     if source.format == "tasmota":
-        return tasmota.topics(source.device or "")
+        return tasmota.topics(source.device or "", source.tasmota_full_topic)
     topics = [source.topic or ""]
     for spec in (source.power, source.energy):
         if spec is not None and spec.topic and spec.topic not in topics:
@@ -52,14 +52,29 @@ def source_topics(source: MqttSourceSettings) -> list[str]:
     return topics
 
 
+def silence_hint(source: MqttSourceSettings) -> str:
+    """What to check on a device from which nothing has arrived since the edge started."""
+    device, channel = source.device or "", source.channel or 0
+    if source.format == "shelly-gen1":
+        return shelly.gen1_silence_hint(device, channel)
+    if source.format == "shelly-gen2":
+        return shelly.gen2_silence_hint(device, channel)
+    if source.format == "tasmota":
+        return tasmota.silence_hint(device, source.tasmota_full_topic)
+    return f"nothing on {', '.join(source_topics(source))}. Fix: check the device's MQTT topic and broker"
+
+
 def parse_sample(source: MqttSourceSettings, topic: str, payload: bytes) -> Sample:
-    """The pure mapping of one message of an energy source."""
+    """The pure mapping of one message of an energy source (Shelly Gen2: see :meth:`MqttSources._gen2`)."""
     if source.format == "shelly-gen1":
         return shelly.gen1_sample(topic, payload)
     if source.format == "shelly-gen2":
-        return shelly.gen2_sample(topic, payload)
+        update = shelly.gen2_update(topic, payload, source.channel or 0)
+        if update is None:
+            raise PayloadError(f"{topic}: nothing about switch:{source.channel or 0}")
+        return shelly.gen2_sample(topic, update.status, update.ts_ms)
     if source.format == "tasmota":
-        return tasmota.sample(topic, payload, source.timezone)
+        return tasmota.sample(topic, payload, source.timezone, source.channel)
     default = source.topic or ""
     power = energy = None
     if source.power is not None:
@@ -91,6 +106,11 @@ class SourceState:
     energy_kwh: float | None = None
     quality: Quality | None = None
     last_press_ms: dict[str, int] = field(default_factory=dict)
+    heard: bool = False  # any message since the edge started
+    hinted: bool = False
+    advised: bool = False
+    gen2_status: dict[str, Any] = field(default_factory=dict)  # the last known switch status, overlaid
+    gen2_key: tuple[Any, ...] | None = None  # what the last Gen2 reading said
 
 
 def counter_key(source_id: str) -> str:
@@ -123,17 +143,26 @@ class MqttSources:
                     log.warning("source %s: %s", state.settings.id, exc)
 
     def _energy(self, state: SourceState, topic: str, payload: bytes, received_ms: int, retained: bool) -> None:
-        sample = parse_sample(state.settings, topic, payload)
-        if retained and sample.ts_ms is None:
-            return
-        state.last_seen = time.monotonic()
+        if state.settings.format == "shelly-gen2":
+            sample = self._gen2(state, topic, payload, retained)
+            if sample is None:
+                return
+        else:
+            sample = parse_sample(state.settings, topic, payload)
+            if retained and sample.ts_ms is None:
+                return
+            state.last_seen, state.heard = time.monotonic(), True
+        if sample.advice and not state.advised:
+            state.advised = True
+            log.warning("source %s: %s", state.settings.id, sample.advice)
         values: dict[str, tuple[float | None, str]] = {}
         counter: tuple[str, str] | None = None
         if sample.power_w is not None:
             state.power_w = sample.power_w
         if sample.energy_kwh is not None:
             before = state.counter.resets
-            state.counter, state.energy_kwh = advance(state.counter, sample.energy_kwh)
+            totals = sample.energy_channels_kwh or (sample.energy_kwh,)
+            state.counter, state.energy_kwh = advance_channels(state.counter, totals)
             if state.counter.resets != before:
                 log.warning("source %s: energy counter reset detected; the total continues", state.settings.id)
             counter = (counter_key(state.settings.id), state.counter.dumps())
@@ -145,6 +174,23 @@ class MqttSources:
         state.quality = Quality.OK
         profile = PROFILE_OF_FORMAT[state.settings.format]
         self.store(Poll(state.settings.bench, profile, sample.ts_ms or received_ms, Quality.OK, values), counter)
+
+    def _gen2(self, state: SourceState, topic: str, payload: bytes, retained: bool) -> Sample | None:
+        """Overlay the message on the switch's last known status; None when it brings nothing new."""
+        update = shelly.gen2_update(topic, payload, state.settings.channel or 0)
+        if update is None or (retained and update.ts_ms is None):
+            return None
+        state.last_seen, state.heard = time.monotonic(), True
+        status = shelly.overlay(state.gen2_status, update.status)
+        state.gen2_status = status
+        key = shelly.reading_key(status)
+        if key == state.gen2_key and state.quality is not Quality.STALE:
+            return None  # the same status on the other topic, or only an attribute the edge does not publish
+        if key[:2] == (None, None) and topic.endswith("/events/rpc"):
+            return None  # a partial update (the temperature) before any metering value: nothing to publish yet
+        sample = shelly.gen2_sample(topic, status, update.ts_ms)
+        state.gen2_key = key
+        return sample
 
     def _button(self, state: SourceState, payload: bytes, received_ms: int) -> None:
         name = button_name(state.settings, payload)
@@ -174,6 +220,9 @@ class MqttSources:
                 continue
             state.last_stale, state.quality = now, Quality.STALE
             silent = now - state.last_seen
+            if not state.heard and not state.hinted:
+                state.hinted = True
+                log.warning("source %s: %s", state.settings.id, silence_hint(state.settings))
             error = f"no message from {state.settings.device or state.settings.topic} for {silent:.0f} s"
             profile = PROFILE_OF_FORMAT[state.settings.format]
             self.store(Poll(state.settings.bench, profile, now_ms, Quality.STALE, {}, error), None)

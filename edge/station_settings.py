@@ -6,11 +6,13 @@ Checked with the rest of edge.yaml by :func:`edge.settings.load_settings`; cross
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edge.sources.tasmota import DEFAULT_FULL_TOPIC
 from edge.stations import Action
 from shopfloor.contract import RepairStatus
 from shopfloor.contract.payloads import DeviceId
@@ -19,6 +21,7 @@ from shopfloor.kpi.opening_hours import parse_hours
 MqttFormat = Literal["shelly-gen1", "shelly-gen2", "tasmota", "generic-json", "button-box"]
 ENERGY_FORMATS = ("shelly-gen1", "shelly-gen2", "tasmota", "generic-json")
 PROFILE_OF_FORMAT = {f: f"{f}@1" for f in ENERGY_FORMATS}
+CHANNEL_FORMATS = ("shelly-gen1", "shelly-gen2", "tasmota")
 
 
 class _Section(BaseModel):
@@ -57,7 +60,16 @@ class MqttSourceSettings(_Section):
     format: MqttFormat
     bench: DeviceId = Field(description="the bench/station id its readings or events are published under")
     device: str | None = Field(default=None, description="the device's own id: shellyplug-s-AABBCC, tasmota_1A2B3C")
-    channel: int = Field(default=0, ge=0, le=7, description="relay/switch channel of a Shelly")
+    channel: int | None = Field(
+        default=None,
+        ge=0,
+        le=7,
+        description="Shelly: relay/switch channel (default 0); Tasmota: one channel of a multi-channel device "
+        "(default: all channels summed); 0 = the first",
+    )
+    full_topic: str | None = Field(
+        default=None, description="tasmota: the plug's FullTopic, if not the default %prefix%/%topic%/"
+    )
     topic: str | None = Field(default=None, description="generic-json / button-box: topic (MQTT wildcards allowed)")
     power: ValuePath | None = None
     energy: ValuePath | None = None
@@ -96,6 +108,20 @@ class MqttSourceSettings(_Section):
                 raise ValueError(f"energy.unit must be Wh, kWh or Wmin, got {self.energy.unit!r}")
         elif self.power or self.energy or self.timestamp:
             raise ValueError("power/energy/timestamp paths belong to format generic-json only")
+        if self.channel is not None and self.format not in CHANNEL_FORMATS:
+            fix = (
+                "point the power/energy path at the channel's value (e.g. path: ENERGY.Power.1)"
+                if self.format == "generic-json"
+                else "remove channel:"
+            )
+            raise ValueError(
+                f"channel: {self.channel} cannot be honoured by format {self.format}: only "
+                f"{', '.join(CHANNEL_FORMATS)} read one channel of a device. Fix: {fix}"
+            )
+        if self.full_topic is not None:
+            if self.format != "tasmota":
+                raise ValueError("full_topic belongs to format tasmota only (the plug's FullTopic)")
+            _check_full_topic(self.full_topic)
         if self.format == "button-box":
             if not self.buttons:
                 raise ValueError("a button-box needs 'buttons': [{payload: start, action: start}, ...]")
@@ -109,6 +135,22 @@ class MqttSourceSettings(_Section):
     @property
     def is_energy(self) -> bool:
         return self.format in ENERGY_FORMATS
+
+    @property
+    def tasmota_full_topic(self) -> str:
+        return self.full_topic or DEFAULT_FULL_TOPIC
+
+
+def _check_full_topic(full_topic: str) -> None:
+    unknown = sorted(set(re.findall(r"%[a-z]+%", full_topic)) - {"%prefix%", "%topic%"})
+    if unknown:
+        raise ValueError(
+            f"full_topic {full_topic!r}: {', '.join(unknown)} is only known to the plug. "
+            "Fix: write its value in its place (e.g. the plug's hostname for %hostname%); "
+            "%prefix% and %topic% (= device) are filled in by the edge"
+        )
+    if any(c in full_topic for c in "+#"):
+        raise ValueError(f"full_topic {full_topic!r}: no MQTT wildcards. Fix: copy the plug's Full Topic as it is")
 
 
 class InputSettings(_Section):
@@ -203,6 +245,7 @@ def bench_problems(
                 f"Fix: use one of {', '.join(bus_names) or '(none: add a bus, or give tcp: host:port)'}."
             )
     energy = {s.id: s for s in sources if s.is_energy}
+    problems += _shared_benches(file_name, sources, modbus_devices)
     events: dict[str, str] = {s.id: s.bench for s in sources if not s.is_energy}
     events.update({s.id: s.bench for s in stations_io})
     seen: set[str] = set()
@@ -252,4 +295,29 @@ def bench_problems(
                     f"{where}.events: {bench.events} publishes as {station!r}, not {bench.id!r}. "
                     f"Fix: set bench: {bench.id} on that source."
                 )
+    return problems
+
+
+def _shared_benches(file_name: str, sources: list[MqttSourceSettings], modbus_devices: list[str]) -> list[str]:
+    """Two energy sources publishing as one bench give it two counters in one series: refused."""
+    problems: list[str] = []
+    first: dict[str, str] = {}
+    for i, source in enumerate(sources):
+        if not source.is_energy:
+            continue
+        where = f"mqtt_sources[{i}]"
+        other = first.get(source.bench)
+        if other is not None:
+            problems.append(
+                f"{file_name}: {where}.bench: {source.id} would publish energy as {source.bench!r}, which already "
+                f"gets its energy from {other}. Fix: one energy source per bench: remove one (two entries for one "
+                "plug, as an older 'shopfloor edge discover' printed, are one device), or give it its own bench id."
+            )
+        elif source.bench in modbus_devices:
+            problems.append(
+                f"{file_name}: {where}.bench: {source.id} would publish energy as {source.bench!r}, which is the "
+                f"Modbus device {source.bench!r}. Fix: one energy source per bench: remove the plug or the meter, "
+                "or give the plug its own bench id."
+            )
+        first.setdefault(source.bench, f"{where} ({source.id})")
     return problems

@@ -14,11 +14,18 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """``power_w`` in W, ``energy_kwh`` the device's own (resettable) total; ``ts_ms`` None = receive time."""
+    """``power_w`` in W, ``energy_kwh`` the device's own (resettable) total; ``ts_ms`` None = receive time.
+
+    ``energy_channels_kwh``: a multi-channel device's total per channel (``energy_kwh`` is their sum),
+    so that a reset of one channel is found in that channel. ``advice``: what to change on the device
+    for a better reading, logged once per source.
+    """
 
     power_w: float | None = None
     energy_kwh: float | None = None
     ts_ms: int | None = None
+    energy_channels_kwh: tuple[float, ...] = ()
+    advice: str | None = None
 
 
 def number(value: Any, what: str) -> float:
@@ -31,6 +38,14 @@ def number(value: Any, what: str) -> float:
     if not math.isfinite(result):
         raise PayloadError(f"{what} is not finite: {value!r}")
     return result
+
+
+EARLIEST_MS, LATEST_MS = 946_684_800_000, 4_102_444_800_000  # the contract's range: 2000..2100
+
+
+def plausible_ms(ts_ms: int) -> int | None:
+    """A device clock that was never set (1970) or is far off gives no time: the receive time is used."""
+    return ts_ms if EARLIEST_MS <= ts_ms <= LATEST_MS else None
 
 
 def json_object(payload: bytes, what: str) -> dict[str, Any]:
