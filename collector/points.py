@@ -26,6 +26,7 @@ from shopfloor.contract import (
     StationEvent,
 )
 from shopfloor.contract.fastpath import bare_floats
+from shopfloor.contract.payloads import unwritable_because
 from shopfloor.kpi import outcome_fields
 
 NS_PER_MS = 1_000_000
@@ -49,17 +50,40 @@ class ItemIndex(Protocol):
     def lookup(self, site: str, item_id: str) -> ItemFacts | None: ...
 
 
-_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
-_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
+# Line protocol (InfluxDB 1.x and 2.x): in names, a backslash escapes only the characters below and is
+# otherwise literal, so "a\\b" stays as it is and "a\\,b" is written "a\\\\,b". Doubling backslashes
+# (as string field values need) would store two of them, or swallow a separator.
+_KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 
 
-def escape_tag(text: str) -> str:
-    """Tag keys, tag values and field keys: commas, equals signs and spaces are escaped."""
-    return text.replace("\\", "\\\\").translate(_TAG_ESCAPES)
+class UnwritableName(ValueError):
+    """A name that no escaping can carry in line protocol (see :func:`unwritable_because`)."""
 
 
-def escape_measurement(text: str) -> str:
-    return text.replace("\\", "\\\\").translate(_MEASUREMENT_ESCAPES)
+def _checked(element: str, name: str) -> str:
+    why = unwritable_because(name)
+    if why is not None:
+        raise UnwritableName(f"{element} {name[:80]!r} cannot be stored: {why}")
+    return name
+
+
+def escape_measurement(name: str) -> str:
+    if name.startswith("#"):
+        raise UnwritableName(f"measurement {name[:80]!r} cannot be stored: a line starting with '#' is a comment")
+    return _checked("measurement", name).translate(_MEASUREMENT_ESCAPES)
+
+
+def escape_tag_key(name: str) -> str:
+    return _checked("tag key", name).translate(_KEY_ESCAPES)
+
+
+def escape_tag_value(value: str) -> str:
+    return _checked("tag value", value).translate(_KEY_ESCAPES)
+
+
+def escape_field_key(name: str) -> str:
+    return _checked("field key", name).translate(_KEY_ESCAPES)
 
 
 def format_field(value: FieldValue) -> str:
@@ -77,20 +101,22 @@ def format_field(value: FieldValue) -> str:
 def point(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, FieldValue], time_ns: int) -> str:
     """One line. Tags with no value are left out; tags are sorted by key, as InfluxDB prefers."""
     tag_text = "".join(
-        f",{escape_tag(key)}={escape_tag(value)}" for key, value in sorted(tags.items()) if value not in (None, "")
+        f",{escape_tag_key(key)}={escape_tag_value(value)}"
+        for key, value in sorted(tags.items())
+        if value not in (None, "")
     )
-    field_text = ",".join(f"{escape_tag(key)}={format_field(value)}" for key, value in fields.items())
+    field_text = ",".join(f"{escape_field_key(key)}={format_field(value)}" for key, value in fields.items())
     return f"{escape_measurement(measurement)}{tag_text} {field_text} {time_ns}"
 
 
 @functools.lru_cache(maxsize=4096)
 def _meter_series(site: str, device: str, edge: str) -> str:
-    return f"meter,device={escape_tag(device)},edge={escape_tag(edge)},site={escape_tag(site)} "
+    return f"meter,device={escape_tag_value(device)},edge={escape_tag_value(edge)},site={escape_tag_value(site)} "
 
 
 @functools.lru_cache(maxsize=1024)
 def _field_key(name: str) -> str:
-    return escape_tag(name) + "="
+    return escape_field_key(name) + "="
 
 
 def meter_value(value: float) -> str:
@@ -221,10 +247,13 @@ class Points:
 
     lines: list[str] = field(default_factory=list)
     meter_minutes: set[int] = field(default_factory=set)  # ts_ns // NS_PER_MINUTE of each meter point
+    latest_ms: int | None = None  # the newest source time among the points
 
     def extend(self, other: Points) -> None:
         self.lines.extend(other.lines)
         self.meter_minutes |= other.meter_minutes
+        if other.latest_ms is not None:
+            self.latest_ms = other.latest_ms if self.latest_ms is None else max(self.latest_ms, other.latest_ms)
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -245,18 +274,25 @@ def minute_ranges(minutes: Iterable[int]) -> list[tuple[int, int]]:
 
 def reading_points(site: str, readings: Iterable[MeterReading]) -> Points:
     points = Points()
+    latest = 0
     for reading in readings:
         points.lines.append(reading_line(site, reading))
         points.meter_minutes.add(reading.ts_ms * NS_PER_MS // NS_PER_MINUTE)
+        latest = reading.ts_ms if reading.ts_ms > latest else latest
+    points.latest_ms = latest or None
     return points
 
 
 def raw_reading_points(site: str, readings: Iterable[RawReading]) -> Points:
     """:func:`reading_points` for readings the contract's fast path accepted as plain dicts."""
     points = Points()
+    latest = 0
     for reading in readings:
         points.lines.append(raw_reading_line(site, reading))
-        points.meter_minutes.add(reading["ts_ms"] * NS_PER_MS // NS_PER_MINUTE)
+        ts_ms = reading["ts_ms"]
+        points.meter_minutes.add(ts_ms * NS_PER_MS // NS_PER_MINUTE)
+        latest = ts_ms if ts_ms > latest else latest
+    points.latest_ms = latest or None
     return points
 
 
@@ -269,8 +305,19 @@ def message_points(message: Message, item_index: ItemIndex | None = None) -> Poi
     if isinstance(payload, ReadingBatch):
         return reading_points(site, payload.readings)
     if isinstance(payload, StationEvent):
-        return Points([event_line(site, payload, item_index)])
-    return Points([status_line(site, payload)])
+        return Points([event_line(site, payload, item_index)], latest_ms=payload.ts_ms)
+    return Points([status_line(site, payload)], latest_ms=payload.ts_ms)
+
+
+def ahead_of_clock(points: Points, now_ms: int, max_skew_s: float) -> str | None:
+    """Why points dated too far in the future are refused (a wrong clock at the edge); None when they are fine."""
+    if points.latest_ms is None or points.latest_ms <= now_ms + max_skew_s * 1000:
+        return None
+    ahead_s = (points.latest_ms - now_ms) / 1000
+    return (
+        f"ts_ms {points.latest_ms} is {ahead_s:.0f} s ahead of the collector's clock "
+        f"(at most subscription.max_future_skew_s = {max_skew_s:g}); check the sender's clock (NTP)"
+    )
 
 
 def message_lines(message: Message, item_index: ItemIndex | None = None) -> list[str]:

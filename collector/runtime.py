@@ -62,6 +62,7 @@ class CollectorRuntime:
             on_event=self.items.record,
             batch_pool=self.batch_pool,
             batch_workers=workers,
+            max_future_skew_s=settings.subscription.max_future_skew_s,
         )
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self._started = False

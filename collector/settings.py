@@ -46,6 +46,9 @@ class SubscriptionSettings(_Section):
         default=3600, ge=0, le=4_294_967_295, description="how long the broker keeps our queue while we are away"
     )
     receive_maximum: int = Field(default=1000, ge=1, le=65535, description="QoS 1 messages in flight to us")
+    max_future_skew_s: float = Field(
+        default=86_400, ge=0, description="a message dated further ahead of the collector's clock is dead-lettered"
+    )
     decode_workers: int = Field(
         default=0, ge=0, le=64, description="processes that validate ReadingBatch messages; 0: the MQTT thread does"
     )

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from collector.metrics import CollectorMetrics
-from collector.points import Points, event_line
+from collector.points import Points, ahead_of_clock, event_line
 from collector.storage.items import ItemStore
 from collector.storage.spool import Spool
 from shopfloor.contract import ContractError, StationEvent
@@ -37,7 +37,13 @@ def _event_id(raw: object) -> str | None:
 
 
 def ingest_events(
-    site: str, bodies: list[Any], *, items: ItemStore, spool: Spool, metrics: CollectorMetrics
+    site: str,
+    bodies: list[Any],
+    *,
+    items: ItemStore,
+    spool: Spool,
+    metrics: CollectorMetrics,
+    max_future_skew_s: float = 86_400,
 ) -> IngestAnswer:
     """Validate, index and spool; raises ``collector.spool.SpoolFull`` (nothing acknowledged then)."""
     answer = IngestAnswer()
@@ -48,6 +54,10 @@ def ingest_events(
         except ValidationError as exc:
             error: ContractError = contract_error_from(exc)
             answer.rejected.append({"event_id": _event_id(raw), "field": error.field, "reason": error.reason})
+            continue
+        ahead = ahead_of_clock(Points(latest_ms=event.ts_ms), int(time.time() * 1000), max_future_skew_s)
+        if ahead is not None:
+            answer.rejected.append({"event_id": event.event_id, "field": "ts_ms", "reason": ahead})
             continue
         if not items.record(site, event):
             answer.duplicates.append(event.event_id)

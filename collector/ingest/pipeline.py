@@ -26,6 +26,7 @@ from collector.points import (
     NS_PER_MS,
     ItemIndex,
     Points,
+    ahead_of_clock,
     dead_letter_line,
     message_points,
     raw_reading_points,
@@ -116,7 +117,9 @@ class Ingest:
         on_event: EventHook | None = None,
         batch_pool: Executor | None = None,
         batch_workers: int = 0,
+        max_future_skew_s: float = 86_400,
     ) -> None:
+        self.max_future_skew_s = max_future_skew_s
         self.prefix = prefix
         self.spool = spool
         self.dead_letters = dead_letters
@@ -224,12 +227,18 @@ class Ingest:
             self.ack(acks)
 
     def _resolve(self, entry: _Pending) -> None:
-        if entry.future is None:
+        """The worker's answer, if it had one; then the clock check every valid message passes."""
+        from_worker = entry.future is not None
+        if entry.future is not None:
+            entry.points, entry.reason = entry.future.result()
+            entry.future = None
+            self._in_workers -= 1
+        if entry.points is None:
             return
-        entry.points, entry.reason = entry.future.result()
-        entry.future = None
-        self._in_workers -= 1
-        if entry.points is not None and entry.topic is not None:
+        ahead = ahead_of_clock(entry.points, int(time.time() * 1000), self.max_future_skew_s)
+        if ahead is not None:
+            entry.points, entry.reason = None, ahead
+        elif from_worker and entry.topic is not None:
             self.metrics.last_seen.mark(entry.topic.site, entry.topic.source, time.time())
 
     def _counted(self, ready: list[_Pending]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pydantic_core
 
-from shopfloor.contract.payloads import _MAX_TS_MS, _MIN_TS_MS, QUANTITY_UNITS
+from shopfloor.contract.payloads import _MAX_TS_MS, _MIN_TS_MS, MAX_INT64, QUANTITY_UNITS, unwritable_because
 from shopfloor.contract.topics import ID_PATTERN, Kind, Topic
 
 RawReading = dict[str, Any]
@@ -41,7 +41,8 @@ def _is_id(value: object) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _known_id(value: str) -> bool:
     # A batch repeats the same few device ids hundreds of times: match each once.
-    return _ID.match(value) is not None
+    # fullmatch: with match, "$" also matches before a final newline, and "gent-pi\n" would pass.
+    return _ID.fullmatch(value) is not None
 
 
 def _is_text(value: object, max_length: int, min_length: int = 0) -> bool:
@@ -98,7 +99,12 @@ def _valid_values_one_by_one(values: dict[str, Any], ok: bool) -> bool:
 
 
 def _valid_custom(quantity: str, unit: object) -> bool:
-    return quantity.startswith("x_") and quantity == quantity.strip() and _is_text(unit, 16, 1)
+    return (
+        quantity.startswith("x_")
+        and quantity == quantity.strip()
+        and unwritable_because(quantity) is None
+        and _is_text(unit, 16, 1)
+    )
 
 
 def valid_reading(reading: object, edge: str | None = None) -> bool:
@@ -109,7 +115,7 @@ def valid_reading(reading: object, edge: str | None = None) -> bool:
     if not keys >= _REQUIRED_KEYS or not keys <= _READING_KEYS:
         return False
     ts, seq = reading["ts_ms"], reading["seq"]
-    if type(ts) is not int or not _MIN_TS_MS <= ts <= _MAX_TS_MS or type(seq) is not int or seq < 0:
+    if type(ts) is not int or not _MIN_TS_MS <= ts <= _MAX_TS_MS or type(seq) is not int or not 0 <= seq <= MAX_INT64:
         return False
     if not _is_id(reading["edge"]) or not _is_id(reading["device"]):
         return False

@@ -7,6 +7,7 @@ mapping fails loudly instead of silently losing a value.
 from __future__ import annotations
 
 import math
+import re
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -29,8 +30,14 @@ _MIN_TS_MS = 946_684_800_000
 _MAX_TS_MS = 4_102_444_800_000
 
 DeviceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# Numbers are numbers: "12" or true is refused, never coerced (a float field takes an integer, as JSON has one
+# number type). Integers stay within int64, what InfluxDB stores.
+MAX_INT64 = 2**63 - 1
+Int = Annotated[int, Strict(), Field(le=MAX_INT64)]  # each field says its own lower bound
+Float = Annotated[float, Strict()]
 TimestampMs = Annotated[
     int,
+    Strict(),
     Field(
         ge=_MIN_TS_MS,
         le=_MAX_TS_MS,
@@ -81,6 +88,30 @@ class Value(_Strict):
     unit: str = Field(min_length=1, max_length=16)
 
 
+_BACKSLASH_BEFORE_SEPARATOR = re.compile(r'\\[,= "\\]')
+
+
+def unwritable_because(name: str) -> str | None:
+    """Why a name cannot be stored as an InfluxDB measurement, tag or field name; None when it can.
+
+    Line protocol has no escape for a line break. A backslash is literal, except before a comma, an
+    equals sign, a space, a double quote or another backslash, which InfluxDB 1.x reads as escapes in some
+    elements: so one just before those (or at the end, before the separator) would change what InfluxDB
+    reads. ``time`` is InfluxDB's own column.
+    """
+    if not name:
+        return "it is empty"
+    if "\n" in name or "\r" in name:
+        return "it holds a line break"
+    if name.endswith("\\"):
+        return "it ends with a backslash"
+    if _BACKSLASH_BEFORE_SEPARATOR.search(name):
+        return "a backslash stands before a comma, an equals sign, a space, a quote or a backslash"
+    if name == "time":
+        return "'time' is InfluxDB's own column"
+    return None
+
+
 def _unknown_quantity(quantity: str) -> ValueError:
     known = ", ".join(QUANTITY_UNITS)
     return ValueError(f"unknown quantity {quantity!r}: use one of {known}, or prefix a custom one with 'x_'")
@@ -95,7 +126,7 @@ class MeterReading(_Strict):
     """
 
     ts_ms: TimestampMs
-    seq: int = Field(ge=0, description="per-edge sequence number, +1 per reading, survives restarts")
+    seq: Int = Field(ge=0, description="per-edge sequence number, +1 per reading, survives restarts")
     edge: DeviceId
     device: DeviceId
     profile: str = Field(min_length=1, max_length=64, description="meter profile, name@version")
@@ -129,6 +160,9 @@ class MeterReading(_Strict):
             if expected is None:
                 if not quantity.startswith("x_"):
                     raise _unknown_quantity(quantity)
+                why = unwritable_because(quantity)
+                if why is not None:
+                    raise ValueError(f"custom quantity {quantity[:80]!r} cannot be stored: {why}")
             elif measured.unit != expected:
                 raise ValueError(f"{quantity}.unit must be {expected!r}, got {measured.unit!r}")
         return values
@@ -224,18 +258,18 @@ class StationEvent(_Strict):
     type: EventType
     item_id: ShortText | None = None
     category: str | None = Field(default=None, description="ORDS product_category or an unpowered category")
-    weight_kg: float | None = Field(default=None, gt=0, le=5000)
+    weight_kg: Float | None = Field(default=None, gt=0, le=5000)
     repair_status: RepairStatus | None = None
     barrier: Barrier | None = None
     outcome: ReuseOutcome | None = None
     brand: str | None = Field(default=None, max_length=100)
-    product_age: float | None = Field(default=None, ge=0, le=200, description="years")
-    year_of_manufacture: int | None = Field(default=None, ge=1800, le=2100)
+    product_age: Float | None = Field(default=None, ge=0, le=200, description="years")
+    year_of_manufacture: Int | None = Field(default=None, ge=1800, le=2100)
     problem: str | None = Field(default=None, max_length=2000)
     state: StationState | None = None
     source: str | None = Field(default=None, max_length=32, description="bench-page, button, io, ords-import, ...")
     edge: DeviceId | None = Field(default=None, description="the edge agent that published it, if one did")
-    seq: int | None = Field(
+    seq: Int | None = Field(
         default=None, ge=0, description="that edge's sequence number, shared with its readings: a gap is a lost message"
     )
 
@@ -288,9 +322,9 @@ class EdgeStatus(_Strict):
     state: EdgeState
     ts_ms: TimestampMs
     version: str = Field(min_length=1, max_length=32)
-    buffer_depth: int = Field(default=0, ge=0, description="readings in the outbox not yet acknowledged")
-    oldest_buffered_ts_ms: int | None = Field(default=None, ge=0)
-    dropped: dict[str, int] = Field(default_factory=dict, description="readings dropped, by reason: full, age")
+    buffer_depth: Int = Field(default=0, ge=0, description="readings in the outbox not yet acknowledged")
+    oldest_buffered_ts_ms: Int | None = Field(default=None, ge=0)
+    dropped: dict[str, Int] = Field(default_factory=dict, description="readings dropped, by reason: full, age")
     devices: dict[str, Quality] = Field(default_factory=dict, description="last quality per device")
 
     @field_validator("dropped")

@@ -43,7 +43,8 @@ class Topic:
 
 
 def is_valid_id(value: str) -> bool:
-    return bool(_ID_RE.match(value))
+    # fullmatch: with match, "$" also matches before a final newline.
+    return _ID_RE.fullmatch(value) is not None
 
 
 def build_topic(site: str, source: str, kind: Kind, prefix: str = DEFAULT_PREFIX) -> str:

@@ -10,8 +10,11 @@ import pytest
 
 from collector.points import (
     ItemFacts,
+    UnwritableName,
     dead_letter_line,
-    escape_tag,
+    escape_field_key,
+    escape_measurement,
+    escape_tag_value,
     event_time_ns,
     format_field,
     message_lines,
@@ -27,10 +30,29 @@ def lines(topic: str, body: dict[str, object], index: object = None) -> list[str
 
 @pytest.mark.parametrize(
     ("raw", "escaped"),
-    [("plain", "plain"), ("End of life", r"End\ of\ life"), ("a,b=c", r"a\,b\=c"), ("back\\slash", r"back\\slash")],
+    [
+        ("plain", "plain"),
+        ("End of life", r"End\ of\ life"),
+        ("a,b=c", r"a\,b\=c"),
+        # A backslash is literal in names; only one before , = or space is an escape (checked on influxd 1.6.7).
+        ("back\\slash", "back\\slash"),
+    ],
 )
 def test_tag_escaping(raw: str, escaped: str) -> None:
-    assert escape_tag(raw) == escaped
+    assert escape_tag_value(raw) == escaped
+    assert escape_field_key(raw) == escaped
+
+
+@pytest.mark.parametrize("name", ["x_q\\", "two\nlines", "", "time", "a\\,b", "a\\ b"])
+def test_names_no_escaping_can_carry_are_refused(name: str) -> None:
+    with pytest.raises(UnwritableName):
+        escape_field_key(name)
+
+
+def test_a_measurement_cannot_start_a_comment() -> None:
+    with pytest.raises(UnwritableName):
+        escape_measurement("#m")
+    assert escape_measurement("m x,y") == r"m\ x\,y"
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,13 @@ async def post_events(
 ) -> JSONResponse:
     try:
         answer = await asyncio.to_thread(
-            ingest_events, site, events, items=runtime.items, spool=runtime.spool, metrics=runtime.metrics
+            ingest_events,
+            site,
+            events,
+            items=runtime.items,
+            spool=runtime.spool,
+            metrics=runtime.metrics,
+            max_future_skew_s=runtime.settings.subscription.max_future_skew_s,
         )
     except SpoolFull as exc:
         # Nothing was acknowledged: the client keeps the events and retries.
