@@ -93,7 +93,12 @@ def _stat(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: date
                 values.append((frame.name if len(frames) > 1 else "", numbers[-1]))
     if not values:
         if "noValue" in defaults:
-            ax.text(0.5, 0.45, defaults["noValue"], ha="center", va="center", fontsize=26, weight="bold")
+            shown = defaults["noValue"]
+            try:
+                color = _threshold_color(panel, float(shown))  # a number, coloured like one ("0" dead letters: green)
+            except ValueError:
+                color = COLORS["text"]
+            ax.text(0.5, 0.45, shown, ha="center", va="center", fontsize=26, weight="bold", color=color)
         else:
             ax.text(0.5, 0.45, "No data", ha="center", va="center", fontsize=16, color="#757575")
         return
