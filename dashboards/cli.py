@@ -54,7 +54,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
     render.add_argument(
         "--token", default=os.environ.get("INFLUX_TOKEN"), help="2.x/3.x token (default: $INFLUX_TOKEN)"
     )
-    render.add_argument("--out", type=Path, default=Path("docs/img"), help="output directory (default: %(default)s)")
+    render.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        help="output directory (default: the current directory; the repo's previews are docs/img, so write "
+        "there only to update them)",
+    )
     render.add_argument("--now", help="render as if it were this ISO time (default: now)")
     render.add_argument("--from", dest="time_from", help="time range start, e.g. now-7d (default: the dashboard's)")
     render.add_argument("--to", dest="time_to", help="time range end (default: the dashboard's)")

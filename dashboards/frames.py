@@ -2,7 +2,7 @@
 
 Pure. Mirrors Grafana's InfluxQL response parsing (``time_series``: one frame per series and
 column, named by the alias; ``table``: one frame, tags as columns) and its ``joinByField``,
-``calculateField`` (binary) and ``organize`` transformations.
+``calculateField`` (binary), ``organize`` and ``groupBy`` transformations.
 """
 
 from __future__ import annotations
@@ -156,6 +156,39 @@ def _organize(frames: list[Frame], options: Json) -> list[Frame]:
     return out
 
 
+_CALCS: dict[str, Callable[[list[Any]], Any]] = {"max": max, "min": min, "sum": sum, "last": lambda v: v[-1]}
+
+
+def _group_by(frames: list[Frame], options: Json) -> list[Frame]:
+    """Grafana's ``groupBy``: rows with the same group-by values become one; aggregated columns are
+    named ``<field> (<calculation>)``, as Grafana names them."""
+    fields: Mapping[str, Json] = options.get("fields") or {}
+    keys = [name for name, spec in fields.items() if spec.get("operation") == "groupby"]
+    calcs = [
+        (name, calc)
+        for name, spec in fields.items()
+        if spec.get("operation") == "aggregate"
+        for calc in spec["aggregations"]
+    ]
+    out = []
+    for frame in frames:
+        if not all(name in frame.columns for name in keys):
+            out.append(frame)
+            continue
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for record in frame.records():
+            groups.setdefault(tuple(record[k] for k in keys), []).append(record)
+        new = Frame(frame.name, [*keys, *(f"{name} ({calc})" for name, calc in calcs)])
+        for key, records in groups.items():
+            values = []
+            for name, calc in calcs:
+                present = [r[name] for r in records if r.get(name) is not None]
+                values.append(_CALCS[calc](present) if present else None)
+            new.rows.append([*key, *values])
+        out.append(new)
+    return out
+
+
 def apply_transformations(frames: list[Frame], transformations: Sequence[Json]) -> list[Frame]:
     for step in transformations:
         kind, options = step["id"], step.get("options") or {}
@@ -165,6 +198,8 @@ def apply_transformations(frames: list[Frame], transformations: Sequence[Json]) 
             frames = _calculate(frames, options)
         elif kind == "organize":
             frames = _organize(frames, options)
+        elif kind == "groupBy":
+            frames = _group_by(frames, options)
         else:
             raise ValueError(f"transformation {kind!r} is not supported here")
     return frames

@@ -82,6 +82,8 @@ class Panel:
     custom: Json = field(default_factory=dict)
     overrides: tuple[Json, ...] = ()
     mappings: tuple[Json, ...] = ()
+    # Shown instead of "No data" when the query has no rows: 0 dead letters is a fact, not missing data.
+    no_value: str | None = None
 
     def to_json(self, panel_id: int) -> Json:
         defaults: Json = {
@@ -96,6 +98,8 @@ class Panel:
         }
         if self.decimals is not None:
             defaults["decimals"] = self.decimals
+        if self.no_value is not None:
+            defaults["noValue"] = self.no_value
         if self.min is not None:
             defaults["min"] = self.min
         if self.max is not None:

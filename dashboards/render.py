@@ -6,6 +6,8 @@ The only module that imports matplotlib (Agg backend, no display needed). Panel 
 
 from __future__ import annotations
 
+import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,15 +21,19 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 
 from dashboards.evaluate import Context, Runner, evaluate_panel
 from dashboards.frames import Frame
 from dashboards.units import format_value
 
 GRID_COLUMNS = 24
+DPI = 100
 ROW_INCHES = 0.36
 WIDTH_INCHES = 18.0
 COLORS = {"green": "#2e7d32", "orange": "#ef6c00", "red": "#c62828", "yellow": "#f9a825", "text": "#212121"}
+LEGEND_COLUMNS = 4
+LABEL_WRAP = 18  # characters per line of a horizontal bar chart's category labels
 PALETTE = ["#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a", "#c62828", "#00838f"]
 
 
@@ -86,17 +92,33 @@ def _stat(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: date
             if numbers:
                 values.append((frame.name if len(frames) > 1 else "", numbers[-1]))
     if not values:
-        ax.text(0.5, 0.45, "No data", ha="center", va="center", fontsize=16, color="#757575")
+        if "noValue" in defaults:
+            shown = defaults["noValue"]
+            try:
+                color = _threshold_color(panel, float(shown))  # a number, coloured like one ("0" dead letters: green)
+            except ValueError:
+                color = COLORS["text"]
+            ax.text(0.5, 0.45, shown, ha="center", va="center", fontsize=26, weight="bold", color=color)
+        else:
+            ax.text(0.5, 0.45, "No data", ha="center", va="center", fontsize=16, color="#757575")
         return
-    size = 26 if len(values) == 1 else 17
-    for index, (name, value) in enumerate(values):
-        y = 0.45 if len(values) == 1 else 0.78 - index * (0.5 / max(len(values) - 1, 1))
+    if len(values) == 1:
+        name, value = values[0]
         text = format_value(value, defaults["unit"], defaults.get("decimals"), now)
         ax.text(
-            0.5, y, text, ha="center", va="center", fontsize=size, weight="bold", color=_threshold_color(panel, value)
+            0.5, 0.45, text, ha="center", va="center", fontsize=26, weight="bold", color=_threshold_color(panel, value)
         )
-        if name:
-            ax.text(0.5, y - 0.17, name, ha="center", va="center", fontsize=8, color="#616161")
+        return
+    # Several series (site = All): one row each, name left and value right, as Grafana's horizontal stat does.
+    row_points = ax.bbox.height * 72 / DPI / len(values)
+    size = max(6.0, min(17.0, row_points * 0.62))
+    for index, (name, value) in enumerate(values):
+        y = 1 - (index + 0.5) / len(values)
+        text = format_value(value, defaults["unit"], defaults.get("decimals"), now)
+        ax.text(
+            0.98, y, text, ha="right", va="center", fontsize=size, weight="bold", color=_threshold_color(panel, value)
+        )
+        ax.text(0.02, y, name, ha="left", va="center", fontsize=min(8.0, size), color="#616161")
 
 
 def _timeseries(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: datetime) -> None:
@@ -125,7 +147,16 @@ def _timeseries(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)
     if frames:
-        ax.legend(fontsize=7, loc="upper left")
+        # Below the plot (Grafana's legend placement "bottom"), never over the lines.
+        ax.legend(
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(0, 0),
+            bbox_transform=ax.transAxes + ScaledTranslation(0, -0.3, ax.figure.dpi_scale_trans),
+            ncol=LEGEND_COLUMNS,
+            frameon=False,
+            borderaxespad=0,
+        )
 
 
 def _barchart(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: datetime) -> None:
@@ -163,7 +194,7 @@ def _barchart(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: 
         if stacked:
             base = [b + v for b, v in zip(base, shown, strict=True)]
     if horizontal:
-        ax.set_yticks(positions, labels, fontsize=8)
+        ax.set_yticks(positions, [textwrap.fill(label, LABEL_WRAP) for label in labels], fontsize=8)
         ax.invert_yaxis()
     else:
         ax.set_xticks(positions, labels, fontsize=8)
@@ -214,8 +245,12 @@ def _table(ax: Axes, panel: Mapping[str, Any], frames: Sequence[Frame], now: dat
         colors.append(shades)
     table = ax.table(cellText=cells, colLabels=header, cellColours=colors, loc="upper center", cellLoc="left")
     table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.scale(1, 1.4)
+    # Rows as tall as the panel allows (at most 1.4 x the default): every row shows, none is cut off.
+    available = ax.bbox.height * 72 / DPI  # points
+    row_points = min(available / (len(cells) + 1), 9 * 1.4 * 1.6)
+    table.set_fontsize(min(9.0, row_points / 1.6))
+    for cell in table.get_celld().values():
+        cell.set_height(row_points / available)
     for (line, _), cell in table.get_celld().items():
         cell.set_edgecolor("#e0e0e0")
         if line == 0:
@@ -234,7 +269,7 @@ def draw(
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     header = 0.7
     height = rows * ROW_INCHES + header
-    figure = plt.figure(figsize=(WIDTH_INCHES, height), dpi=100)
+    figure = plt.figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
     figure.patch.set_facecolor("#f4f5f5")
     stamp = context.now.strftime("%Y-%m-%d %H:%M UTC")
     figure.suptitle(
@@ -257,12 +292,11 @@ def draw(
             weight="bold",
             va="center",
         )
-        inner_bottom = (
-            top
-            - box_height
-            + pad_y * 2
-            + (0.35 / height if panel["type"] in ("timeseries", "histogram", "barchart") else 0)
-        )
+        frames = evaluate_panel(dashboard, panel, context, runner)
+        axis_inches = 0.35 if panel["type"] in ("timeseries", "histogram", "barchart") else 0.0
+        if panel["type"] == "timeseries" and frames:
+            axis_inches += 0.16 * math.ceil(len(frames) / LEGEND_COLUMNS)  # the legend's rows, below the plot
+        inner_bottom = top - box_height + pad_y * 2 + axis_inches / height
         inner_top = top - pad_y - title_band
         horizontal_pad = 0.035 if panel["type"] in ("timeseries", "histogram", "barchart") else 0.005
         if panel["type"] == "barchart" and panel["options"].get("orientation") == "horizontal":
@@ -270,7 +304,6 @@ def draw(
         ax = figure.add_axes(
             (left + horizontal_pad, inner_bottom, width - horizontal_pad - 0.006, inner_top - inner_bottom)
         )
-        frames = evaluate_panel(dashboard, panel, context, runner)
         DRAW[panel["type"]](ax, panel, frames, context.now)
         ax.tick_params(labelsize=8)
     return figure

@@ -81,6 +81,16 @@ def edge_config(site: SiteSpec, edge_id: str, mqtt_port: int, modbus_port: int, 
     }
 
 
+def site_facts(site: SiteSpec) -> dict[str, Any]:
+    """What collector.yaml knows of a simulated site: every KPI needs one of these (docs/kpis.md)."""
+    return {
+        "main_meter": site.main_meter_id,
+        "timezone": site.timezone,
+        "opening_hours": site.opening_hours_spec,
+        "capacity_limit_kw": site.capacity_limit_kw,
+    }
+
+
 def collector_config(sites: list[SiteSpec], mqtt_port: int, influx_url: str, api_port: int) -> dict[str, Any]:
     return {
         "collector_id": "demo-collector",
@@ -89,7 +99,7 @@ def collector_config(sites: list[SiteSpec], mqtt_port: int, influx_url: str, api
         "spool": {"path": "spool.sqlite"},
         "dead_letters": {"path": "dead_letters.sqlite"},
         "http": {"host": "127.0.0.1", "port": api_port},
-        "sites": {s.id: {"main_meter": s.main_meter_id} for s in sites},
+        "sites": {s.id: site_facts(s) for s in sites},
     }
 
 

@@ -39,6 +39,7 @@ class SiteSpec:
     base_load_w: float
     open_load_w: float
     opening_hours: OpeningHours = field(default_factory=lambda: dict(WEEKDAYS_9_TO_17))
+    capacity_limit_kw: float = 10.0  # contracted capacity of the grid connection
     main_unit_id: int = 1
     main_profile: str = "eastron-sdm630"
     timezone: str = "Europe/Brussels"
@@ -47,6 +48,21 @@ class SiteSpec:
     def main_meter_id(self) -> str:
         return "main"
 
+    @property
+    def opening_hours_spec(self) -> str:
+        """The opening hours as collector.yaml writes them, e.g. ``"mon-fri 09:00-17:00"`` (docs/kpis.md)."""
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        runs: list[tuple[int, int, str]] = []  # first day, last day, hh:mm-hh:mm
+        for day in sorted(self.opening_hours):
+            opens, closes = self.opening_hours[day]
+            hours = f"{opens // 60:02d}:{opens % 60:02d}-{closes // 60:02d}:{closes % 60:02d}"
+            if runs and runs[-1][2] == hours and runs[-1][1] == day - 1:
+                runs[-1] = (runs[-1][0], day, hours)
+            else:
+                runs.append((day, day, hours))
+        rules = [f"{days[a]}-{days[b]} {h}" if a != b else f"{days[a]} {h}" for a, b, h in runs]
+        return "; ".join(rules)
+
 
 ELECTRICAL = SiteSpec(
     id="gent-repair",
@@ -54,6 +70,7 @@ ELECTRICAL = SiteSpec(
     kind="electrical",
     base_load_w=180.0,
     open_load_w=1400.0,
+    capacity_limit_kw=5.0,
     opening_hours=dict(WEEKDAYS_9_TO_17),
     benches=(
         BenchSpec(
@@ -92,6 +109,7 @@ TEXTILE = SiteSpec(
     kind="textile",
     base_load_w=120.0,
     open_load_w=900.0,
+    capacity_limit_kw=4.0,
     opening_hours=dict(ATELIER_HOURS),
     benches=(
         BenchSpec("sewing-1", 2, "eastron-sdm120", ("Textile",), 110.0, 8.0, 35.0, reuse_centre=True),
@@ -106,6 +124,7 @@ FURNITURE = SiteSpec(
     kind="furniture",
     base_load_w=260.0,
     open_load_w=2200.0,
+    capacity_limit_kw=8.0,
     opening_hours=dict(WORKSHOP_HOURS),
     benches=(
         BenchSpec("joinery", 2, "carlogavazzi-em340", ("Furniture",), 850.0, 20.0, 150.0, reuse_centre=True),

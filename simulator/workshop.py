@@ -30,6 +30,9 @@ MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 # A job still open at closing time resumes the next opening day in this reserved morning slot.
 CARRY_SLOT_MS = 60 * MINUTE_MS
+# A job carried over is paused this long before closing, and resumed this long after opening,
+# so the bench's own ``idle`` (opening) and ``closed`` states come first and last, as at a real bench.
+CARRY_MARGIN_MS = 5 * MINUTE_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +192,12 @@ class Workshop:
                 end += pause_len
             if end > close_ms:
                 # Carried over: paused at closing, resumed at the next opening (across midnight).
-                remaining = min(end - close_ms, CARRY_SLOT_MS - 10 * MINUTE_MS)
+                paused_at = close_ms - CARRY_MARGIN_MS
+                remaining = min(end - paused_at, CARRY_SLOT_MS - 10 * MINUTE_MS)
                 next_open, _ = self._next_opening(day)
-                pauses = [p for p in pauses if p[1] <= close_ms]
-                pauses.append((close_ms, next_open))
-                end = next_open + remaining
+                pauses = [p for p in pauses if p[1] <= paused_at]
+                pauses.append((paused_at, next_open + CARRY_MARGIN_MS))
+                end = next_open + CARRY_MARGIN_MS + remaining
             jobs.append(self._make_job(bench, day, n, rng, start, tuple(pauses), end, open_ms))
             if end > close_ms:
                 break
@@ -246,11 +250,39 @@ class Workshop:
                         yield job
                 day += timedelta(days=1)
 
+    def bench_states(self, bench: BenchSpec, day: date) -> list[StationEvent]:
+        """The bench opened (``idle``) at opening time and ``closed`` at closing time, as its station reports."""
+        window = self.opening(day)
+        if window is None:
+            return []
+        prefix = f"{self.site.id[:3].upper()}-{day:%Y%m%d}-{bench.id}"
+        return [
+            StationEvent(
+                event_id=f"{prefix}-{name}",
+                ts_ms=ts_ms,
+                station=bench.id,
+                type=EventType.STATE,
+                state=state,
+                source="simulator",
+            )
+            for name, ts_ms, state in (
+                ("open", window[0], StationState.IDLE),
+                ("closed", window[1], StationState.CLOSED),
+            )
+        ]
+
     def events_between(self, start_ms: int, end_ms: int) -> list[StationEvent]:
         """Every event with a time in [start_ms, end_ms), in time order."""
         events: list[StationEvent] = []
         for job in self.jobs_between(start_ms - 8 * DAY_MS, end_ms):
             events.extend(e for e in job.events() if start_ms <= e.ts_ms < end_ms)
+        first = datetime.fromtimestamp(start_ms / 1000, self.tz).date()
+        last = datetime.fromtimestamp(end_ms / 1000, self.tz).date()
+        for bench in self.site.benches:
+            day = first
+            while day <= last:
+                events.extend(e for e in self.bench_states(bench, day) if start_ms <= e.ts_ms < end_ms)
+                day += timedelta(days=1)
         events.sort(key=lambda e: (e.ts_ms, e.event_id))
         return events
 

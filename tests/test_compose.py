@@ -88,3 +88,15 @@ def test_compose_collector_and_simulator_configs_are_valid(monkeypatch: pytest.M
     assert collector.influx.url == "http://influxdb:8086"
     simulate = load_config(ROOT / "deploy" / "compose" / "simulate.yaml", SimulateSettings)
     assert simulate.sites == 3 and simulate.modbus_port == 5020
+
+
+def test_compose_collector_knows_every_site_fact_the_demo_sets() -> None:
+    """Opening hours and the capacity limit, so base load and the limit are not null (issue 16, item 9)."""
+    from simulator.demo import site_facts
+    from simulator.sites import default_sites
+
+    compose = yaml.safe_load((ROOT / "deploy" / "compose" / "collector.yaml").read_text())
+    expected = {site.id: site_facts(site) for site in default_sites(3)}
+    assert compose["sites"] == expected
+    for facts in expected.values():
+        assert facts["opening_hours"] and facts["capacity_limit_kw"]

@@ -10,11 +10,13 @@ import sys
 import threading
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shopfloor.kpi.opening_hours import OpeningHours
 from simulator.services import free_port, wait_until
 from simulator.sites import default_sites
 
@@ -119,6 +121,21 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
             return True
 
         wait_until(kpis_nonzero_for_every_site, 90, "non-zero KPIs for every site")
+        for spec in default_sites(3):
+            kpis = _get_json(f"{api}/api/sites/{spec.id}/kpis?days=6")
+            # The demo's collector.yaml knows each site's opening hours and capacity limit (issue 16, item 9).
+            assert kpis["energy"]["base_load"]["watts"] > 0, kpis["energy"]
+            assert kpis["energy"]["capacity_limit_kw"] == spec.capacity_limit_kw
+            # Benches are staffed within opening hours, not around the clock (issue 16, item 7).
+            window = [int(datetime.fromisoformat(kpis[key]).timestamp() * 1000) for key in ("from", "to")]
+            hours = OpeningHours(hours=spec.opening_hours_spec, timezone=spec.timezone)
+            open_h = sum(span.seconds for span in hours.open_intervals(*window)) / 3600
+            assert 0 < kpis["items"]["bench_hours"] <= len(spec.benches) * open_h + 0.01, (spec.id, open_h, kpis)
+            for bench in spec.benches:
+                station = _get_json(f"{api}/api/sites/{spec.id}/stations/{bench.id}/kpis?days=6")
+                # A bench sub-meter reports its own peak, never the site's capacity tariff (item 8).
+                assert "capacity_limit_kw" not in station["energy"]
+                assert all("billed_kw" not in peak for peak in station["energy"]["peaks"])
         assert re.search(r"gent-repair\s+power\s+\d", out.text), out.text
     finally:
         if proc.poll() is None:

@@ -45,7 +45,7 @@ def ingest_events(
     metrics: CollectorMetrics,
     max_future_skew_s: float = 86_400,
 ) -> IngestAnswer:
-    """Validate, index and spool; raises ``collector.spool.SpoolFull`` (nothing acknowledged then)."""
+    """Validate, index and spool; raises ``collector.storage.spool.SpoolFull`` (nothing acknowledged then)."""
     answer = IngestAnswer()
     lines: list[str] = []
     for raw in bodies:

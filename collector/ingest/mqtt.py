@@ -1,6 +1,6 @@
 """The MQTT side: a persistent MQTT v5 session, QoS 1, manual acks, optionally a shared subscription.
 
-paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.Ingest`;
+paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.pipeline.Ingest`;
 a small timer thread commits (and acks) whatever arrived in the last ``commit_interval_ms``.
 """
 

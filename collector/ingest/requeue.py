@@ -34,7 +34,7 @@ def requeue(
     item_index: ItemIndex | None = None,
     on_event: Callable[[str, StationEvent], object] | None = None,
 ) -> RequeueResult:
-    """``item_index``/``on_event``: as in :class:`collector.ingest.Ingest`, so a requeued station event
+    """``item_index``/``on_event``: as in :class:`collector.ingest.pipeline.Ingest`, so a requeued station event
     enters the item index and a requeued ``finished`` event gets its category and bench time."""
     letter = store.get(letter_id)
     if letter is None:

@@ -38,27 +38,48 @@ class ItemKpis(_Answer):
     repair_time: list[RepairTime]
 
 
-class EnergyKpis(_Answer):
+class StationPeak(_Answer):
+    """A bench sub-meter's own monthly peak: the capacity tariff belongs to the grid connection, not to it."""
+
+    month: str
+    peak_kw: float
+    slot_start: str
+
+
+class StationEnergy(_Answer):
     meter: str = Field(description="device id of the meter the figures come from")
     kwh: float | None
     days: list[DailyEnergy]
     base_load: BaseLoad | None = Field(description="null when the site has no opening hours configured")
-    peaks: list[MonthlyPeak]
-    capacity_limit_kw: float | None
+    peaks: list[StationPeak]
     per_item: ItemEnergy
     kwh_per_item: float | None
 
 
-class SiteKpis(_Answer):
+class SiteEnergy(StationEnergy):
+    """The main meter's figures: the grid connection's peaks carry the capacity tariff's ``billed_kw``."""
+
+    peaks: list[MonthlyPeak]  # type: ignore[assignment]
+    capacity_limit_kw: float | None
+
+
+class _Kpis(_Answer):
     site: str
-    station: str | None = Field(default=None, description="set on a station's answer")
     start: str = Field(alias="from", description="RFC 3339, UTC")
     to: str
     timezone: str
     bucket: str
     items: ItemKpis
     throughput: list[ThroughputBucket]
-    energy: EnergyKpis
+
+
+class SiteKpis(_Kpis):
+    energy: SiteEnergy
+
+
+class StationKpis(_Kpis):
+    station: str
+    energy: StationEnergy
 
 
 class CategoryKpis(_Answer):

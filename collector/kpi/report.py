@@ -17,14 +17,15 @@ from typing import Any
 from collector.kpi.queries import KpiQueries, Range
 from collector.settings import SiteSettings
 from shopfloor.kpi.compare import SiteTotals, compare_sites
-from shopfloor.kpi.energy import base_load as compute_base_load
 from shopfloor.kpi.energy import (
+    Segment,
     bench_energy_by_item,
     item_energy_summary,
     kwh_per_day,
     monthly_peaks,
     segments,
 )
+from shopfloor.kpi.energy import base_load as compute_base_load
 from shopfloor.kpi.rates import Bucket, FinishedItem, fix_rate_by_category, item_kpis, median_repair_time, throughput
 from shopfloor.kpi.sessions import Interval, clip, item_histories, staffed_intervals
 
@@ -96,6 +97,7 @@ class KpiReport:
         fixed_by_station: dict[str, list[str]],
         sessions: Sessions,
         items_final: int,
+        grid_connection: bool,
     ) -> dict[str, Any]:
         benches = {
             station: facts.bench_meter(station)
@@ -123,11 +125,19 @@ class KpiReport:
             "kwh": kwh_total,
             "days": [asdict(day) for day in kwh_per_day(segs, facts.timezone)],
             "base_load": asdict(compute_base_load(segs, hours)) if hours is not None else None,
-            "peaks": [asdict(peak) for peak in monthly_peaks(segs, facts.timezone)],
-            "capacity_limit_kw": facts.capacity_limit_kw,
+            **self._peaks(segs, facts, grid_connection),
             "per_item": asdict(item_energy_summary(per_item)),
             "kwh_per_item": kwh_total / items_final if kwh_total is not None and items_final else None,
         }
+
+    @staticmethod
+    def _peaks(segs: Sequence[Segment], facts: SiteSettings, grid_connection: bool) -> dict[str, Any]:
+        """Monthly 15-minute peaks. The capacity tariff (``billed_kw``) and the contracted limit belong to the
+        grid connection, the main meter: a bench sub-meter reports its own peak only (docs/kpis.md)."""
+        peaks = [asdict(peak) for peak in monthly_peaks(segs, facts.timezone)]
+        if grid_connection:
+            return {"peaks": peaks, "capacity_limit_kw": facts.capacity_limit_kw}
+        return {"peaks": [{k: v for k, v in peak.items() if k != "billed_kw"} for peak in peaks]}
 
     def kpis(
         self, site: str, facts: SiteSettings, window: Range, bucket: Bucket, station: str | None = None
@@ -154,7 +164,7 @@ class KpiReport:
                 "items": summary,
                 "throughput": [asdict(row) for row in throughput(items, bucket, facts.timezone)],
                 "energy": self._energy(
-                    site, meter, facts, window, fixed_by_station, sessions, int(summary["finished"])
+                    site, meter, facts, window, fixed_by_station, sessions, int(summary["finished"]), station is None
                 ),
             }
         )

@@ -1,7 +1,7 @@
 """ORDS import and export against InfluxDB: the I/O around the pure codec of :mod:`collector.ords`.
 
 Import writes straight to InfluxDB through the collector's InfluxDB client, in batches, with the same line
-protocol as live events (``collector.lineprotocol.event_line``) plus the ORDS-only fields. Export reads
+protocol as live events (``collector.points.event_line``) plus the ORDS-only fields. Export reads
 the stored ``finished`` points back with InfluxQL, a quarter at a time, and writes them as ORDS rows.
 """
 

@@ -80,7 +80,7 @@ class ItemStore:
         return [StationEvent.model_validate_json(body) for (body,) in rows]
 
     def lookup(self, site: str, item_id: str) -> ItemFacts | None:
-        """The :class:`collector.lineprotocol.ItemIndex` hook."""
+        """The :class:`collector.points.ItemIndex` hook."""
         history = item_histories(self.item_events(site, item_id)).get(item_id)
         if history is None:
             return None

@@ -10,6 +10,7 @@ from dashboards.definitions.common import (
     SITE,
     SITE_FILTER,
     age_column,
+    bench_hours_query,
     kwh_query,
 )
 from dashboards.model import Dashboard, Grid, Json, Panel, Target
@@ -19,20 +20,21 @@ UID = "shopfloor-cluster-comparison"
 FINISHED_AT_SITE = f'"type" = \'finished\' AND {SITE_FILTER} AND "category" =~ /^$category$/'
 SITE_KPIS = (
     'SELECT sum("final") AS "items", sum("returned_to_use") / sum("final") AS "reuse_rate", '
-    'sum("final") / (sum("bench_s") / 3600) AS "items_per_bench_hour", sum("kg_diverted") AS "kg_diverted" '
+    'sum("kg_diverted") AS "kg_diverted" '
     f'FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"'
 )
-KWH_PER_ITEM: tuple[Json, ...] = (
-    {"id": "joinByField", "options": {"byField": "site", "mode": "outer"}},
-    {
+ITEMS = f'SELECT sum("final") AS "items" FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"'
+
+
+def _ratio(left: str, right: str, alias: str) -> Json:
+    return {
         "id": "calculateField",
-        "options": {
-            "mode": "binary",
-            "binary": {"left": "kwh", "operator": "/", "right": "items"},
-            "alias": "kwh_per_item",
-        },
-    },
-)
+        "options": {"mode": "binary", "binary": {"left": left, "operator": "/", "right": right}, "alias": alias},
+    }
+
+
+JOIN_BY_SITE: Json = {"id": "joinByField", "options": {"byField": "site", "mode": "outer"}}
+KWH_PER_ITEM: tuple[Json, ...] = (JOIN_BY_SITE, _ratio("kwh", "items", "kwh_per_item"))
 
 
 def _unit(name: str, unit: str, display: str, decimals: int) -> Json:
@@ -63,17 +65,20 @@ def _bars(title: str, grid: Grid, query: str, unit: str, decimals: int, descript
 def build() -> Dashboard:
     kwh = Target(kwh_query(MAIN_METER_FILTER), ref_id="A", format="table")
     kpis = Target(SITE_KPIS, ref_id="B", format="table")
+    bench_hours = Target(bench_hours_query(), ref_id="C", format="table")
     panels = (
         Panel(
             "table",
             "Sites side by side",
             Grid(0, 0, 24, 7),
-            (kwh, kpis),
+            (kwh, kpis, bench_hours),
             interval="1m",
             max_data_points=1000,
-            description="kWh: main meter. The category filter applies to the items only.",
+            description="kWh: main meter. Bench-hours: staffed time of the stations, as the KPI API counts it "
+            "(docs/kpis.md). The category filter applies to the items only.",
             transformations=(
                 *KWH_PER_ITEM,
+                _ratio("items", "bench_hours", "items_per_bench_hour"),
                 {
                     "id": "organize",
                     "options": {
@@ -84,8 +89,9 @@ def build() -> Dashboard:
                             "items": 2,
                             "kwh_per_item": 3,
                             "reuse_rate": 4,
-                            "items_per_bench_hour": 5,
-                            "kg_diverted": 6,
+                            "bench_hours": 5,
+                            "items_per_bench_hour": 6,
+                            "kg_diverted": 7,
                         },
                     },
                 },
@@ -95,6 +101,7 @@ def build() -> Dashboard:
                 _unit("items", "none", "items", 0),
                 _unit("kwh_per_item", "kwatth", "kWh per item", 2),
                 _unit("reuse_rate", "percentunit", "reuse rate", 0),
+                _unit("bench_hours", "none", "bench-hours", 0),
                 _unit("items_per_bench_hour", "none", "items per bench-hour", 2),
                 _unit("kg_diverted", "masskg", "kg diverted", 1),
             ),
@@ -122,7 +129,6 @@ def build() -> Dashboard:
                             "kwh": True,
                             "items": True,
                             "reuse_rate": True,
-                            "items_per_bench_hour": True,
                             "kg_diverted": True,
                         }
                     },
@@ -138,14 +144,23 @@ def build() -> Dashboard:
             0,
             "items returned to use / items with a final outcome",
         ),
-        _bars(
+        Panel(
+            "barchart",
             "Throughput per bench-hour",
             Grid(16, 7, 8, 8),
-            'SELECT sum("final") / (sum("bench_s") / 3600) AS "items_per_bench_hour" '
-            f'FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"',
-            "none",
-            2,
-            "items with a final outcome / bench-hours spent on them",
+            (Target(ITEMS, ref_id="A", format="table"), Target(bench_hours_query(), ref_id="B", format="table")),
+            unit="none",
+            decimals=2,
+            description="items with a final outcome / staffed bench-hours (docs/kpis.md)",
+            options={"xField": "site", "showValue": "always", "legend": {"showLegend": False}},
+            transformations=(
+                JOIN_BY_SITE,
+                _ratio("items", "bench_hours", "items_per_bench_hour"),
+                {
+                    "id": "organize",
+                    "options": {"excludeByName": {"Time": True, "Time 1": True, "items": True, "bench_hours": True}},
+                },
+            ),
         ),
         _bars(
             "kg diverted",
@@ -162,16 +177,32 @@ def build() -> Dashboard:
             Grid(12, 15, 12, 8),
             (
                 Target(
-                    f'SELECT last("energy_import") AS "kwh" FROM $meter_source WHERE $timeFilter AND {SITE_FILTER} '
-                    'GROUP BY "site"',
+                    # The newest raw reading of the range's last hour (to the second), else the rollup's newest
+                    # minute: raw data over the whole range would be a scan of every reading.
+                    'SELECT last("kwh") AS "kwh" FROM '
+                    '(SELECT last("energy_import") AS "kwh" FROM "autogen"."meter" '
+                    f'WHERE time >= ${{__to}}ms - 1h AND time <= ${{__to}}ms AND {SITE_FILTER} GROUP BY "site"), '
+                    f'(SELECT last("energy_import") AS "kwh" FROM $meter_source WHERE $timeFilter AND {SITE_FILTER} '
+                    'GROUP BY "site") '
+                    'WHERE $timeFilter GROUP BY "site"',
                     format="table",
                 ),
             ),
-            description="age of each site's newest meter reading (from the rollup: to the minute)",
+            description="age of each site's newest meter reading: to the second within the last hour, "
+            "to the minute (the rollup) before",
             transformations=(
-                {"id": "organize", "options": {"excludeByName": {"kwh": True}, "indexByName": {"site": 0, "Time": 1}}},
+                # One row per source (raw, rollup) and site: keep each site's newest.
+                {
+                    "id": "groupBy",
+                    "options": {
+                        "fields": {
+                            "site": {"operation": "groupby", "aggregations": []},
+                            "Time": {"operation": "aggregate", "aggregations": ["max"]},
+                        }
+                    },
+                },
             ),
-            overrides=(age_column(),),
+            overrides=(age_column("Time (max)"),),
         ),
     )
     return Dashboard(

@@ -104,12 +104,14 @@ def build() -> Dashboard:
             ),
             decimals=0,
             thresholds=(Threshold(None, "green"), Threshold(1, "red")),
-            description="messages put aside by the collector; see `shopfloor collector dead-letters`",
+            no_value="0",
+            description="messages put aside by the collector in the range, by kind (0 when there were none); "
+            "see `shopfloor collector dead-letters`",
         ),
         Panel(
             "table",
             "Last reading per device",
-            Grid(0, 16, 24, 8),
+            Grid(0, 16, 24, 14),
             (
                 Target(
                     f'SELECT last("quality") AS "quality" FROM "autogen"."meter" WHERE $timeFilter AND {SITE_FILTER} '

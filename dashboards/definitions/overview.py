@@ -22,8 +22,20 @@ from dashboards.model import Dashboard, Grid, Panel, Target, Threshold
 UID = "shopfloor-site-overview"
 
 
+# With several sites (site = All), one row per site: its name on the left, its value on the right.
+SITE_ROWS = {"orientation": "horizontal", "textMode": "value_and_name", "justifyMode": "auto"}
+
+
 def _stat(title: str, query: str, grid: Grid, unit: str, **kwargs: object) -> Panel:
-    return Panel("stat", title, grid, (Target(query, alias="$tag_site"),), unit=unit, **kwargs)  # type: ignore[arg-type]
+    return Panel(
+        "stat",
+        title,
+        grid,
+        (Target(query, alias="$tag_site"),),
+        unit=unit,
+        options=SITE_ROWS,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def build() -> Dashboard:

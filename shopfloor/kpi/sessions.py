@@ -7,6 +7,7 @@ of the intervals between ``started``/``resumed`` and ``paused``/``finished`` (do
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo
 from shopfloor.contract import EventType, RepairStatus, ReuseOutcome, StationEvent, StationState
 
 DEFAULT_TIMEZONE = "Europe/Brussels"
+# A station silent for longer than this (a working shift) was not staffed in between (docs/kpis.md).
+STAFFED_MAX_SILENCE_MS = 8 * 3_600_000
 
 # Same-millisecond events keep their logical order.
 _TYPE_ORDER = {
@@ -151,26 +154,28 @@ def union(intervals: Iterable[Interval]) -> list[Interval]:
     return merged
 
 
-def staffed_intervals(events: Iterable[StationEvent], until_ms: int) -> list[Interval]:
-    """When one station was staffed: open by its ``state`` events, or with an item in session.
+def staffed_intervals(
+    events: Iterable[StationEvent], until_ms: int, max_silence_ms: int = STAFFED_MAX_SILENCE_MS
+) -> list[Interval]:
+    """When one station was staffed: between its events, and while an item was in session.
 
-    A ``state`` of idle, working or paused opens the bench until the next ``closed`` state;
-    item sessions count even on a bench that never sends ``state`` events.
+    The time from one event of the station (any type) to its next counts, unless that event is a
+    ``closed`` state or the next one comes more than ``max_silence_ms`` later: a bench silent for
+    longer than a shift was left, whether or not anyone pressed "closed" (real stations rarely do).
+    Item sessions count in full, also on a bench that never sends ``state`` events; a session still
+    running is counted up to ``until_ms``. Overlaps are merged (docs/kpis.md).
     """
     ordered = ordered_unique(events)
     spans: list[Interval] = []
-    open_since: int | None = None
+    by_station: dict[str, list[StationEvent]] = {}
     for event in ordered:
-        if event.type is not EventType.STATE:
-            continue
-        if event.state is StationState.CLOSED:
-            if open_since is not None:
-                spans.append(Interval(open_since, event.ts_ms))
-            open_since = None
-        elif open_since is None:
-            open_since = event.ts_ms
-    if open_since is not None and until_ms > open_since:
-        spans.append(Interval(open_since, until_ms))
+        by_station.setdefault(event.station, []).append(event)
+    for station_events in by_station.values():
+        for current, following in itertools.pairwise(station_events):
+            if current.type is EventType.STATE and current.state is StationState.CLOSED:
+                continue
+            if following.ts_ms - current.ts_ms <= max_silence_ms:
+                spans.append(Interval(current.ts_ms, following.ts_ms))
     for history in item_histories(ordered, until_ms).values():
         spans.extend(history.sessions)
     return union(spans)

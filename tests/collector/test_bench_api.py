@@ -47,7 +47,8 @@ def api(
     )
     config.write_text(
         config.read_text()
-        + f"sites:\n  {SITE}:\n    opening_hours: 'mon-sun 08:00-18:00'\n    bench_meters: {{{STATION}: plug-1}}\n"
+        + f"sites:\n  {SITE}:\n    opening_hours: 'mon-sun 08:00-18:00'\n    capacity_limit_kw: 20\n"
+        + f"    bench_meters: {{{STATION}: plug-1}}\n"
     )
     settings = load(config)
     runtime = run_collector(settings)
@@ -99,8 +100,8 @@ def test_http_events_are_idempotent_and_fill_category_and_bench_time(
     assert items["fix_rate"] == 1.0 and items["reuse_rate_items"] == 1.0 and items["kg_diverted"] == 2.5
     assert items["median_bench_minutes"] == 10.0
     assert items["co2e_kg"] == pytest.approx(265.32 * 0.5, rel=1e-3)
-    # Staffed: the two sessions, 10 minutes.
-    assert items["bench_hours"] == pytest.approx(600 / 3600)
+    # Staffed from check-in to finish, the short pause included: 12 minutes (docs/kpis.md).
+    assert items["bench_hours"] == pytest.approx(720 / 3600)
     assert sum(bucket["items"] for bucket in kpis["throughput"]) == 1
 
 
@@ -171,15 +172,31 @@ def test_station_kpis_take_bench_energy_from_its_meter(
     start, end = t0 - 60_000, t0 + 120 * 60_000
     kpis = client.get(f"/api/sites/{SITE}/stations/{STATION}/kpis?from={start}&to={end}").json()
     assert kpis["station"] == STATION and kpis["energy"]["meter"] == "plug-1"
-    assert kpis["items"]["finished"] == 1 and kpis["items"]["bench_hours"] == pytest.approx(0.5)
+    # Staffed from check-in to finish (docs/kpis.md): 40 minutes, 30 of them in session.
+    assert kpis["items"]["finished"] == 1 and kpis["items"]["bench_hours"] == pytest.approx(40 / 60)
     # 30 minutes in session at 0.01 kWh per minute.
     assert kpis["energy"]["per_item"] == {"kwh_per_item": pytest.approx(0.3), "items_known": 1, "items_unknown": 0}
     assert kpis["energy"]["kwh"] == pytest.approx(0.6)
     assert kpis["items"]["kg"] == pytest.approx(1.4, abs=0.6)  # the Kettle reference weight
+    # The bench's own 15-minute peak; the capacity tariff and the limit belong to the grid connection.
+    assert [set(peak) for peak in kpis["energy"]["peaks"]] == [{"month", "peak_kw", "slot_start"}]
+    assert kpis["energy"]["peaks"][0]["peak_kw"] == pytest.approx(0.6)
+    assert "capacity_limit_kw" not in kpis["energy"]
+    # The site's main meter: 3 kW, billed at least 2.5 kW, beside the contracted 20 kW.
+    influx_db.write(
+        "\n".join(
+            f'meter,site={SITE},device=main,edge=e power=3000.0,energy_import={i / 20},quality="ok" {t0 + i * 60_000}'
+            for i in range(61)
+        )
+    )
+    site = client.get(f"/api/sites/{SITE}/kpis?from={start}&to={end}").json()["energy"]
+    assert site["capacity_limit_kw"] == 20
+    [peak] = site["peaks"]
+    assert peak["peak_kw"] == pytest.approx(3.0) and peak["billed_kw"] == pytest.approx(3.0)
 
     compare = client.get(f"/api/kpis/compare?from={start}&to={end}").json()
     [row] = [row for row in compare["sites"] if row["site"] == SITE]
-    assert row["items_final"] == 1 and row["items_per_bench_hour"] == pytest.approx(2.0)
+    assert row["items_final"] == 1 and row["items_per_bench_hour"] == pytest.approx(1.5)
     assert row["data_age_s"] is not None and row["data_age_s"] >= 0
 
 

@@ -18,11 +18,12 @@ from dashboards import generate
 from dashboards.evaluate import Context, default_variables, evaluate_panel, panel_queries, variable_value
 from dashboards.frames import Frame
 from dashboards.influx import InfluxQL
+from shopfloor.contract import EventType, StationEvent, StationState
 from shopfloor.kpi.compare import SiteTotals, compare_sites
 from shopfloor.kpi.energy import Segment, base_load, kwh_per_day, monthly_peaks, segments, share
 from shopfloor.kpi.opening_hours import OpeningHours
 from shopfloor.kpi.rates import FinishedItem, diversion, fix_rate, ratio, reuse_rate
-from shopfloor.kpi.sessions import Interval
+from shopfloor.kpi.sessions import Interval, clip, staffed_intervals
 from tests.dashboards import dataset as ds
 
 pytestmark = pytest.mark.integration
@@ -319,13 +320,46 @@ def site_comparison() -> dict[str, Any]:
                 kg_returned=reuse.kg_returned,
                 kg_diverted=diversion(site_items).kg_diverted,
                 co2e_kg=diversion(site_items).co2e_kg,
-                # InfluxQL has the items' bench time, not staffed hours: the dashboard's bench-hours.
-                bench_hours=sum(i.bench_s or 0 for i in site_items) / 3600,
+                bench_hours=staffed_hours(site),
                 kwh=share(main, Interval(MONTH_AGO_MS, NOW_MS)).kwh,
                 last_data_ms=max(s.end_ms for s in main),
             )
         )
     return {row.site: row for row in compare_sites(totals, NOW_MS)}
+
+
+def station_events(site: str) -> list[StationEvent]:
+    """The dataset's stored events of a site in the last 30 days, as the KPI module reads them."""
+    finished = [
+        StationEvent.model_construct(
+            event_id=f"ev-{n}", ts_ms=ds.ms(i.finished), station=i.station, type=EventType.FINISHED, item_id=f"it-{n}"
+        )
+        for n, i in enumerate(ds.ITEMS)
+        if i.site == site
+    ]
+    states = [
+        StationEvent.model_construct(
+            event_id=f"st-{n}",
+            ts_ms=ds.minutes_before_now(minutes),
+            station=station,
+            type=EventType.STATE,
+            state=StationState(state),
+            item_id=None,
+        )
+        for n, (at, station, minutes, state) in enumerate(ds.STATES)
+        if at == site
+    ]
+    return [e for e in finished + states if MONTH_AGO_MS <= e.ts_ms < NOW_MS]
+
+
+def staffed_hours(site: str) -> float:
+    """The KPI API's staffed bench-hours (``staffed_intervals`` per station, clipped to the range)."""
+    events = station_events(site)
+    total = 0.0
+    for station in {e.station for e in events}:
+        spans = staffed_intervals([e for e in events if e.station == station], NOW_MS)
+        total += sum(span.seconds for span in clip(spans, Interval(MONTH_AGO_MS, NOW_MS)))
+    return total / 3600
 
 
 def reset_loss_kwh(bucket_ms: int) -> float:
@@ -346,7 +380,7 @@ def reset_loss_kwh(bucket_ms: int) -> float:
 def cluster_bucket_ms(title: str) -> int:
     dash = DASHBOARDS["cluster-comparison"]
     panel = next(p for p in dash["panels"] if p["title"] == title)
-    (kwh_query, _) = panel_queries(dash, panel, Context(ds.NOW, default_variables(dash)))
+    kwh_query = panel_queries(dash, panel, Context(ds.NOW, default_variables(dash)))[0]
     assert "GROUP BY time(30m)" in kwh_query.influxql  # 30 days / 1000 points
     return 30 * MINUTE_MS
 
@@ -365,6 +399,7 @@ def _side_by_side(client: InfluxQL) -> None:
             "items",
             "kwh_per_item",
             "reuse_rate",
+            "bench_hours",
             "items_per_bench_hour",
             "kg_diverted",
         ]
@@ -375,6 +410,7 @@ def _side_by_side(client: InfluxQL) -> None:
             assert row["items"] == expected.items_final
             assert row["kwh_per_item"] == pytest.approx(expected.kwh_per_item - correction / expected.items_final)
             assert row["reuse_rate"] == pytest.approx(expected.reuse_rate_items)
+            assert row["bench_hours"] == pytest.approx(staffed_hours(site))
             assert row["items_per_bench_hour"] == pytest.approx(expected.items_per_bench_hour)
             assert row["kg_diverted"] == pytest.approx(expected.kg_diverted)
 
@@ -416,9 +452,9 @@ def _freshness(client: InfluxQL) -> None:
     kpi = site_comparison()
     for source in SOURCES:
         (frame,) = run(client, "cluster-comparison", "Data freshness", source)
-        assert frame.columns == ["site", "Time"]
-        # Readings fall on whole minutes here, so the rollup's minute buckets keep their exact times.
-        assert {r["site"]: (NOW_MS - r["Time"]) / 1000 for r in frame.records()} == {
+        assert frame.columns == ["site", "Time (max)"]
+        # The newest raw reading of the last hour, to the millisecond, whatever the meter source.
+        assert {r["site"]: (NOW_MS - r["Time (max)"]) / 1000 for r in frame.records()} == {
             site: row.data_age_s for site, row in kpi.items()
         }
 

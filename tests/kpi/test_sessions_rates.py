@@ -176,6 +176,28 @@ def test_staffed_time_is_open_state_union_item_sessions() -> None:
     assert staffed == [Interval(ms("2026-03-02 08:00"), ms("2026-03-02 13:00"))]
 
 
+def test_staffed_time_holds_without_a_closed_state() -> None:
+    # A button box: state events working/idle only, never "closed" (docs/edge-stations.md).
+    events = [
+        ev("state", "2026-03-02 09:00", state=StationState.IDLE),
+        ev("started", "2026-03-02 09:30", item="a"),
+        ev("finished", "2026-03-02 10:30", item="a", repair_status="Fixed"),
+        ev("state", "2026-03-02 10:30", state=StationState.IDLE),
+        ev("started", "2026-03-02 14:00", item="b"),
+        ev("finished", "2026-03-02 16:00", item="b", repair_status="Fixed"),
+        ev("state", "2026-03-02 16:00", state=StationState.IDLE),
+        # Silent overnight (17 h): not staffed, although the last state says idle.
+        ev("state", "2026-03-03 09:00", state=StationState.WORKING),
+    ]
+    staffed = staffed_intervals(events, until_ms=ms("2026-03-06 00:00"))
+    assert staffed == [Interval(ms("2026-03-02 09:00"), ms("2026-03-02 16:00"))]
+    # A longer silence than the limit inside opening hours is not staffed either; a session is, however long.
+    assert staffed_intervals(events, until_ms=ms("2026-03-06 00:00"), max_silence_ms=3 * 3_600_000) == [
+        Interval(ms("2026-03-02 09:00"), ms("2026-03-02 10:30")),
+        Interval(ms("2026-03-02 14:00"), ms("2026-03-02 16:00")),
+    ]
+
+
 def test_bench_hours_inside_a_range_and_per_station_groups() -> None:
     events = [
         ev("started", "2026-03-02 23:00", item="a", station="b1"),

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shopfloor.contract import EventType, RepairStatus
+from shopfloor.contract import EventType, RepairStatus, StationState
+from shopfloor.kpi.sessions import staffed_intervals
 from simulator.ords_shares import derive_shares, load_shares
 from simulator.sites import ELECTRICAL, FURNITURE, default_sites
-from simulator.workshop import EnergyIntegrator, Workshop
+from simulator.workshop import CARRY_MARGIN_MS, EnergyIntegrator, Workshop
 from tests.harness.data import ords_dir
 
 WEEK_START = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday
@@ -51,11 +52,29 @@ def test_some_repairs_cross_midnight_paused_at_close_resumed_next_opening() -> N
     assert carried
     for job in carried:
         paused, resumed = next((p, r) for p, r in job.pauses if r - p > 8 * 3_600_000)
-        assert not shop.is_open(paused) and shop.is_open(resumed)
+        # Paused just before closing and resumed just after opening: the bench's closed and open states bracket it.
+        assert shop.is_open(paused) and not shop.is_open(paused + CARRY_MARGIN_MS)
+        assert shop.is_open(resumed) and not shop.is_open(resumed - CARRY_MARGIN_MS - 1)
         assert (
             datetime.fromtimestamp(job.finish_ms / 1000, shop.tz).date()
             > datetime.fromtimestamp(job.start_ms / 1000, shop.tz).date()
         )
+
+
+def test_benches_open_and_close_with_the_site_so_staffed_time_is_the_opening_hours() -> None:
+    shop = Workshop(ELECTRICAL, seed=7)
+    events = shop.events_between(WEEK_START, WEEK_START + WEEK_MS)
+    for bench in ELECTRICAL.benches:
+        states = [e for e in events if e.station == bench.id and e.type is EventType.STATE]
+        opened = [e.ts_ms for e in states if e.state is StationState.IDLE and shop.is_open(e.ts_ms)]
+        closed = [e.ts_ms for e in states if e.state is StationState.CLOSED]
+        week = [date(2026, 11, 2 + n) for n in range(7)]
+        windows = sorted(w for w in (shop.opening(day) for day in week) if w is not None)
+        assert [w[1] for w in windows] == closed  # closed exactly at every closing time
+        assert {w[0] for w in windows} <= set(opened)
+        staffed = staffed_intervals([e for e in events if e.station == bench.id], WEEK_START + WEEK_MS)
+        # Mon-Fri 09:00-17:00: 40 staffed hours, not the week's 168.
+        assert sum(span.seconds for span in staffed) / 3600 == pytest.approx(5 * 8)
 
 
 def test_load_is_base_at_night_and_higher_while_open() -> None:

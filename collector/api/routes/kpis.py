@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException
 from collector.api.deps import BucketQuery, RuntimeDep, SettingsDep, SiteId, StationId, TimeWindow, TimeZoneQuery
 from collector.api.errors import invalid
 from collector.influx.client import InfluxError
-from collector.kpi.models import CategoryKpis, Comparison, SiteKpis
+from collector.kpi.models import CategoryKpis, Comparison, SiteKpis, StationKpis
 from collector.kpi.queries import KpiQueries
 from collector.kpi.report import KpiReport
 from collector.runtime import CollectorRuntime
@@ -63,7 +63,7 @@ async def site_kpis(
 
 @router.get(
     "/sites/{site}/stations/{station}/kpis",
-    response_model=SiteKpis,
+    response_model=StationKpis,
     response_model_by_alias=True,
     summary="The same KPIs for one station (bench)",
 )
