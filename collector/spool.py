@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
+from collector.lineprotocol import split_lines
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -145,7 +147,7 @@ class Spool:
                 if lines and len(lines) + n > max_lines:
                     break
                 oldest = created_ms if not lines else min(oldest, created_ms)
-                lines.extend(text.split("\n"))
+                lines.extend(split_lines(text, n))
                 through[Lane(lane)] = row_id
         if not lines:
             return None
