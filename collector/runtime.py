@@ -72,8 +72,11 @@ class CollectorRuntime:
         self.drainer.start()
         self.mqtt.start(self.ingest)
         self._started = True
-        log.warning(
-            "collector %s: %s -> %s", self.settings.collector_id, subscription_filter(self.settings), self.writer.target
+        log.info(
+            "collector %s started: %s -> %s",
+            self.settings.collector_id,
+            subscription_filter(self.settings),
+            self.writer.target,
         )
 
     def stop(self) -> None:

@@ -34,5 +34,5 @@ def run(settings: CollectorSettings) -> int:
         uvicorn.Server(config).run()
     finally:
         runtime.stop()
-    log.warning("collector %s stopped", settings.collector_id)
+    log.info("collector %s stopped", settings.collector_id)
     return 0
