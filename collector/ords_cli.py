@@ -102,7 +102,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         rows = export_csv(settings, args.site, start, end, sys.stdout, data_provider=provider, country=country)
     else:
-        with args.output.open("w", newline="", encoding="utf-8") as out:
+        try:
+            out = args.output.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"-o {args.output}: cannot be written ({exc.strerror})") from None
+        with out:
             rows = export_csv(settings, args.site, start, end, out, data_provider=provider, country=country)
     print(f"{rows} ORDS row(s) written{f' to {args.output}' if args.output else ''}", file=sys.stderr)
     return 0

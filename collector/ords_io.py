@@ -105,7 +105,7 @@ def _undecodable(path: Path, encoding: str, error: UnicodeDecodeError) -> CliErr
         hint += ", or pass --encoding latin-1 (or cp1252) if that is how it was saved"
     return CliError(
         f"{path}: not {name}: byte 0x{bad.hex()} at offset {offset} (line {newlines + 1}) cannot be read. "
-        f"Is it an ORDS CSV? Fix: {hint}"
+        f"Is it an ORDS v0.3 CSV? Fix: {hint}"
     )
 
 
@@ -122,7 +122,9 @@ def count_records(path: Path, encoding: str) -> int:
     except UnicodeDecodeError as exc:
         raise _undecodable(path, encoding, exc) from None
     except csv.Error as exc:
-        raise CliError(f"{path}: line {reader.line_num}: not CSV ({exc}). Is it an ORDS CSV?") from None
+        raise CliError(f"{path}: line {reader.line_num}: not CSV ({exc}). Is it an ORDS v0.3 CSV?") from None
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be read ({exc.strerror}). Fix: check the path and its permissions") from None
 
 
 def import_file(
@@ -161,7 +163,9 @@ def import_file(
                         _send(writer, batch, summary)
                         batch = []
             except OrdsFormatError as exc:
-                raise CliError(f"{path}: {exc}") from None
+                raise CliError(
+                    f"{path}: {exc}. Fix: is it an ORDS v0.3 CSV? Its first line names the 14 columns (docs/ords.md)"
+                ) from None
             if batch:
                 _send(writer, batch, summary)
     finally:

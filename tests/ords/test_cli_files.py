@@ -272,3 +272,18 @@ def test_the_schema_check_can_fail() -> None:
         "['Spare parts not available', 'Spare parts too expensive', 'No way to open product', "
         "'Repair information not available', 'Lack of equipment', 'Too worn out']",
     ]
+
+
+def test_other_unreadable_inputs_exit_2_without_a_traceback(config: Path, tmp_path: Path) -> None:
+    png_as_latin1 = tmp_path / "photo.csv"
+    png_as_latin1.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01")
+    done = shopfloor("ords", "import", str(png_as_latin1), "--site", "cafe", "--config", str(config),
+                     "--encoding", "latin-1")  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert str(png_as_latin1) in done.stderr and "is it an ORDS v0.3 CSV?" in done.stderr, done.stderr
+
+    out = tmp_path / "missing-dir" / "export.csv"
+    done = shopfloor("ords", "export", "--site", "cafe", "--config", str(config), "--from", "2025-01-01",
+                     "--to", "2025-01-31", "-o", str(out))  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"-o {out}: cannot be written" in done.stderr
