@@ -62,9 +62,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
 
 
 def _run(args: argparse.Namespace) -> int:
+    import logging
+
     from collector.service import run
     from collector.settings import load_settings
 
+    if args.verbose == 0:
+        # A service's log says when it started, what it connected to and when it stopped: the collector's
+        # INFO lines (a handful per run), with warnings from everything else.
+        logging.getLogger("collector").setLevel(logging.INFO)
     return run(load_settings(args.config))
 
 

@@ -13,12 +13,19 @@ from prometheus_client.registry import Collector
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class _LastSeen(Collector):
-    """Age of the last message per site and device, computed at scrape time."""
+# A source silent this long is gone (a finished backfill's ``<site>-history``, a replaced meter), not late: an
+# alert on its age has fired for days. Dropping it keeps the series set, and this dict, from growing for ever.
+LAST_SEEN_EXPIRY_S = 7 * 86_400.0
 
-    def __init__(self) -> None:
+
+class _LastSeen(Collector):
+    """Age of the last message per site and device, computed at scrape time; sources silent for
+    ``expire_after_s`` are dropped."""
+
+    def __init__(self, expire_after_s: float = LAST_SEEN_EXPIRY_S) -> None:
         self._seen: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        self.expire_after_s = expire_after_s
 
     def mark(self, site: str, source: str, when: float) -> None:
         with self._lock:
@@ -32,6 +39,8 @@ class _LastSeen(Collector):
         )
         now = time.time()
         with self._lock:
+            for key in [key for key, when in self._seen.items() if now - when > self.expire_after_s]:
+                del self._seen[key]
             items = list(self._seen.items())
         for (site, source), when in items:
             family.add_metric([site, source], now - when)

@@ -93,9 +93,47 @@ def format_field(value: FieldValue) -> str:
         return f"{value}i"
     if isinstance(value, float):
         return repr(value)
-    # A newline would end the line: it is stored as the two characters backslash, n.
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "")
+    # Inside a quoted string InfluxDB takes a newline as part of the value, and it unescapes only \\ and \":
+    # so newlines and carriage returns go in raw, and text comes back exactly as it was sent.
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def split_lines(text: str, count: int) -> list[str]:
+    """``count`` lines joined by ``"\\n"`` back into a list, though a string field may hold a newline.
+
+    The fast path is a plain split; when that gives too many pieces, the text is scanned as InfluxDB's
+    parser scans it (models/points.go ``scanLine``): a newline inside a quoted field value does not end a line.
+    """
+    pieces = text.split("\n")
+    if len(pieces) == count:
+        return pieces
+    lines: list[str] = []
+    start = i = 0
+    quoted = in_fields = False
+    equals = commas = 0
+    end = len(text)
+    while i < end:
+        char = text[i]
+        if char == "\\" and i + 2 < end:
+            i += 2
+            continue
+        if char == " ":
+            in_fields = True
+        if in_fields and not quoted and char == "=":
+            equals += 1
+        elif in_fields and not quoted and char == ",":
+            commas += 1
+        elif in_fields and char == '"' and equals > commas:
+            quoted = not quoted
+        elif char == "\n" and not quoted:
+            lines.append(text[start:i])
+            start = i + 1
+            quoted = in_fields = False
+            equals = commas = 0
+        i += 1
+    lines.append(text[start:])
+    return lines
 
 
 def point(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, FieldValue], time_ns: int) -> str:

@@ -90,8 +90,11 @@ class CollectorRuntime:
         self.drainer.start()
         self.mqtt.start(self.ingest)
         self._started = True
-        log.warning(
-            "collector %s: %s -> %s", self.settings.collector_id, subscription_filter(self.settings), self.influx.target
+        log.info(
+            "collector %s started: %s -> %s",
+            self.settings.collector_id,
+            subscription_filter(self.settings),
+            self.influx.target,
         )
 
     def stop(self) -> None:

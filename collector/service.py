@@ -30,5 +30,5 @@ def run(settings: CollectorSettings) -> int:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda signum, frame: None)
         uvicorn.Server(config).run()
-    log.warning("collector %s stopped", settings.collector_id)
+    log.info("collector %s stopped", settings.collector_id)
     return 0

@@ -80,6 +80,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _read(args: argparse.Namespace) -> int:
     import asyncio
+    import json
 
     from edge.scheduler import DeviceTask, Poll, device_plan, link_for, poll_device
     from edge.settings import load_settings
@@ -111,7 +112,9 @@ def _read(args: argparse.Namespace) -> int:
     print(f"{'quantity':<16}{'value':>14}  {'unit':<5} register")
     for quantity, (value, unit) in poll.values.items():
         spec = by_quantity[quantity]
-        shown = "n/a" if value is None else f"{value:g}"
+        # The text the agent publishes (JSON's shortest round-trip form): a float32 keeps its 7 significant
+        # digits, so the technician compares the meter's display with exactly what gets stored.
+        shown = "n/a" if value is None else json.dumps(value)
         register = f"FC{spec.function:02d} {spec.address} ({spec.address:#06x}) {spec.type}"
         print(f"{quantity:<16}{shown:>14}  {unit:<5} {register}")
     return 0
@@ -136,7 +139,7 @@ def _probe(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
-    from edge.probe import probe
+    from edge.probe import describe_matches, probe
 
     units = _units(args.units)
     found = asyncio.run(
@@ -154,8 +157,7 @@ def _probe(args: argparse.Namespace) -> int:
         print(f"no meter answered on {args.target} (units {args.units}). Check wiring, baud rate, parity, unit ids.")
         return 1
     for unit, matches in found.items():
-        names = " or ".join(f"{ref} ({volts:.1f} V)" for ref, volts in matches)
-        print(f"unit {unit}: {names}")
+        print(f"unit {unit}: {describe_matches(matches)}")
     return 0
 
 

@@ -191,14 +191,25 @@ def _apply_overrides(data: dict[str, Any], prefix: str, env: Mapping[str, str]) 
     return data
 
 
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _example_hint(path: Path) -> str:
+    """Which file of examples/ to start from: the one named like ``path`` (edge.yaml), else the list."""
+    names = sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml")) if EXAMPLES_DIR.is_dir() else []
+    if path.name in names:
+        return f"copy examples/{path.name} and edit it"
+    if names:
+        return "copy one of the examples in examples/ (" + ", ".join(names) + ")"
+    return "copy an example from the examples/ folder of shopfloor-monitor's source"
+
+
 def read_yaml(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            path, [f"{path}: file not found. Fix: check the path, or copy an example from docs/."]
-        ) from None
+        raise ConfigError(path, [f"{path}: file not found. Fix: check the path, or {_example_hint(path)}."]) from None
     except OSError as exc:
         raise ConfigError(path, [f"{path}: cannot be read ({exc.strerror}). Fix: check its permissions."]) from None
     try:

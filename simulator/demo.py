@@ -8,10 +8,12 @@ the data. It prints the URLs, then a one-line status per site, until Ctrl-C stop
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -26,6 +28,7 @@ from simulator.services import Influxd, Mosquitto, free_port, free_port_block, p
 from simulator.sites import SiteSpec, default_sites
 
 BACKFILL_MARKER = "backfilled-days"
+BACKFILL_STEP_MS = 60_000  # simulate's backfill_step_s default, which the demo keeps
 
 
 @dataclass
@@ -143,6 +146,28 @@ def site_status(influx_url: str, site: str, now_ms: int) -> str:
     return "  ".join(parts)
 
 
+def history_queryable(influx_url: str, sites: list[SiteSpec], since_ms: int) -> bool:
+    """Every site's backfilled meter history reaches ``since_ms`` in InfluxDB (edge ``<site>-history``)."""
+    for site in sites:
+        newest = influx_rows(
+            influx_url, f"SELECT last(power) FROM meter WHERE site='{site.id}' AND edge='{site.id}-history'"
+        )
+        if not newest or int(newest[0]["time"]) < since_ms:
+            return False
+    return True
+
+
+def spool_empty(api_url: str) -> bool:
+    """The collector's /metrics says its spool holds nothing: every point it received is in InfluxDB."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return False
+    depth = re.search(r"^shopfloor_collector_spool_depth_points (\S+)$", text, re.MULTILINE)
+    return depth is not None and float(depth.group(1)) == 0
+
+
 class Demo:
     def __init__(self, options: DemoOptions) -> None:
         self.o = options
@@ -150,6 +175,9 @@ class Demo:
         self.sites = default_sites(options.sites)
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self._stopping = False
+        self._backfill_spawned_ms = 0
+        self._next_backfill_check = 0.0
+        self._influx_url = self._api_url = ""
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log_dir = self.dir / "logs"
@@ -222,6 +250,7 @@ class Demo:
             marker = self.dir / BACKFILL_MARKER
             if o.backfill_days > 0 and not marker.exists():
                 print(f"backfilling {o.backfill_days:g} days of history (first run only)", file=out, flush=True)
+                self._backfill_spawned_ms = int(time.time() * 1000)
                 self._spawn(
                     "backfill", *sim_args, "--backfill-days", str(o.backfill_days), "--no-live", "--modbus-port", "1"
                 )
@@ -234,6 +263,7 @@ class Demo:
                     edge_config(site, f"{site.id}-pi", mqtt_port, modbus_port + i, o.poll_interval_s),
                 )
                 self._spawn(f"edge-{site.id}", "edge", "run", str(edge_yaml))
+            self._influx_url, self._api_url = influxd.url, f"http://127.0.0.1:{api_port}"
             self._print_urls(mqtt_port, influxd.url, api_port)
             started = time.monotonic()
             next_status = started
@@ -259,10 +289,32 @@ class Demo:
             print("stopped.", file=out, flush=True)
 
     def _reap_backfill(self, marker: Path) -> None:
+        """Say "backfill done" once the history can be queried, not when the backfill has only published it:
+        the collector is still writing then. The backfill's newest readings are at most one step older than
+        its start; its events went to the collector before its last readings did, and are written first."""
         for name, proc in self.children:
-            if name == "backfill" and proc.poll() == 0 and not marker.exists():
+            if name != "backfill" or marker.exists() or proc.poll() is None:
+                continue
+            if proc.returncode != 0:
+                print(
+                    f"backfill failed (exit {proc.returncode}); see {self.dir}/logs/backfill.log. "
+                    "The next run tries again",
+                    file=self.o.out,
+                    flush=True,
+                )
+                self.children.remove((name, proc))
+                return
+            if time.monotonic() < self._next_backfill_check:
+                return
+            self._next_backfill_check = time.monotonic() + 1.0
+            newest_expected = self._backfill_spawned_ms - BACKFILL_STEP_MS
+            if history_queryable(self._influx_url, self.sites, newest_expected) and spool_empty(self._api_url):
                 marker.write_text(f"{self.o.backfill_days}\n")
-                print("backfill done: history is in InfluxDB", file=self.o.out, flush=True)
+                print(
+                    f"backfill done: {self.o.backfill_days:g} days of history of every site can be queried",
+                    file=self.o.out,
+                    flush=True,
+                )
 
     def _stop_children(self) -> None:
         # Edges first (their outboxes keep what is unsent), the collector last (it drains its spool).
@@ -287,7 +339,8 @@ class Demo:
             f"  API docs        {api}/docs",
             f"  bench page      {api}/bench/{first.id}/{first.benches[0].id}",
             f"  health/metrics  {api}/readyz   {api}/metrics",
-            f"  InfluxDB        {influx_url}  (database shopfloor)",
+            # InfluxDB 1.x has no web page (/ answers 404): show a query a browser can open.
+            f"  InfluxDB        {influx_url}/query?db=shopfloor&q=SHOW+MEASUREMENTS  (HTTP API, database shopfloor)",
             f"  MQTT            mqtt://127.0.0.1:{mqtt_port}  (mosquitto_sub -p {mqtt_port} -t 'shopfloor/#' -v)",
             f"  dashboards      shopfloor dashboards render --influx-url {influx_url} --out .demo/png",
             f"  logs            {self.dir}/logs/",

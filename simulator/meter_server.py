@@ -24,6 +24,7 @@ from typing import Self
 
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.simulator.simutils import SimUtils
@@ -177,8 +178,21 @@ class MeterServer:
                 current_registers[index] = store.get(address + offset, 0)
         return None
 
+    @staticmethod
+    async def _absent(function_code: int, start_address: int, *_: object) -> ExcCodes | None:
+        raise NoSuchIdException(f"no device at this unit id (FC{function_code:02d} {start_address})")
+
+    def _nobody(self) -> SimDevice:
+        """Device id 0 is pymodbus's "any other id". Without it pymodbus 3.16 fails a request to an absent unit
+        with a logged ``KeyError: 0`` traceback and an exception answer. This one raises what
+        ``ignore_missing_devices`` expects, so an absent unit stays silent, as on a real RS-485 bus."""
+        everything = [SimData(0, count=0x10000, values=0, datatype=DataType.REGISTERS)]
+        return SimDevice(0, simdata=everything, action=self._absent)
+
     async def _serve(self) -> None:
         sims = [self._sim_device(d) for d in self.devices.values()]
+        if 0 not in self.devices:
+            sims.append(self._nobody())
         server: ModbusTcpServer | ModbusSerialServer
         if self.serial_port:
             server = ModbusSerialServer(

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
 from datetime import datetime
@@ -51,7 +52,7 @@ def _get_json(url: str) -> Any:
 
 
 def _influx(url: str, query: str) -> list[list[Any]]:
-    params = urllib.parse.urlencode({"db": "shopfloor", "q": query})
+    params = urllib.parse.urlencode({"db": "shopfloor", "q": query, "epoch": "ms"})
     result = _get_json(f"{url}/query?{params}")["results"][0]
     return [row for series in result.get("series", []) for row in series["values"]]
 
@@ -59,6 +60,7 @@ def _influx(url: str, query: str) -> list[list[Any]]:
 def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> None:
     sites = [s.id for s in default_sites(3)]
     modbus_port = free_port()
+    started_ms = int(time.time() * 1000)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -92,10 +94,29 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
     try:
         wait_until(lambda: "Ctrl-C stops everything" in out.text or proc.poll() is not None, 120, "demo start")
         assert proc.poll() is None, out.text
-        influx_url = re.search(r"InfluxDB\s+(http://\S+)", out.text)
+        influx_url = re.search(r"InfluxDB\s+(http://[^/\s]+)", out.text)
         api_url = re.search(r"API docs\s+(http://\S+)/docs", out.text)
         assert influx_url and api_url, out.text
         influx, api = influx_url.group(1), api_url.group(1)
+        # Every URL the demo prints opens in a browser (InfluxDB's base URL alone answers 404).
+        printed = re.findall(r"^  [a-zA-Z/ ]+?\s{2,}(http://\S+)(?:\s+(http://\S+))?", out.text, re.MULTILINE)
+        urls = [url for pair in printed for url in pair if url]
+        assert len(urls) >= 6 and any("/query?" in url for url in urls), out.text
+        for url in urls:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                assert response.status == 200, url
+
+        def history_of_every_site_queried() -> bool:
+            # "backfill done" promises that the history can be queried: the newest backfilled reading of
+            # every site is at most one backfill step older than the demo's start.
+            for site in sites:
+                rows = _influx(influx, f"SELECT last(power) FROM meter WHERE site='{site}' AND edge='{site}-history'")
+                if not rows or rows[0][0] < started_ms - 60_000:
+                    return False
+            return True
+
+        wait_until(lambda: "backfill done" in out.text or proc.poll() is not None, 180, "backfill done")
+        assert history_of_every_site_queried(), out.text
 
         def live_readings_from_every_site_edge() -> bool:
             # Readings the edge agents read over Modbus TCP, not the backfill's (edge tag <site>-history).

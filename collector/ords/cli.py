@@ -25,7 +25,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
     sub = parser.add_subparsers(dest="ords_command", metavar="ACTION", required=True)
 
     load = sub.add_parser("import", help="backfill an ORDS v0.3 CSV into InfluxDB", description=IMPORT_HELP)
-    load.add_argument("file", type=Path, help="ORDS v0.3 CSV (UTF-8, with the header row)")
+    load.add_argument("file", type=Path, help="ORDS v0.3 CSV with the header row (UTF-8 unless --encoding)")
+    load.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of FILE (default utf-8; a byte order mark is dropped), e.g. latin-1 or cp1252",
+    )
     load.add_argument("--site", required=True, help="site id the records belong to (tag 'site')")
     load.add_argument("--config", type=Path, required=True, help="collector.yaml: which InfluxDB to write to")
     load.add_argument("--station", default="ords", help="station id stored on the events (default: ords)")
@@ -50,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
 
 
 def _import(args: argparse.Namespace) -> int:
-    from collector.ords.io import import_file
+    from collector.ords.io import import_file, text_encoding
     from collector.settings import load_settings
     from shopfloor.cli import CliError
     from shopfloor.contract import is_valid_id
@@ -61,9 +66,16 @@ def _import(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file}: no such file")
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
+    encoding = text_encoding(args.encoding)
     settings = load_settings(args.config)
     summary = import_file(
-        args.file, settings, site=args.site, station=args.station, batch_size=args.batch_size, progress=not args.quiet
+        args.file,
+        settings,
+        site=args.site,
+        station=args.station,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+        encoding=encoding,
     )
     print(summary.text(args.file))
     return 0 if summary.ok else 1
@@ -90,7 +102,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         rows = export_csv(settings, args.site, start, end, sys.stdout, data_provider=provider, country=country)
     else:
-        with args.output.open("w", newline="", encoding="utf-8") as out:
+        try:
+            out = args.output.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"-o {args.output}: cannot be written ({exc.strerror})") from None
+        with out:
             rows = export_csv(settings, args.site, start, end, out, data_provider=provider, country=country)
     print(f"{rows} ORDS row(s) written{f' to {args.output}' if args.output else ''}", file=sys.stderr)
     return 0

@@ -7,6 +7,8 @@ the stored ``finished`` points back with InfluxQL, a quarter at a time, and writ
 
 from __future__ import annotations
 
+import codecs
+import csv
 import sys
 import time
 from collections.abc import Iterator
@@ -67,27 +69,90 @@ def _send(client: InfluxClient, batch: list[tuple[int, str]], summary: ImportSum
             summary.imported += 1
 
 
+READ_CHUNK = 1 << 20
+
+
+def text_encoding(name: str) -> str:
+    """The codec to read a CSV with: UTF-8 reads (and drops) a spreadsheet's byte order mark too."""
+    try:
+        found = codecs.lookup(name).name
+    except LookupError:
+        raise CliError(f"--encoding {name!r} is not a text encoding; use e.g. utf-8, latin-1 or cp1252") from None
+    return "utf-8-sig" if found in {"utf-8", "utf-8-sig"} else found
+
+
+def _undecodable(path: Path, encoding: str, error: UnicodeDecodeError) -> CliError:
+    """Where in the file, in bytes and lines, the first byte that is not ``encoding`` sits."""
+    # A byte order mark is valid UTF-8: plain UTF-8 keeps the offsets those of the file.
+    decoder = codecs.getincrementaldecoder("utf-8" if encoding == "utf-8-sig" else encoding)()
+    offset = newlines = 0
+    bad = error.object[error.start : error.start + 1]
+    with path.open("rb") as raw:
+        while chunk := raw.read(READ_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as found:
+                # The decoder may hold back a few bytes of an unfinished character from the chunk before.
+                held = len(found.object) - len(chunk)
+                offset += found.start - held
+                newlines += chunk[: max(0, found.start - held)].count(b"\n")
+                bad = found.object[found.start : found.start + 1]
+                break
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
+    name = "UTF-8" if encoding == "utf-8-sig" else encoding
+    hint = "save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
+    if encoding == "utf-8-sig":
+        hint += ", or pass --encoding latin-1 (or cp1252) if that is how it was saved"
+    return CliError(
+        f"{path}: not {name}: byte 0x{bad.hex()} at offset {offset} (line {newlines + 1}) cannot be read. "
+        f"Is it an ORDS v0.3 CSV? Fix: {hint}"
+    )
+
+
+def count_records(path: Path, encoding: str) -> int:
+    """CSV records after the header, as ``read_rows`` yields them (a multi-line cell is one record).
+
+    It reads the whole file first, so a file that is not text in ``encoding`` is refused before anything is written.
+    """
+    try:
+        with path.open(newline="", encoding=encoding) as source:
+            reader = csv.reader(source)
+            next(reader, None)
+            return sum(1 for cells in reader if any(cell.strip() for cell in cells))
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, encoding, exc) from None
+    except csv.Error as exc:
+        raise CliError(f"{path}: line {reader.line_num}: not CSV ({exc}). Is it an ORDS v0.3 CSV?") from None
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be read ({exc.strerror}). Fix: check the path and its permissions") from None
+
+
 def import_file(
-    path: Path, settings: CollectorSettings, *, site: str, station: str, batch_size: int, progress: bool
+    path: Path,
+    settings: CollectorSettings,
+    *,
+    site: str,
+    station: str,
+    batch_size: int,
+    progress: bool,
+    encoding: str = "utf-8-sig",
 ) -> ImportSummary:
     from tqdm import tqdm
 
-    with path.open(newline="", encoding="utf-8-sig") as counting:
-        total = max(0, sum(1 for _ in counting) - 1)
+    total = count_records(path, encoding)
     summary = ImportSummary()
     client = make_client(settings.influx)
     batch: list[tuple[int, str]] = []
     try:
         with (
-            path.open(newline="", encoding="utf-8-sig") as source,
-            tqdm(total=total, unit="line", file=sys.stderr, disable=not progress, desc="ORDS import") as bar,
+            path.open(newline="", encoding=encoding) as source,
+            tqdm(total=total, unit="row", file=sys.stderr, disable=not progress, desc="ORDS import") as bar,
         ):
             try:
                 rows = read_rows(source)
-                last_line = 1
                 for row in rows:
-                    bar.update(row.line - last_line)
-                    last_line = row.line
+                    bar.update(1)
                     summary.rows += 1
                     if row.record is None:
                         summary.bad.append(row.error or f"line {row.line}: unreadable")
@@ -99,10 +164,11 @@ def import_file(
                         _send(client, batch, summary)
                         batch = []
             except OrdsFormatError as exc:
-                raise CliError(f"{path}: {exc}") from None
+                raise CliError(
+                    f"{path}: {exc}. Fix: is it an ORDS v0.3 CSV? Its first line names the 14 columns (docs/ords.md)"
+                ) from None
             if batch:
                 _send(client, batch, summary)
-            bar.update(total - bar.n)
     finally:
         client.close()
     return summary

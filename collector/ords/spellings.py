@@ -70,6 +70,19 @@ _BARRIER = {
 }
 
 
+# What the current ORA table schema (tableschema_aggregate_202507.json) allows; the contract keeps the
+# spelling of the published data up to 2022. Import accepts both (_BARRIER above).
+_EXPORT_BARRIER = {
+    Barrier.NO_WAY_TO_OPEN: "No way to open product",
+    Barrier.TOO_WORN_OUT: "Too worn out",
+}
+
+
+def export_barrier(barrier: Barrier) -> str:
+    """The spelling an ORDS export writes: the 2025 table schema's."""
+    return _EXPORT_BARRIER.get(barrier, barrier.value)
+
+
 def _fold(text: str) -> str:
     """Case, separators, spacing and a trailing full stop do not matter: 'End-of-life.' is 'end of life'."""
     spaced = re.sub(r"[\s_\-]+", " ", text.strip().casefold()).rstrip(".")

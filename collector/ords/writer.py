@@ -1,4 +1,5 @@
-"""Write ORDS v0.3 CSV: the 14 columns in the standard's order, numbers without a spurious '.0'."""
+"""Write ORDS v0.3 CSV: the 14 columns in the standard's order, numbers without a spurious '.0',
+barriers spelled as the 2025 table schema spells them. Text cells are written as stored: a newline stays one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from collector.ords.records import OrdsRecord
-from collector.ords.spellings import COLUMNS
+from collector.ords.spellings import COLUMNS, export_barrier
 
 
 def _number(value: float | None) -> str:
@@ -29,7 +30,7 @@ def cells(record: OrdsRecord) -> list[str]:
         _number(record.year_of_manufacture),
         _number(record.product_age),
         record.repair_status.value,
-        barrier.value if barrier is not None else "",
+        export_barrier(barrier) if barrier is not None else "",
         record.group_identifier or "",
         record.event_date.isoformat(),
         record.problem or "",

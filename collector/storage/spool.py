@@ -23,7 +23,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import NamedTuple
 
-from collector.points import Points, merge_ranges, minute_ranges
+from collector.points import Points, merge_ranges, minute_ranges, split_lines
 from collector.storage.sqlite import open_sqlite
 
 _SCHEMA = """
@@ -180,7 +180,7 @@ class Spool:
                 if lines and len(lines) + n > max_lines:
                     break
                 oldest = created_ms if not lines else min(oldest, created_ms)
-                row_lines = text.split("\n")
+                row_lines = split_lines(text, n)
                 lines.extend(row_lines)
                 row_sites.append((site, len(row_lines)))
                 if meter_minutes:

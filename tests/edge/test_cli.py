@@ -54,5 +54,9 @@ def test_probe_finds_meters_and_their_voltage(meter_server: Callable[..., MeterS
     lines = result.stdout.splitlines()
     assert lines[0] == "unit 2: abb-b23@1 (230.1 V)"
     # EM24 and EM340 share the voltage register: both are named, the installer picks by model.
-    assert lines[1] == "unit 4: carlogavazzi-em24@1 (230.1 V) or carlogavazzi-em340@1 (230.1 V)"
+    assert lines[1] == (
+        "unit 4: Carlo Gavazzi EM24 DIN or EM340 (230.1 V). The family is known, the model isn't: their register "
+        "maps have no register that tells them apart. Use carlogavazzi-em24@1 or carlogavazzi-em340@1, "
+        "as the meter's label says."
+    )
     assert len(lines) == 2

@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.config import ConfigError, load_config
+from tests.harness.cli import REPO_ROOT, shopfloor
 
 
 class _V1(BaseModel):
@@ -92,3 +93,15 @@ def test_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "nope.yaml", _Root)
     assert "file not found" in caught.value.problems[0]
+    assert "examples/ (collector.yaml, edge-stations.yaml, edge.yaml)" in caught.value.problems[0]
+
+
+def test_missing_file_points_at_the_example_of_its_name(tmp_path: Path) -> None:
+    """Through the CLI, as a user meets it; the examples live in examples/, not docs/ (issue 16)."""
+    result = shopfloor("edge", "check", str(tmp_path / "edge.yaml"))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"{tmp_path / 'edge.yaml'}: file not found. Fix: check the path, or copy examples/edge.yaml and edit it."
+    )
+    assert (REPO_ROOT / "examples" / "edge.yaml").is_file()

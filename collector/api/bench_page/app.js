@@ -30,6 +30,8 @@
   let recent = load(key("recent"), []); // acknowledged, maybe not yet in the server's list
   let rejected = load(key("rejected"), []);
   let serverItems = load(key("items"), []);
+  // Check-in times are the site's clock, not the phone's (a tablet set to another zone must not shift them).
+  let siteZone = load(key("timezone"), undefined);
   let failures = 0;
   let retryTimer = null;
   let sending = false;
@@ -130,7 +132,12 @@
       const url = `/api/sites/${encodeURIComponent(site)}/stations/${encodeURIComponent(station)}/open-items`;
       const response = await fetch(url, { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error(`open items: server answered ${response.status}`);
-      serverItems = (await response.json()).items || [];
+      const answer = await response.json();
+      serverItems = answer.items || [];
+      if (answer.timezone) {
+        siteZone = answer.timezone;
+        save(key("timezone"), siteZone);
+      }
       recent = recent.filter((e) => e.acked_ms >= started);
       save(key("items"), serverItems);
       save(key("recent"), recent);
@@ -178,6 +185,29 @@
     badge.title = problem || "";
   }
 
+  function zoned(options) {
+    try {
+      return new Intl.DateTimeFormat(undefined, { ...options, timeZone: siteZone });
+    } catch {
+      return new Intl.DateTimeFormat(undefined, options); // an unknown zone name: the phone's own
+    }
+  }
+
+  // "checked in 15:25" today, "checked in Sat 29 Nov, 15:25" on another day of the site's calendar.
+  function checkedIn(ms) {
+    const day = zoned({ year: "numeric", month: "2-digit", day: "2-digit" });
+    const time = { hour: "2-digit", minute: "2-digit" };
+    const sameDay = day.format(ms) === day.format(Date.now());
+    const text = zoned(sameDay ? time : { weekday: "short", day: "numeric", month: "short", ...time }).format(ms);
+    return `checked in ${text}`;
+  }
+
+  // The random tail of a device-made id (<station>-<time>-<random>) tells two laptops apart.
+  function shortId(itemId) {
+    const tail = String(itemId).split("-").pop();
+    return tail.length >= 4 ? tail : String(itemId).slice(-8);
+  }
+
   function button(label, onClick, primary) {
     const b = document.createElement("button");
     b.type = "button";
@@ -201,8 +231,8 @@
       what.textContent = [item.category, item.brand].filter(Boolean).join(" · ");
       const meta = document.createElement("div");
       meta.className = "meta";
-      const since = item.checked_in_ms ? new Date(item.checked_in_ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
-      meta.textContent = [item.state, item.weight_kg ? `${item.weight_kg} kg` : "", since && `in ${since}`, item.item_id]
+      const since = item.checked_in_ms ? checkedIn(item.checked_in_ms) : "";
+      meta.textContent = [item.state, item.weight_kg ? `${item.weight_kg} kg` : "", since, item.item_id]
         .filter(Boolean)
         .join(" · ");
       const row = document.createElement("div");
@@ -274,7 +304,7 @@
     finishing = item;
     const form = $("finish-form");
     form.reset();
-    $("finish-item").textContent = item.category || item.item_id;
+    $("finish-item").textContent = [item.category, item.brand, shortId(item.item_id)].filter(Boolean).join(" · ");
     $("barrier-field").hidden = true;
     $("finish-error").hidden = true;
     $("finish").showModal();

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -71,7 +71,7 @@ async def post_events(
 
 
 @router.get("/api/sites/{site}/stations/{station}/open-items", summary="Items checked in and not finished")
-async def open_items(runtime: RuntimeDep, site: SiteId, station: StationId) -> dict[str, Any]:
+async def open_items(runtime: RuntimeDep, request: Request, site: SiteId, station: StationId) -> dict[str, Any]:
     now = int(time.time() * 1000)
     histories = await asyncio.to_thread(runtime.items.open_items, site, station, now)
     items = []
@@ -89,4 +89,6 @@ async def open_items(runtime: RuntimeDep, site: SiteId, station: StationId) -> d
                 "bench_s": history.bench_s,
             }
         )
-    return {"server_time_ms": now, "items": items}
+    # The page shows check-in times on the site's clock (sites.<site>.timezone), whatever the phone's zone.
+    timezone = request.app.state.settings.site(site).timezone
+    return {"server_time_ms": now, "timezone": timezone, "items": items}
