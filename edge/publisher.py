@@ -7,6 +7,11 @@ Each connection attempt uses a fresh paho client: when a connection drops, every
 acknowledged is simply sent again from the outbox, oldest first, so the broker receives the
 readings in ``seq`` order (at least once; a duplicate carries the same ``seq``). Reconnects
 back off exponentially with full jitter, so a site's edges do not reconnect in lockstep.
+
+A PUBACK that says "no matching subscribers" (MQTT 5 reason 0x10) is not a delivery: the broker
+dropped the message. It happens after a mosquitto restart, which restores persistent sessions but
+not shared subscriptions, until the collector subscribes again. Such readings stay in the outbox
+and are sent again after a pause (``publish.require_subscriber``, on by default).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from shopfloor.contract import EdgeState, EdgeStatus, Kind, Quality, build_topic
 from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, MqttError, connect, new_client
 
 log = logging.getLogger(__name__)
+
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: accepted, and delivered to no one
 
 
 def batchable(rows: list[Row]) -> list[Row]:
@@ -51,6 +58,9 @@ class Publisher:
         self._cursor = -1
         self._rejected = 0
         self._generation = 0
+        self._unheard_since: float | None = None
+        self._unheard_attempt = 0
+        self._resend_at = 0.0
         prefix, site, edge = settings.broker.prefix, settings.site, settings.edge_id
         self._status_topic = build_topic(site, edge, Kind.STATUS, prefix)
         self._batch_topic = build_topic(site, edge, Kind.BATCH, prefix)
@@ -84,12 +94,41 @@ class Publisher:
             self._topics[(row.kind, row.source)] = topic
         return topic
 
-    def _acked(self, generation: int, mid: int, failed: bool) -> None:
+    def _keep_unheard(self, seqs: list[int]) -> None:
+        """The broker took these but nobody subscribes: keep them, rewind, and pause before sending again."""
+        if self._unheard_since is None:
+            self._unheard_since = time.monotonic()
+            log.warning(
+                "MQTT broker %s:%s: no subscriber for %d reading(s) (seq %d..); keeping them and retrying. "
+                "After a broker restart this lasts until the collector subscribes again; if it goes on, check "
+                "that the collector runs and uses the same broker.prefix",
+                self.settings.broker.host,
+                self.settings.broker.port,
+                len(seqs),
+                seqs[0],
+            )
+        self._cursor = min(self._cursor, seqs[0] - 1)
+        delay = backoff_s(self._unheard_attempt, 0.25, 5.0)
+        self._unheard_attempt += 1
+        self._resend_at = max(self._resend_at, time.monotonic() + delay)
+        self._wake.set()
+
+    def _acked(self, generation: int, mid: int, failed: bool, unheard: bool = False) -> None:
         if generation != self._generation:
             return  # a late ack of a dropped connection; its readings are being resent
         seqs = self._inflight.pop(mid, None)
         if seqs is None:
             return
+        if unheard and self.settings.publish.require_subscriber:
+            self._keep_unheard(seqs)
+            return
+        if self._unheard_since is not None and not unheard:
+            log.warning(
+                "MQTT broker has a subscriber again after %.0f s: sending the kept readings",
+                time.monotonic() - self._unheard_since,
+            )
+            self._unheard_since = None
+            self._unheard_attempt = 0
         if failed:
             # The broker refused the message (e.g. its ACL): resending would loop forever.
             self._rejected += len(seqs)
@@ -111,7 +150,8 @@ class Publisher:
             loop.call_soon_threadsafe(events.put_nowait, "down")
 
         def on_publish(c: paho.Client, u: object, mid: int, reason: ReasonCode, p: object) -> None:
-            loop.call_soon_threadsafe(self._acked, generation, mid, reason.is_failure)
+            unheard = reason.value == NO_MATCHING_SUBSCRIBERS
+            loop.call_soon_threadsafe(self._acked, generation, mid, reason.is_failure, unheard)
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
@@ -186,7 +226,9 @@ class Publisher:
                     next_status = time.monotonic() + self.settings.status_interval_s
                 self._wake.clear()
                 woken = asyncio.ensure_future(self._wake.wait())
-                timeout = max(0.0, next_status - time.monotonic())
+                now = time.monotonic()
+                wake_at = self._resend_at if now < self._resend_at < next_status else next_status
+                timeout = max(0.0, wake_at - now)
                 await asyncio.wait({woken, down, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 woken.cancel()
         finally:
@@ -199,6 +241,8 @@ class Publisher:
             pass
 
     def _fill(self, client: paho.Client, max_inflight: int, threshold: int, batch_size: int) -> None:
+        if time.monotonic() < self._resend_at:
+            return  # readings nobody received wait for the pause to end (see _keep_unheard)
         while len(self._inflight) < max_inflight:
             in_flight = sum(len(s) for s in self._inflight.values())
             backlog = self.outbox.depth - in_flight

@@ -98,6 +98,11 @@ class PublishSettings(_Section):
     batch_threshold: int = Field(default=20, ge=1, description="backlog size above which readings go in batches")
     batch_size: int = Field(default=200, ge=1, le=10_000)
     max_inflight: int = Field(default=20, ge=1, le=1000, description="messages awaiting PUBACK")
+    require_subscriber: bool = Field(
+        default=True,
+        description="keep and resend readings the broker accepted but delivered to no one (PUBACK 'no matching "
+        "subscribers'), as after a mosquitto restart with shared subscriptions",
+    )
 
 
 class EdgeSettings(_Section):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from collector.drain.delivery import deliver
-from collector.influx.v1 import InfluxV1Writer
+from collector.influx.v1 import InfluxV1Client
 from collector.points import event_line, split_lines
 from collector.settings import InfluxV1Settings
 from collector.storage.spool import Spool
@@ -48,7 +48,7 @@ def test_newlines_and_typed_backslash_n_come_back_exactly(tmp_path: Path, influx
     assert batch is not None and batch.lines == lines
 
     settings = InfluxV1Settings.model_validate({"url": influx_db.url, "database": influx_db.database})
-    outcome = deliver(InfluxV1Writer(settings), batch.lines)
+    outcome = deliver(InfluxV1Client(settings), batch.lines)
     assert outcome.rejected == [] and outcome.written == len(NOTES)
     stored = {row["item_id"]: row["problem"] for row in influx_db.query("SELECT item_id, problem FROM repair_event")}
     assert stored == {event.item_id: event.problem for event in events}

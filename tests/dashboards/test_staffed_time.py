@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.influx.v1 import InfluxV1Writer
+from collector.influx.v1 import InfluxV1Client
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
 from collector.points import event_line
@@ -53,7 +53,7 @@ def stored(influxd: Influxd) -> Iterator[InfluxTestDB]:
 
 
 def api_bench_hours(db: InfluxTestDB, site: SiteSpec) -> dict[str, float]:
-    writer = InfluxV1Writer(InfluxV1Settings(url=db.url, database=db.database))
+    writer = InfluxV1Client(InfluxV1Settings(url=db.url, database=db.database))
     try:
         report = KpiReport(KpiQueries(writer))
         facts = SiteSettings(opening_hours=site.opening_hours_spec, timezone=site.timezone)
