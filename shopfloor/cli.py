@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from shopfloor import __version__
 
@@ -41,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shopfloor-monitor {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _register_acl(sub)
     for name, (module_name, extra, help_text) in COMPONENTS.items():
         try:
             module = importlib.import_module(module_name)
@@ -53,6 +57,93 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         register(sub, help_text)
     return parser
+
+
+def _register_acl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    acl = sub.add_parser("acl", help="broker identities: mosquitto passwd and acl files from sites.yaml")
+    acl_sub = acl.add_subparsers(dest="acl_command", metavar="COMMAND", required=True)
+    generate = acl_sub.add_parser(
+        "generate",
+        help="write passwd, acl and one credentials file per identity (docs/security.md)",
+        description="Write mosquitto's passwd (hashed as mosquitto_passwd does) and acl files for every identity in "
+        "sites.yaml, and DIR/credentials/<user>.env (mode 0600) with each identity's MQTT_USERNAME and "
+        "MQTT_PASSWORD. Identities that already have a credentials file keep their password unless --rotate. "
+        "Reload a running mosquitto with SIGHUP afterwards.",
+    )
+    generate.add_argument("sites", type=Path, help="sites.yaml: the sites, their edges and plugs")
+    generate.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for passwd, acl, credentials/")
+    generate.add_argument("--rotate", action="store_true", help="new passwords for every identity")
+    generate.add_argument(
+        "--print",
+        dest="print_passwords",
+        action="store_true",
+        help="print the passwords once on stdout instead of writing credentials files",
+    )
+    generate.add_argument(
+        "--group",
+        help="make passwd and acl readable by this group (mode 0640), e.g. 1883 for the eclipse-mosquitto image",
+    )
+    generate.set_defaults(handler=_acl_generate)
+
+
+def _write_private(path: Path, text: str, mode: int = 0o600, group: str | None = None) -> None:
+    """Write through a temporary file created with ``mode``: the secret is never readable by others, not even
+    for a moment, and a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    if group is not None:
+        shutil.chown(temporary, group=int(group) if group.isdigit() else group)
+    os.chmod(temporary, mode)
+    os.replace(temporary, path)
+
+
+def _acl_generate(args: argparse.Namespace) -> int:
+    from pydantic import SecretStr
+
+    from shopfloor import acl
+
+    cluster = acl.load_sites(args.sites)
+    everyone = acl.identities(cluster)
+    out: Path = args.out
+    folder = out / "credentials"
+    existing: dict[str, SecretStr] = {}
+    if folder.is_dir() and not args.rotate:
+        for env_file in folder.glob("*.env"):
+            values = acl.parse_env(env_file.read_text(encoding="utf-8"))
+            if values.get("MQTT_USERNAME") and values.get("MQTT_PASSWORD"):
+                existing[values["MQTT_USERNAME"]] = SecretStr(values["MQTT_PASSWORD"])
+    made = acl.credentials([i.username for i in everyone], existing, rotate=args.rotate)
+    out.mkdir(parents=True, exist_ok=True)
+    mode = 0o600 if args.group is None else 0o640
+    try:
+        _write_private(out / "passwd", acl.render_passwd(made.passwords), mode, args.group)
+        _write_private(out / "acl", acl.render_acl(everyone), mode, args.group)
+    except (LookupError, PermissionError) as exc:
+        raise CliError(
+            f"cannot give group {args.group} the files in {out}: {exc}. Fix: run as root, or chgrp later"
+        ) from None
+    if not args.print_passwords:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for identity in everyone:
+            _write_private(
+                folder / f"{identity.username}.env", acl.render_env(identity, made.passwords[identity.username])
+            )
+    print(f"wrote {out / 'passwd'} and {out / 'acl'}: {len(everyone)} identities, {len(made.new)} new password(s)")
+    for identity in everyone:
+        state = "new" if identity.username in made.new else "kept"
+        if args.print_passwords:
+            print(
+                f"  {identity.username:<28} {made.passwords[identity.username].get_secret_value()}  ({identity.role})"
+            )
+        else:
+            print(f"  {identity.username:<28} {state:<5} {folder / (identity.username + '.env')}  ({identity.role})")
+    if args.print_passwords:
+        print("These passwords are shown once and stored nowhere else: put each in its program's config now.")
+    print("Then reload mosquitto: kill -HUP <pid> (or docker compose kill -s HUP mosquitto).")
+    return 0
 
 
 def _missing_extra(name: str, extra: str, exc: ModuleNotFoundError) -> Handler:
