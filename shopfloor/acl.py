@@ -184,9 +184,7 @@ class ClusterAuth(_Section):
             for edge in entry.edges:
                 claim(edge.user, f"edge {edge.id} of {site}")
                 for plug in edge.plugs:
-                    if plug.user in owners and owners[plug.user] == f"plug {plug.user}":
-                        raise ValueError(f"plug {plug.user} is listed twice: list each plug once")
-                    claim(plug.user, f"plug {plug.user}")
+                    claim(plug.user, f"plug {plug.user} of {site}")
                     for topic in plug.writes():
                         if filters_overlap(topic, contract):
                             raise ValueError(

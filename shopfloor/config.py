@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,14 +85,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
     Through a union of models (e.g. the InfluxDB 1.x/2.x settings) the keys of every member count.
     """
     current: list[type[BaseModel]] = [model]
+    key_of_a_mapping = False
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or key_of_a_mapping:
+            key_of_a_mapping = False  # a list index, or a key of a mapping such as sites: {<site>: ...}
             continue
         following: list[type[BaseModel]] = []
         for candidate in current:
             fields = candidate.model_fields
             if part in fields:
                 following.extend(_inner_models(fields[part].annotation))
+                key_of_a_mapping = key_of_a_mapping or typing.get_origin(fields[part].annotation) is dict
         if not following:
             return []
         current = following
