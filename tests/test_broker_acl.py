@@ -9,6 +9,7 @@ password gets CONNACK 135 too (not 134).
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import subprocess
@@ -111,11 +112,11 @@ class Client:
             self.messages.append((topic, payload))
             self._lock.notify_all()
 
-    def start(self) -> int:
+    def start(self, timeout: float = 10) -> int:
         """Connect; the CONNACK reason code (0 = accepted)."""
         connect(self.client, self.settings, clean_start=True, session_expiry_s=0)
         self.client.loop_start()
-        assert self.connected.wait(10), "no CONNACK"
+        assert self.connected.wait(timeout), "no CONNACK"
         return int(self.connack.value)
 
     def stop(self) -> None:
@@ -151,10 +152,10 @@ def client(block: dict[str, Any], name: str) -> Iterator[Client]:
         made.stop()
 
 
-def connack(block: dict[str, Any]) -> int:
+def connack(block: dict[str, Any], timeout: float = 10) -> int:
     made = Client(block, "refused")
     try:
-        return made.start()
+        return made.start(timeout)
     finally:
         made.stop()
 
@@ -321,3 +322,86 @@ def test_the_identities_work_over_tls_with_the_test_ca(
     assert connack(auth.broker(broker, "gent-repair-pi", "wrong", **tls)) == NOT_AUTHORIZED
     with pytest.raises(MqttError, match="TLS handshake"):
         connack(auth.broker(broker, "gent-repair-pi", tls={"ca_file": str(pki.other_ca_file)}))
+
+
+SHIPPED_CONF = REPO_ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+
+
+def listeners(conf: str) -> list[dict[str, str]]:
+    """Each listener's own settings (per_listener_settings: the lines after it, up to the next listener)."""
+    found: list[dict[str, str]] = []
+    for line in conf.splitlines():
+        words = line.split(maxsplit=1)
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "listener":
+            port, _, bind = words[1].partition(" ")
+            found.append({"port": port, "bind": bind})
+        elif found:
+            found[-1].setdefault(words[0], words[1] if len(words) > 1 else "")
+    return found
+
+
+def assert_hardened(conf: str) -> None:
+    assert "per_listener_settings true" in conf.splitlines()
+    assert listeners(conf), "no listener"
+    for listener in listeners(conf):
+        assert listener["allow_anonymous"] == "false", listener
+        assert listener.get("password_file") and listener.get("acl_file"), listener
+        if "certfile" not in listener:
+            assert listener["bind"] == "127.0.0.1", f"plain MQTT beyond loopback: {listener}"
+
+
+def test_the_shipped_and_the_demo_broker_configs_are_hardened(tmp_path: Path) -> None:
+    assert_hardened(SHIPPED_CONF.read_text())
+    shipped_tls = [listener for listener in listeners(SHIPPED_CONF.read_text()) if "certfile" in listener]
+    assert [listener["port"] for listener in shipped_tls] == ["8883"]
+    demo = Mosquitto(tmp_path, password_file=tmp_path / "passwd", acl_file=tmp_path / "acl")
+    assert_hardened(demo.config_text())
+    with pytest.raises(AssertionError):  # the control: the anonymous broker of the other tests fails the check
+        assert_hardened(Mosquitto(tmp_path / "anonymous").config_text())
+
+
+class ShippedMosquitto(Mosquitto):
+    """deploy/mosquitto/mosquitto.conf as shipped, with this machine's paths and free loopback ports."""
+
+    def __init__(self, data_dir: Path, auth: Path, pki: Pki) -> None:
+        super().__init__(data_dir)
+        self.tls_port = free_port()
+        self.replacements = {
+            "listener 1883 127.0.0.1": f"listener {self.port} 127.0.0.1",
+            "listener 8883\n": f"listener {self.tls_port} 127.0.0.1\n",
+            "/mosquitto/auth/": f"{auth}/",
+            "/mosquitto/certs/ca.pem": str(pki.ca_file),
+            "/mosquitto/certs/broker.pem": str(pki.server_cert),
+            "/mosquitto/certs/broker.key": str(pki.server_key),
+            "/mosquitto/data/": f"{self.data_dir}/",
+        }
+
+    def config_text(self) -> str:
+        text = SHIPPED_CONF.read_text()
+        for shipped, here in self.replacements.items():
+            assert shipped in text, shipped
+            text = text.replace(shipped, here)
+        assert not [line for line in text.splitlines() if "/mosquitto/" in line and not line.startswith("#")]
+        # As root, mosquitto would become the 'mosquitto' user, who cannot read our 0600 files.
+        return text + (f"user {getpass.getuser()}\n" if os.geteuid() == 0 else "")
+
+
+def test_the_shipped_config_runs_on_mosquitto_tls_outside_loopback_only(tmp_path: Path, auth: Auth) -> None:
+    pki = make_pki(tmp_path / "pki")
+    with ShippedMosquitto(tmp_path / "broker", auth.dir, pki) as shipped:
+        tls_port = shipped.tls_port
+        tls = {"port": tls_port, "tls": {"ca_file": str(pki.ca_file)}}
+        # No anonymous access on either listener.
+        assert connack(auth.broker(shipped, None)) == NOT_AUTHORIZED
+        assert connack(auth.broker(shipped, None, **tls)) == NOT_AUTHORIZED
+        with client(auth.broker(shipped, "gent-repair-pi", **tls), "gent") as gent:
+            assert gent.publish(f"shopfloor/v1/{GENT}/main/reading", reading("gent-repair-pi", "main")) < 128
+            assert (
+                gent.publish(f"shopfloor/v1/{BRUSSELS}/main/reading", reading("gent-repair-pi", "main"))
+                == NOT_AUTHORIZED
+            )
+        # The TLS listener speaks only TLS: a plain client gets no CONNACK.
+        with pytest.raises(AssertionError, match="no CONNACK"):
+            connack(auth.broker(shipped, "gent-repair-pi", port=tls_port), timeout=2)
