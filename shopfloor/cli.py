@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,61 +84,29 @@ def _register_acl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     generate.set_defaults(handler=_acl_generate)
 
 
-def _write_private(path: Path, text: str, mode: int = 0o600, group: str | None = None) -> None:
-    """Write through a temporary file created with ``mode``: the secret is never readable by others, not even
-    for a moment, and a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    if group is not None:
-        shutil.chown(temporary, group=int(group) if group.isdigit() else group)
-    os.chmod(temporary, mode)
-    os.replace(temporary, path)
-
-
 def _acl_generate(args: argparse.Namespace) -> int:
-    from pydantic import SecretStr
+    from shopfloor.acl import load_sites
+    from shopfloor.acl_files import write_auth
 
-    from shopfloor import acl
-
-    cluster = acl.load_sites(args.sites)
-    everyone = acl.identities(cluster)
+    cluster = load_sites(args.sites)
     out: Path = args.out
-    folder = out / "credentials"
-    existing: dict[str, SecretStr] = {}
-    if folder.is_dir() and not args.rotate:
-        for env_file in folder.glob("*.env"):
-            values = acl.parse_env(env_file.read_text(encoding="utf-8"))
-            if values.get("MQTT_USERNAME") and values.get("MQTT_PASSWORD"):
-                existing[values["MQTT_USERNAME"]] = SecretStr(values["MQTT_PASSWORD"])
-    made = acl.credentials([i.username for i in everyone], existing, rotate=args.rotate)
-    out.mkdir(parents=True, exist_ok=True)
-    mode = 0o600 if args.group is None else 0o640
     try:
-        _write_private(out / "passwd", acl.render_passwd(made.passwords), mode, args.group)
-        _write_private(out / "acl", acl.render_acl(everyone), mode, args.group)
+        written = write_auth(cluster, out, rotate=args.rotate, store=not args.print_passwords, group=args.group)
     except (LookupError, PermissionError) as exc:
         raise CliError(
             f"cannot give group {args.group} the files in {out}: {exc}. Fix: run as root, or chgrp later"
         ) from None
-    if not args.print_passwords:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        for identity in everyone:
-            _write_private(
-                folder / f"{identity.username}.env", acl.render_env(identity, made.passwords[identity.username])
-            )
-    print(f"wrote {out / 'passwd'} and {out / 'acl'}: {len(everyone)} identities, {len(made.new)} new password(s)")
-    for identity in everyone:
-        state = "new" if identity.username in made.new else "kept"
-        if args.print_passwords:
-            print(
-                f"  {identity.username:<28} {made.passwords[identity.username].get_secret_value()}  ({identity.role})"
-            )
+    made = written.credentials
+    count = len(written.identities)
+    print(f"wrote {out / 'passwd'} and {out / 'acl'}: {count} identities, {len(made.new)} new password(s)")
+    for identity in written.identities:
+        user = identity.username
+        if written.folder is None:
+            print(f"  {user:<28} {made.passwords[user].get_secret_value()}  ({identity.role})")
         else:
-            print(f"  {identity.username:<28} {state:<5} {folder / (identity.username + '.env')}  ({identity.role})")
-    if args.print_passwords:
+            state = "new" if user in made.new else "kept"
+            print(f"  {user:<28} {state:<5} {written.folder / (user + '.env')}  ({identity.role})")
+    if written.folder is None:
         print("These passwords are shown once and stored nowhere else: put each in its program's config now.")
     print("Then reload mosquitto: kill -HUP <pid> (or docker compose kill -s HUP mosquitto).")
     return 0

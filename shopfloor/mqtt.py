@@ -92,6 +92,16 @@ class BrokerSettings(BaseModel):
     reconnect_min_s: float = Field(default=1.0, gt=0, le=60)
     reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
 
+    @field_validator("host")
+    @classmethod
+    def _a_host_not_a_url(cls, host: str) -> str:
+        if "@" in host or "://" in host or "/" in host:
+            raise ValueError(
+                "must be a host name or IP address, not a URL: write host: <name or IP> and port: <port>, "
+                "and put a user name and password in broker.username and broker.password (as ${VAR})"
+            )
+        return host
+
 
 def new_client(
     settings: BrokerSettings,
