@@ -202,7 +202,7 @@ def validation_problems(path: Path | str, exc: ValidationError, model: type[Base
         msg = redact_credentials(str(error["msg"]).removeprefix("Value error, "))
         given = error.get("input")
         hint = _hint(error, model)
-        if is_secret_field(model, loc):
+        if error["type"] != "missing" and is_secret_field(model, loc):
             # Not even a number: an unquoted password of digits is still the password.
             msg = f"{msg} (its value is a secret, not shown)"
             if error["type"] == "string_type":

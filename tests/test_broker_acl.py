@@ -405,3 +405,55 @@ def test_the_shipped_config_runs_on_mosquitto_tls_outside_loopback_only(tmp_path
         # The TLS listener speaks only TLS: a plain client gets no CONNACK.
         with pytest.raises(AssertionError, match="no CONNACK"):
             connack(auth.broker(shipped, "gent-repair-pi", port=tls_port), timeout=2)
+
+
+def dynsec_block() -> str:
+    """The mosquitto_ctrl commands of docs/security.md, "the dynamic-security plugin"."""
+    docs = (REPO_ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## A fleet that changes often") :]
+    return section[section.index("```sh\n") + 6 : section.index("```", section.index("```sh\n") + 6)]
+
+
+def test_the_documented_dynamic_security_setup_confines_sites_too(
+    tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto]
+) -> None:
+    import glob
+    import json
+
+    (plugin,) = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") or ["mosquitto_dynamic_security.so missing"]
+    rules = tmp_path / "dynamic-security.json"
+    init = ["mosquitto_ctrl", "dynsec", "init", str(rules), "admin", "admin-Pw-1"]
+    subprocess.run(init, check=True, capture_output=True)
+    assert json.loads(rules.read_text())["clients"][0]["username"] == "admin"
+    broker = mosquitto_factory(extra_config=f"plugin {plugin}\nplugin_opt_config_file {rules}\n")
+    passwords = {"ADMIN_PASSWORD": "admin-Pw-1", "COLLECTOR_PASSWORD": "coll-Pw-2", "GENT_PASSWORD": "gent-Pw-3"}
+    script = dynsec_block().replace("-p 1883 ", f"-p {broker.port} ")
+    done = subprocess.run(["bash", "-euc", script], env={**os.environ, **passwords}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    def as_user(user: str | None, password: str | None) -> dict[str, Any]:
+        block: dict[str, Any] = {"host": broker.host, "port": broker.port}
+        return block | ({"username": user, "password": password} if user else {})
+
+    assert connack(as_user("gent-repair-pi", "wrong")) == NOT_AUTHORIZED
+    with (
+        client(as_user("collector", "coll-Pw-2"), "collector") as collector,
+        client(as_user("collector", "coll-Pw-2"), "collector-shared") as shared,
+        client(as_user("gent-repair-pi", "gent-Pw-3"), "gent") as gent,
+        client(as_user(None, None), "anonymous") as anonymous,
+    ):
+        collector.subscribe("shopfloor/v1/+/+/+")
+        shared.subscribe("$share/collectors/shopfloor/v1/+/+/+")
+        assert gent.publish(f"shopfloor/v1/{GENT}/main/reading", reading("gent-repair-pi", "main")) < 128
+        assert gent.publish(f"shopfloor/v1/{GENT}/gent-repair-pi/status", b"{}") < 128
+        assert (
+            gent.publish(f"shopfloor/v1/{BRUSSELS}/main/reading", reading("gent-repair-pi", "main")) == NOT_AUTHORIZED
+        )
+        assert gent.publish(f"shopfloor/v1/{GENT}/other-pi/status", b"{}") == NOT_AUTHORIZED
+        assert collector.publish(f"shopfloor/v1/{GENT}/main/reading", b"{}") == NOT_AUTHORIZED
+        assert anonymous.publish(f"shopfloor/v1/{GENT}/main/reading", b"{}") == NOT_AUTHORIZED
+        for reader in (collector, shared):
+            assert sorted(topic for topic, _ in reader.wait_for(2)) == [
+                f"shopfloor/v1/{GENT}/gent-repair-pi/status",
+                f"shopfloor/v1/{GENT}/main/reading",
+            ]
