@@ -240,7 +240,12 @@ def _expand_env(node: Any, path: Path, loc: tuple[int | str, ...], env: Mapping[
     return node
 
 
-def _apply_overrides(data: dict[str, Any], prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _apply_overrides(
+    data: dict[str, Any], prefix: str, env: Mapping[str, str], model: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """``PREFIX__A__B=value`` sets ``a.b``. The value is read as YAML (``5`` is a number), except for a secret,
+    which is taken as it is: a password of digits stays a string, and one that is not valid YAML is not echoed
+    in a parser error."""
     marker = f"{prefix}__"
     for key, value in env.items():
         if not key.startswith(marker):
@@ -253,8 +258,15 @@ def _apply_overrides(data: dict[str, Any], prefix: str, env: Mapping[str, str]) 
                 child = {}
                 node[part] = child
             node = child
-        if parts:
-            node[parts[-1]] = yaml.safe_load(value) if value else value
+        if not parts:
+            continue
+        if not value or (model is not None and is_secret_field(model, tuple(parts))):
+            node[parts[-1]] = value
+            continue
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            node[parts[-1]] = value  # not YAML: the text itself, which the model then checks
     return data
 
 
@@ -345,7 +357,7 @@ def load_config(
     raw = read_yaml(path)
     data = _expand_env(raw, path, (), environ)
     if env_prefix:
-        data = _apply_overrides(data, env_prefix, environ)
+        data = _apply_overrides(data, env_prefix, environ, model)
     try:
         settings = model.model_validate(data, context={"config_dir": path.parent})
     except ValidationError as exc:

@@ -297,3 +297,12 @@ def test_the_running_programs_log_no_secret(
         assert text.strip(), f"{name} logged nothing: the test would prove nothing"
         for secret in secrets:
             assert secret not in text, f"{name} logged a secret"
+
+
+@pytest.mark.parametrize("value", ["31415926", "{not yaml", "a: b"])
+def test_a_secret_from_an_environment_override_is_taken_as_written(tmp_path: Path, value: str) -> None:
+    from edge.settings import load_settings
+
+    path = write(tmp_path / "edge.yaml", base("edge"))
+    settings, _ = load_settings(path, env={"SHOPFLOOR_EDGE__BROKER__PASSWORD": value})
+    assert settings.broker.password is not None and settings.broker.password.get_secret_value() == value
