@@ -42,12 +42,15 @@ def write_private(path: Path, text: str, mode: int = 0o600, group: str | None = 
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.unlink(missing_ok=True)
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    if group is not None:
-        shutil.chown(temporary, group=int(group) if group.isdigit() else group)
-    os.chmod(temporary, mode)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        if group is not None:
+            shutil.chown(temporary, group=int(group) if group.isdigit() else group)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def existing_passwords(folder: Path) -> dict[str, SecretStr]:

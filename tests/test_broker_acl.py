@@ -402,6 +402,12 @@ def test_the_shipped_config_runs_on_mosquitto_tls_outside_loopback_only(tmp_path
                 gent.publish(f"shopfloor/v1/{BRUSSELS}/main/reading", reading("gent-repair-pi", "main"))
                 == NOT_AUTHORIZED
             )
+        # The compose health check (docker-compose.yml), with the monitor's identity; refused without it.
+        health = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(shipped.port), "-t", "$SYS/broker/uptime"]
+        health += ["-C", "1", "-W", "5"]
+        monitor = subprocess.run([*health, "-u", "monitor", "-P", auth.password("monitor")], capture_output=True)
+        assert monitor.returncode == 0 and monitor.stdout.endswith(b"seconds\n"), monitor
+        assert subprocess.run(health, capture_output=True).returncode != 0
         # The TLS listener speaks only TLS: a plain client gets no CONNACK.
         with pytest.raises(AssertionError, match="no CONNACK"):
             connack(auth.broker(shipped, "gent-repair-pi", port=tls_port), timeout=2)

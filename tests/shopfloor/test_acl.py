@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 import subprocess
@@ -188,3 +189,18 @@ def test_a_wrong_sites_file_names_the_key_and_the_fix(tmp_path: Path) -> None:
     assert "sites.yaml: sites.gent-repair.edge: " in result.stderr
     assert "did you mean 'edges'?" in result.stderr
     assert not (tmp_path / "auth").exists()
+
+
+def test_generate_group_lets_the_brokers_group_read_passwd_and_acl(tmp_path: Path) -> None:
+    sites = tmp_path / "sites.yaml"
+    sites.write_text(yaml.safe_dump({"sites": {"gent-repair": {"edges": ["gent-repair-pi"]}}}))
+    out = tmp_path / "auth"
+    group = str(os.getgid())
+    assert generate(sites, out, "--group", group).returncode == 0
+    for name in ("passwd", "acl"):
+        info = (out / name).stat()
+        assert (stat.S_IMODE(info.st_mode), info.st_gid) == (0o640, int(group))
+    assert stat.S_IMODE((out / "credentials" / "collector.env").stat().st_mode) == 0o600  # the secrets stay private
+    unknown = generate(sites, tmp_path / "other", "--group", "no-such-group-13")
+    assert unknown.returncode == 2 and "cannot give group no-such-group-13" in unknown.stderr
+    assert list((tmp_path / "other").iterdir()) == []  # no half-written file left behind
