@@ -35,6 +35,17 @@ CLOSED_BEFORE_CONNACK = (
 )
 
 
+def connection_refused(reason: object) -> str:
+    """Why the broker answered a CONNECT with a refusal, and the fix."""
+    text = str(reason)
+    if text in ("Not authorized", "Bad user name or password"):
+        return (
+            f"the broker refused the connection ({text}). Fix: broker.username and broker.password must be an "
+            "identity of the broker's passwd file (`shopfloor acl generate` makes both, docs/security.md)"
+        )
+    return f"the broker refused the connection ({text})"
+
+
 class TlsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

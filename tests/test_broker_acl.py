@@ -258,12 +258,23 @@ def test_an_edge_cannot_write_for_another_site_and_nothing_of_it_reaches_influxd
     assert sites_stored(influx_db) == {GENT: 1}, "a refused message reached InfluxDB"
 
 
-def test_a_wrong_password_an_unknown_user_and_no_credentials_are_refused(auth: Auth, broker: Mosquitto) -> None:
+def test_a_wrong_password_an_unknown_user_and_no_credentials_are_refused(
+    tmp_path: Path, auth: Auth, broker: Mosquitto
+) -> None:
     assert connack(auth.broker(broker, "gent-repair-pi", "not-the-password")) == NOT_AUTHORIZED
     assert connack(auth.broker(broker, "intruder", "whatever")) == NOT_AUTHORIZED
     assert connack(auth.broker(broker, None)) == NOT_AUTHORIZED
     # Control: the right password is accepted, so the refusals above are about the credentials.
     assert connack(auth.broker(broker, "gent-repair-pi")) == 0
+    # The edge agent with a wrong password says what to fix, and keeps what it has.
+    wrong = auth.broker(broker, "gent-repair-pi", "not-the-password")
+    edge_yaml = write_config(tmp_path, broker.port, [], site=GENT, edge_id="gent-repair-pi", broker=wrong)
+    edge_log = tmp_path / "edge.log"
+    with running(shopfloor("edge", "run", edge_yaml), edge_log):
+        wait_until(lambda: "keeping readings in the outbox" in edge_log.read_text(), 30, "the edge's refusal")
+    logged = edge_log.read_text()
+    assert "the broker refused the connection (Not authorized). Fix: broker.username and broker.password" in logged
+    assert "not-the-password" not in logged
 
 
 def test_the_collector_reads_every_site_also_through_its_shared_subscription(auth: Auth, broker: Mosquitto) -> None:
