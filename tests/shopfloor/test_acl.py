@@ -204,3 +204,17 @@ def test_generate_group_lets_the_brokers_group_read_passwd_and_acl(tmp_path: Pat
     unknown = generate(sites, tmp_path / "other", "--group", "no-such-group-13")
     assert unknown.returncode == 2 and "cannot give group no-such-group-13" in unknown.stderr
     assert list((tmp_path / "other").iterdir()) == []  # no half-written file left behind
+
+
+def test_the_sites_yaml_of_the_docs_is_valid(tmp_path: Path) -> None:
+    docs = (REPO_ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    start = docs.index("```yaml\n# sites.yaml") + len("```yaml\n")
+    path = tmp_path / "sites.yaml"
+    path.write_text(docs[start : docs.index("```", start)])
+    from shopfloor.acl import load_sites
+
+    made = {i.username: i for i in identities(load_sites(path))}
+    assert set(made) >= {"collector", "monitor", "simulator", "gent-repair-pi", "brussels-textile-pi", "esp-bench-3"}
+    assert "$share/collectors/shopfloor/v1/#" in made["collector"].reads
+    assert made["esp-bench-3"].writes == ("esphome/bench-3/power",)
+    assert "esphome/bench-3/power" in made["gent-repair-pi"].reads
