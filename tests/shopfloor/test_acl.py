@@ -64,7 +64,8 @@ def test_an_edge_writes_only_its_own_site_and_reads_only_its_plugs() -> None:
     assert "shopfloor/v1/gent-repair/gent-pi/status" in edge.writes
     assert "shopfloor/v1/gent-repair/+/status" not in edge.writes  # not another edge's status
     assert edge.reads == ("tele/tasmota_1A2B3C/SENSOR", "shellyplus-1/status/switch:0")
-    assert made["collector"].reads == ("shopfloor/v1/#",)
+    assert (made["collector"].writes, made["collector"].reads) == ((), ("shopfloor/v1/#",))
+    assert (made["monitor"].writes, made["monitor"].reads) == ((), ("$SYS/#",))
     assert made["tasmota_1A2B3C"].writes == ("tele/tasmota_1A2B3C/#", "stat/tasmota_1A2B3C/#")
 
 
