@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from shopfloor.config import load_config, relative_to_config
+from shopfloor.config import load_config, relative_to_config, url_without_credentials
 from shopfloor.contract.topics import ID_PATTERN
 from shopfloor.kpi.opening_hours import OpeningHours, TimeZoneName, parse_hours
 from shopfloor.kpi.sessions import DEFAULT_TIMEZONE
@@ -72,6 +72,11 @@ class _InfluxCommon(_Section):
         description="/readyz says not ready when points waited this long in the spool without a successful write",
     )
     raw_retention: str = Field(default="400d", pattern=r"^(INF|\d+[hdw])$", description="autogen duration, or INF")
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str) -> str:
+        return url_without_credentials(url, "influx.username and influx.password (1.x) or influx.token (2.x)")
 
     @field_validator("gzip", mode="before")
     @classmethod

@@ -30,7 +30,7 @@ from edge.settings import EdgeSettings
 from shopfloor import __version__
 from shopfloor.backoff import backoff_s
 from shopfloor.contract import EdgeState, EdgeStatus, Kind, Quality, build_topic, encode, encode_batch
-from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, MqttError, connect, new_client
+from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, MqttError, connect, connection_refused, new_client
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Publisher:
         client.will_set(self._status_topic, self._status(EdgeState.OFFLINE), qos=1, retain=True)
 
         def on_connect(c: paho.Client, u: object, flags: object, reason: ReasonCode, p: object) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, "up" if not reason.is_failure else f"refused: {reason}")
+            loop.call_soon_threadsafe(events.put_nowait, "up" if not reason.is_failure else connection_refused(reason))
 
         def on_disconnect(c: paho.Client, u: object, flags: object, reason: object, p: object) -> None:
             loop.call_soon_threadsafe(events.put_nowait, "down")

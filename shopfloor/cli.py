@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from shopfloor import __version__
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shopfloor-monitor {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _register_acl(sub)
     for name, (module_name, extra, help_text) in COMPONENTS.items():
         try:
             module = importlib.import_module(module_name)
@@ -53,6 +55,61 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         register(sub, help_text)
     return parser
+
+
+def _register_acl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    acl = sub.add_parser("acl", help="broker identities: mosquitto passwd and acl files from sites.yaml")
+    acl_sub = acl.add_subparsers(dest="acl_command", metavar="COMMAND", required=True)
+    generate = acl_sub.add_parser(
+        "generate",
+        help="write passwd, acl and one credentials file per identity (docs/security.md)",
+        description="Write mosquitto's passwd (hashed as mosquitto_passwd does) and acl files for every identity in "
+        "sites.yaml, and DIR/credentials/<user>.env (mode 0600) with each identity's MQTT_USERNAME and "
+        "MQTT_PASSWORD. Identities that already have a credentials file keep their password unless --rotate. "
+        "Reload a running mosquitto with SIGHUP afterwards.",
+    )
+    generate.add_argument("sites", type=Path, help="sites.yaml: the sites, their edges and plugs")
+    generate.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for passwd, acl, credentials/")
+    generate.add_argument("--rotate", action="store_true", help="new passwords for every identity")
+    generate.add_argument(
+        "--print",
+        dest="print_passwords",
+        action="store_true",
+        help="print the passwords once on stdout instead of writing credentials files",
+    )
+    generate.add_argument(
+        "--group",
+        help="make passwd and acl readable by this group (mode 0640), e.g. 1883 for the eclipse-mosquitto image",
+    )
+    generate.set_defaults(handler=_acl_generate)
+
+
+def _acl_generate(args: argparse.Namespace) -> int:
+    from shopfloor.acl import load_sites
+    from shopfloor.acl_files import write_auth
+
+    cluster = load_sites(args.sites)
+    out: Path = args.out
+    try:
+        written = write_auth(cluster, out, rotate=args.rotate, store=not args.print_passwords, group=args.group)
+    except (LookupError, PermissionError) as exc:
+        raise CliError(
+            f"cannot give group {args.group} the files in {out}: {exc}. Fix: run as root, or chgrp later"
+        ) from None
+    made = written.credentials
+    count = len(written.identities)
+    print(f"wrote {out / 'passwd'} and {out / 'acl'}: {count} identities, {len(made.new)} new password(s)")
+    for identity in written.identities:
+        user = identity.username
+        if written.folder is None:
+            print(f"  {user:<28} {made.passwords[user].get_secret_value()}  ({identity.role})")
+        else:
+            state = "new" if user in made.new else "kept"
+            print(f"  {user:<28} {state:<5} {written.folder / (user + '.env')}  ({identity.role})")
+    if written.folder is None:
+        print("These passwords are shown once and stored nowhere else: put each in its program's config now.")
+    print("Then reload mosquitto: kill -HUP <pid> (or docker compose kill -s HUP mosquitto).")
+    return 0
 
 
 def _missing_extra(name: str, extra: str, exc: ModuleNotFoundError) -> Handler:

@@ -9,23 +9,57 @@ the file:
 Every error names the file, the key path and how to fix it::
 
     edge.yaml: buses[0].devices[1].unit_id: must be <= 247 (got 300). Fix: Modbus unit ids are 1..247.
+
+An error never shows the value of a secret (a ``SecretStr`` field), nor the credentials of a URL. A file that holds
+a secret itself (not as ``${VAR}``) and that every user of the machine can read gets a warning in the log.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
-from collections.abc import Mapping
+import stat
+import typing
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError, ValidationInfo
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError, ValidationInfo
+
+log = logging.getLogger(__name__)
 
 Model = TypeVar("Model", bound=BaseModel)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+_BARE_CREDENTIALS = re.compile(r"[^\s/?#@'\"]+:[^\s/?#@'\"]*@")  # user:pw@host, without a scheme
+
+
+def redact_credentials(text: str) -> str:
+    """``http://writer:pw@host`` -> ``http://***@host``, ``writer:pw@host`` -> ``***@host``: for anything that
+    may echo a URL or an address."""
+    return _BARE_CREDENTIALS.sub("***@", _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", text))
+
+
+def url_without_credentials(url: str, key: str) -> str:
+    """For a field validator of a URL: refuse one that carries a user name or password."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.username is not None or parts.password is not None:
+        host = parts.hostname or "host"
+        bare = parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
+        raise ValueError(
+            f"the URL carries a user name or password, which would end up in logs and answers: write url: {bare} "
+            f"and put the credentials in {key}, ideally as ${{VAR}}"
+        )
+    return url
 
 
 def relative_to_config(path: Path, info: ValidationInfo) -> Path:
@@ -84,14 +118,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
     Through a union of models (e.g. the InfluxDB 1.x/2.x settings) the keys of every member count.
     """
     current: list[type[BaseModel]] = [model]
+    key_of_a_mapping = False
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or key_of_a_mapping:
+            key_of_a_mapping = False  # a list index, or a key of a mapping such as sites: {<site>: ...}
             continue
         following: list[type[BaseModel]] = []
         for candidate in current:
             fields = candidate.model_fields
             if part in fields:
                 following.extend(_inner_models(fields[part].annotation))
+                key_of_a_mapping = key_of_a_mapping or typing.get_origin(fields[part].annotation) is dict
         if not following:
             return []
         current = following
@@ -99,6 +136,31 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
     for candidate in current:
         keys.extend(f.alias or name for name, f in candidate.model_fields.items() if (f.alias or name) not in keys)
     return keys
+
+
+def _annotations_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[Any]:
+    """The annotations of the field(s) at ``loc`` (through lists, mappings and unions of models)."""
+    current: list[type[BaseModel]] = [model]
+    annotations: list[Any] = []
+    key_of_a_mapping = False
+    for part in loc:
+        if isinstance(part, int) or key_of_a_mapping:
+            key_of_a_mapping = False
+            continue
+        annotations = [c.model_fields[str(part)].annotation for c in current if str(part) in c.model_fields]
+        key_of_a_mapping = any(typing.get_origin(a) is dict for a in annotations)
+        current = [m for a in annotations for m in _inner_models(a)]
+    return annotations
+
+
+def _mentions_secret(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    return any(_mentions_secret(arg) for arg in typing.get_args(annotation))
+
+
+def is_secret_field(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
+    return any(_mentions_secret(a) for a in _annotations_at(model, loc))
 
 
 def _inner_models(annotation: Any) -> list[type[BaseModel]]:
@@ -137,13 +199,18 @@ def validation_problems(path: Path | str, exc: ValidationError, model: type[Base
     problems = []
     for error in exc.errors(include_url=False):
         loc = _without_union_tags(model, tuple(error["loc"]))
-        msg = str(error["msg"]).removeprefix("Value error, ")
+        msg = redact_credentials(str(error["msg"]).removeprefix("Value error, "))
         given = error.get("input")
-        if error["type"] not in ("missing", "extra_forbidden", "model_type") and not isinstance(given, dict | list):
-            shown = repr(given)
+        hint = _hint(error, model)
+        if error["type"] != "missing" and is_secret_field(model, loc):
+            # Not even a number: an unquoted password of digits is still the password.
+            msg = f"{msg} (its value is a secret, not shown)"
+            if error["type"] == "string_type":
+                hint = 'write it as a string: quote it ("..."), or better, take it from the environment with ${VAR}.'
+        elif error["type"] not in ("missing", "extra_forbidden", "model_type") and not isinstance(given, dict | list):
+            shown = redact_credentials(repr(given))
             if len(shown) <= 60:
                 msg = f"{msg} (got {shown})"
-        hint = _hint(error, model)
         problems.append(f"{name}: {format_location(loc)}: {msg}." + (f" Fix: {hint}" if hint else ""))
     return problems
 
@@ -173,7 +240,12 @@ def _expand_env(node: Any, path: Path, loc: tuple[int | str, ...], env: Mapping[
     return node
 
 
-def _apply_overrides(data: dict[str, Any], prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _apply_overrides(
+    data: dict[str, Any], prefix: str, env: Mapping[str, str], model: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """``PREFIX__A__B=value`` sets ``a.b``. The value is read as YAML (``5`` is a number), except for a secret,
+    which is taken as it is: a password of digits stays a string, and one that is not valid YAML is not echoed
+    in a parser error."""
     marker = f"{prefix}__"
     for key, value in env.items():
         if not key.startswith(marker):
@@ -186,8 +258,15 @@ def _apply_overrides(data: dict[str, Any], prefix: str, env: Mapping[str, str]) 
                 child = {}
                 node[part] = child
             node = child
-        if parts:
-            node[parts[-1]] = yaml.safe_load(value) if value else value
+        if not parts:
+            continue
+        if not value or (model is not None and is_secret_field(model, tuple(parts))):
+            node[parts[-1]] = value
+            continue
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            node[parts[-1]] = value  # not YAML: the text itself, which the model then checks
     return data
 
 
@@ -230,6 +309,53 @@ def read_yaml(path: Path | str) -> dict[str, Any]:
     return data
 
 
+def _secrets_set(node: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[int | str, ...]]:
+    """Where a validated config holds a secret."""
+    if isinstance(node, SecretStr | SecretBytes):
+        if node.get_secret_value():
+            yield loc
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _secrets_set(getattr(node, name), (*loc, name))
+    elif isinstance(node, list | tuple):
+        for i, item in enumerate(node):
+            yield from _secrets_set(item, (*loc, i))
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            yield from _secrets_set(item, (*loc, str(key)))
+
+
+def _written_in_file(raw: Any, loc: tuple[int | str, ...]) -> bool:
+    """Whether the file itself holds the value at ``loc`` (not a ``${VAR}`` reference, not an override)."""
+    for part in loc:
+        in_mapping = isinstance(raw, dict) and part in raw
+        in_list = isinstance(raw, list) and isinstance(part, int) and part < len(raw)
+        if not (in_mapping or in_list):
+            return False
+        raw = raw[part]
+    return not (isinstance(raw, str) and not _ENV_REF.sub("", raw).strip())
+
+
+def warn_if_secrets_readable(path: Path, raw: Mapping[str, Any], settings: BaseModel) -> list[str]:
+    """Log (and return) a warning when ``path`` holds a secret and every user can read it."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return []
+    if not mode & stat.S_IROTH:
+        return []
+    written = [format_location(loc) for loc in _secrets_set(settings) if _written_in_file(raw, loc)]
+    if not written:
+        return []
+    warning = (
+        f"{path}: holds a secret ({', '.join(written)}) and every user of this machine can read it (mode "
+        f"{mode:04o}). Fix: chmod 600 {path} (or 640 with the service's group), or take the secret from the "
+        "environment with ${VAR}."
+    )
+    log.warning("%s", warning)
+    return [warning]
+
+
 def load_config(
     path: Path | str,
     model: type[Model],
@@ -239,10 +365,13 @@ def load_config(
     """Read, expand ``${VAR}``, apply ``PREFIX__KEY`` overrides, validate. Raises ConfigError."""
     path = Path(path)
     environ = os.environ if env is None else env
-    data = _expand_env(read_yaml(path), path, (), environ)
+    raw = read_yaml(path)
+    data = _expand_env(raw, path, (), environ)
     if env_prefix:
-        data = _apply_overrides(data, env_prefix, environ)
+        data = _apply_overrides(data, env_prefix, environ, model)
     try:
-        return model.model_validate(data, context={"config_dir": path.parent})
+        settings = model.model_validate(data, context={"config_dir": path.parent})
     except ValidationError as exc:
         raise ConfigError(path, validation_problems(path, exc, model)) from None
+    warn_if_secrets_readable(path, raw, settings)
+    return settings

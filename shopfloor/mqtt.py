@@ -38,6 +38,17 @@ CLOSED_BEFORE_CONNACK = (
 )
 
 
+def connection_refused(reason: object) -> str:
+    """Why the broker answered a CONNECT with a refusal, and the fix."""
+    text = str(reason)
+    if text in ("Not authorized", "Bad user name or password"):
+        return (
+            f"the broker refused the connection ({text}). Fix: broker.username and broker.password must be an "
+            "identity of the broker's passwd file (`shopfloor acl generate` makes both, docs/security.md)"
+        )
+    return f"the broker refused the connection ({text})"
+
+
 class TlsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,6 +105,16 @@ class BrokerSettings(BaseModel):
     prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
     reconnect_min_s: float = Field(default=1.0, gt=0, le=60)
     reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @field_validator("host")
+    @classmethod
+    def _a_host_not_a_url(cls, host: str) -> str:
+        if "@" in host or "://" in host or "/" in host:
+            raise ValueError(
+                "must be a host name or IP address, not a URL: write host: <name or IP> and port: <port>, "
+                "and put a user name and password in broker.username and broker.password (as ${VAR})"
+            )
+        return host
 
 
 def new_client(

@@ -144,6 +144,10 @@ class Mosquitto(_ChildService):
 
     mosquitto's defaults would silently drop messages for a disconnected persistent
     session after 1000 (``max_queued_messages``); we raise that, see docs/architecture.md.
+
+    Given a ``password_file`` (and an ``acl_file``, from ``shopfloor acl generate``), the listener is set up like
+    deploy/mosquitto/mosquitto.conf: no anonymous access, settings per listener. Without, it is the anonymous
+    broker of most tests.
     """
 
     name = "mosquitto"
@@ -155,8 +159,12 @@ class Mosquitto(_ChildService):
         port: int | None = None,
         extra_config: str = "",
         max_queued_messages: int = 1_000_000,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
     ) -> None:
         super().__init__(data_dir, host, port)
+        self.password_file = password_file
+        self.acl_file = acl_file
         self.extra_config = extra_config
         self.max_queued_messages = max_queued_messages
         self.config_path = self.data_dir / "mosquitto.conf"
@@ -165,10 +173,15 @@ class Mosquitto(_ChildService):
         # Started as root, mosquitto switches to the 'mosquitto' user, which cannot write its
         # persistence file into our data dir: sessions would silently not survive a restart.
         run_as = f"user {getpass.getuser()}\n" if os.geteuid() == 0 else ""
+        if self.password_file is None:
+            listener = f"listener {self.port} {self.host}\nallow_anonymous true\n"
+        else:
+            listener = f"per_listener_settings true\nlistener {self.port} {self.host}\n" + listener_auth(
+                self.password_file, self.acl_file
+            )
         return (
-            f"listener {self.port} {self.host}\n"
+            f"{listener}"
             f"{run_as}"
-            "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.data_dir}/\n"
             "autosave_interval 5\n"
@@ -185,6 +198,12 @@ class Mosquitto(_ChildService):
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
+
+
+def listener_auth(password_file: Path, acl_file: Path | None) -> str:
+    """The lines that close the listener above them to everyone without a password (per_listener_settings)."""
+    lines = f"allow_anonymous false\npassword_file {password_file}\n"
+    return lines + (f"acl_file {acl_file}\n" if acl_file is not None else "")
 
 
 class Influxd(_ChildService):

@@ -16,7 +16,7 @@ from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from shopfloor.contract import subscription
-from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, connect_in_background, new_client
+from shopfloor.mqtt import CLOSED_BEFORE_CONNACK, connect_in_background, connection_refused, new_client
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class MqttIn:
         self.metrics = metrics
         self.connected = threading.Event()
         self._accepted = False  # a CONNACK came on this connection
+        self._refused = False  # and it refused us
         self._stop = threading.Event()
         self._ingest: Ingest | None = None
         self._timer: threading.Thread | None = None
@@ -85,8 +86,14 @@ class MqttIn:
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._accepted = not reason.is_failure
+        self._refused = reason.is_failure
         if reason.is_failure:
-            log.error("MQTT broker refused the connection: %s", reason)
+            log.error(
+                "MQTT broker %s:%s: %s",
+                self.settings.broker.host,
+                self.settings.broker.port,
+                connection_refused(reason),
+            )
             return
         topic = subscription_filter(self.settings)
         client.subscribe(topic, qos=1)
@@ -116,7 +123,8 @@ class MqttIn:
         self.connected.clear()
         self.metrics.broker_connected.set(0)
         accepted, self._accepted = self._accepted, False
-        if self._stop.is_set():
+        refused, self._refused = self._refused, False
+        if self._stop.is_set() or refused:  # a refusal was logged with its own fix; no TLS hint after it
             return
         if accepted:
             log.warning("MQTT connection lost (%s); paho reconnects with back-off", reason)
