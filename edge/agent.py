@@ -12,6 +12,7 @@ from collections.abc import Callable
 from edge.modbus import ModbusLink
 from edge.mqtt_sources import MqttSources
 from edge.outbox import Outbox
+from edge.peak_guard.shell import GuardShell
 from edge.profiles import ProfileLibrary
 from edge.publisher import Publisher
 from edge.scheduler import Poll, Scheduler
@@ -54,6 +55,11 @@ class Agent:
         self.sources = MqttSources(settings, self.outbox, self._store, self.book)
         self.publisher = Publisher(settings, self.outbox, self._qualities)
         self.station_ios: list[StationIo] = []
+        self.guard: GuardShell | None = None
+        if settings.peak_guard is not None:
+            self.guard = GuardShell(
+                settings.peak_guard, settings.edge_id, settings.source_broker, self.scheduler.link, self._store_guard
+            )
         self.stop = asyncio.Event()
 
     def _qualities(self) -> dict[str, Quality]:
@@ -63,6 +69,12 @@ class Agent:
     def _store(self, poll: Poll, state: tuple[str, str] | None = None) -> None:
         edge_id = self.settings.edge_id
         self.outbox.append(poll.ts_ms, lambda seq: reading_payload(edge_id, poll, seq), state)
+        self.publisher.wake()
+        if self.guard is not None:
+            self.guard.observe(poll)
+
+    def _store_guard(self, ts_ms: int, render: Callable[[int], str]) -> None:
+        self.outbox.append(ts_ms, render)
         self.publisher.wake()
 
     def _store_events(self, events: list[StationEvent], state: tuple[str, str]) -> None:
@@ -118,6 +130,8 @@ class Agent:
                 for io in self.station_ios:
                     group.create_task(io.run(self.stop))
                 group.create_task(self.publisher.run(self.stop))
+                if self.guard is not None:
+                    group.create_task(self.guard.run(self.stop))
                 group.create_task(self._housekeeping())
         finally:
             self.scheduler.close()

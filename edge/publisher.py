@@ -38,8 +38,9 @@ def backoff_delay(attempt: int, minimum: float, maximum: float, rand: Callable[[
 
 
 def is_event(payload: str) -> bool:
-    # Events are encoded by the agent, and a StationEvent's first key is always event_id.
-    return payload.startswith('{"event_id"')
+    # Events are encoded by the agent: a StationEvent's first key is always event_id, and a
+    # peak guard's GuardDecision's is decision_id. Both go alone, to their own topic.
+    return payload.startswith(('{"event_id"', '{"decision_id"'))
 
 
 def batchable(rows: list[Row]) -> list[Row]:
@@ -91,7 +92,12 @@ class Publisher:
     def _single_topic(self, payload: str) -> str:
         """A reading goes to its device's ``reading`` topic, a station event to its station's ``event``."""
         body = json.loads(payload)
-        source, kind = (body["station"], Kind.EVENT) if is_event(payload) else (body["device"], Kind.READING)
+        if payload.startswith('{"decision_id"'):
+            source, kind = body["edge"], Kind.GUARD
+        elif is_event(payload):
+            source, kind = body["station"], Kind.EVENT
+        else:
+            source, kind = body["device"], Kind.READING
         topic = self._reading_topics.get(f"{kind}/{source}")
         if topic is None:
             topic = build_topic(self.settings.site, str(source), kind, self.settings.broker.prefix)
