@@ -100,10 +100,6 @@ class LoadSettings(_Section):
         return [parse_window(w) for w in self.never_between]
 
 
-class OverridePath(_Section):
-    pass
-
-
 class PeakGuardSettings(_Section):
     meter: DeviceId = Field(description="the main meter: a device of buses[] with power and/or energy_import")
     target: TargetSettings = TargetSettings()
@@ -118,6 +114,9 @@ class PeakGuardSettings(_Section):
         default=Path("peak_guard.override.json"), description="written by 'shopfloor edge guard-override'"
     )
     loads: list[LoadSettings] = Field(min_length=1, description="most important first: the last one is shed first")
+    tariff_eur_per_kw_year: float | None = Field(
+        default=None, gt=0, le=10_000, description="capacity tariff, for 'shopfloor peak-guard replay'"
+    )
 
     @field_validator("timezone")
     @classmethod
