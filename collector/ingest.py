@@ -24,7 +24,7 @@ from collector.deadletters import CONTRACT, DeadLetterStore, NewDeadLetter
 from collector.lineprotocol import NS_PER_MS, ItemIndex, dead_letter_line, message_lines, raw_reading_line
 from collector.metrics import CollectorMetrics
 from collector.spool import Lane, Spool, SpoolFull
-from shopfloor.contract import ContractError, StationEvent, Topic, decode, readings_fast
+from shopfloor.contract import ContractError, RawReading, StationEvent, Topic, decode, readings_fast
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,21 @@ def site_of(topic: str, prefix: str) -> str | None:
 _READING_KINDS = ("/reading", "/batch")
 
 
-def fast_lines(topic: str, payload: bytes, prefix: str) -> tuple[Topic, list[str]] | None:
-    """Meter readings the contract's fast path accepts, straight to lines; None: decode with the models."""
+def fast_lines(
+    topic: str, payload: bytes, prefix: str, seen: Callable[[str, list[RawReading]], None] | None = None
+) -> tuple[Topic, list[str]] | None:
+    """Meter readings the contract's fast path accepts, straight to lines; None: decode with the models.
+
+    ``seen`` is told the readings too (the alert gauges, collector/site_gauges.py).
+    """
     if not topic.endswith(_READING_KINDS):
         return None
     fast = readings_fast(topic, payload, prefix)
     if fast is None:
         return None
     parsed, readings = fast
+    if seen is not None:
+        seen(parsed.site, readings)
     return parsed, [raw_reading_line(parsed.site, reading) for reading in readings]
 
 
@@ -109,7 +116,9 @@ class Ingest:
         self._pending: list[_Pending] = []
         self._in_workers = 0
         self._full_since: float | None = None
-        self._received = {kind: metrics.received.labels(kind) for kind in ("reading", "batch", "event", "status")}
+        self._received = {
+            kind: metrics.received.labels(kind) for kind in ("reading", "batch", "event", "status", "guard")
+        }
         self._invalid = metrics.received.labels("invalid")
 
     def receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
@@ -125,7 +134,7 @@ class Ingest:
                 oldest.result()
                 self.flush()
             return
-        fast = fast_lines(topic, payload, self.prefix)
+        fast = fast_lines(topic, payload, self.prefix, self.metrics.sites.raw_readings)
         if fast is not None:
             parsed, entry.lines = fast
             self.metrics.last_seen.mark(parsed.site, parsed.source, time.time())
@@ -146,6 +155,7 @@ class Ingest:
                 self.on_event(message.topic.site, message.payload)
             entry.lines = message_lines(message, self.item_index)
             self.metrics.last_seen.mark(message.topic.site, message.topic.source, time.time())
+            self.metrics.sites.message(message.topic.site, message.payload)
         except ContractError as exc:
             entry.reason = str(exc)
 

@@ -34,6 +34,7 @@ class CollectorRuntime:
     def __init__(self, settings: CollectorSettings, item_index: ItemIndex | None = None) -> None:
         self.settings = settings
         self.metrics = CollectorMetrics()
+        self.metrics.sites.configure(settings.sites)
         self.spool = Spool(settings.spool.path, settings.spool.max_rows, settings.spool.max_bytes)
         self.dead_letters = DeadLetterStore(settings.dead_letters.path)
         # Every station event, from MQTT or HTTP, goes through the item index before its lines are built.
