@@ -109,9 +109,14 @@ class PeakGuardSettings(_Section):
     settle_s: float = Field(default=10.0, ge=0, le=600, description="after an action, wait this long before the next")
     stale_after_s: float = Field(default=30.0, ge=1, le=3600, description="meter silent this long: hold, do not act")
     timezone: str = "Europe/Brussels"
-    state_path: Path = Field(default=Path("peak_guard.json"), description="kept across restarts; relative to edge.yaml")
+    # validate_default: the default file names, too, are relative to edge.yaml, not to the working directory.
+    state_path: Path = Field(
+        default=Path("peak_guard.json"), validate_default=True, description="kept across restarts; next to edge.yaml"
+    )
     override_path: Path = Field(
-        default=Path("peak_guard.override.json"), description="written by 'shopfloor edge guard-override'"
+        default=Path("peak_guard.override.json"),
+        validate_default=True,
+        description="written by 'shopfloor peak-guard override'",
     )
     loads: list[LoadSettings] = Field(min_length=1, description="most important first: the last one is shed first")
     tariff_eur_per_kw_year: float | None = Field(
