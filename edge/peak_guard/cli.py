@@ -84,11 +84,18 @@ def _override(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from edge.peak_guard.replay import replay
+    from edge.peak_guard.replay import Step, replay
     from edge.peak_guard.settings import PeakGuardSettings
     from shopfloor.cli import CliError
-    from simulator.sites import default_sites
-    from simulator.workshop import Workshop
+
+    try:
+        from simulator.sites import default_sites
+        from simulator.workshop import Workshop
+    except ModuleNotFoundError as exc:
+        raise CliError(
+            f"the replay over the simulator needs the 'sim' extra ({exc.name} is missing). "
+            "Fix: pip install 'shopfloor-monitor[sim]'"
+        ) from exc
 
     sites = {s.id: s for s in default_sites()}
     spec = sites.get(args.simulator)
@@ -123,8 +130,6 @@ def _replay(args: argparse.Namespace) -> int:
     end = int(datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone).timestamp() * 1000)
     shop = Workshop(spec, seed=args.seed)
     step_ms = int(args.step_s * 1000)
-    from edge.peak_guard.replay import Step
-
     steps = (
         Step(ts, shop.base_power_w(ts), {d.id: shop.deferrable_power_w(d, ts) for d in spec.deferrable})
         for ts in range(start, end, step_ms)

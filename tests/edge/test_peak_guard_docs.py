@@ -53,3 +53,20 @@ def test_the_quoted_replay_table_is_what_replay_prints_today() -> None:
     for line in result.stdout.splitlines():
         if line.startswith(("2026-03", "heater")):
             assert line in doc, f"docs/peak-guard.md quotes an old replay; today: {line!r}"
+
+
+def test_edge_check_summarises_the_guard(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    [body] = _BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    path = tmp_path / "edge.yaml"
+    path.write_text(body, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "shopfloor", "edge", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "peak guard on main: keeps quarters under the month's peak (floor 2.5 kW); kiln 4 kW" in result.stdout
