@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from collector.site_gauges import SiteGauges
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -101,6 +103,9 @@ class CollectorMetrics:
         )
         self.last_seen = _LastSeen()
         r.register(self.last_seen)
+        # The alert rules' gauges (deploy/prometheus/): sites, devices, edges.
+        self.sites = SiteGauges()
+        r.register(self.sites)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,6 +18,7 @@ from shopfloor.contract import (
     EdgeState,
     EdgeStatus,
     EventType,
+    GuardDecision,
     Message,
     MeterReading,
     Quality,
@@ -270,6 +271,18 @@ def status_line(site: str, status: EdgeStatus) -> str:
     return point("edge_status", {"site": site, "edge": status.edge}, fields, status.ts_ms * NS_PER_MS)
 
 
+def guard_line(site: str, decision: GuardDecision) -> str:
+    """A peak-guard decision (docs/peak-guard.md): measurement ``peak_guard``, one point per decision."""
+    fields: dict[str, FieldValue] = {"target_kw": decision.target_kw, "reason": decision.reason}
+    for name in ("forecast_kw", "average_kw", "month_peak_kw"):
+        value = getattr(decision, name)
+        if value is not None:
+            fields[name] = float(value)
+    fields["quarter_start_ms"] = decision.quarter_start_ms
+    tags = {"site": site, "edge": decision.edge, "action": decision.action.value, "load": decision.load}
+    return point("peak_guard", tags, fields, event_time_ns(decision.ts_ms, decision.decision_id))
+
+
 def dead_letter_line(site: str | None, reason_kind: str, reason: str, time_ns: int) -> str:
     tags = {"site": site or "unknown", "reason_kind": reason_kind}
     return point("dead_letter", tags, {"count": 1, "reason": reason[:500]}, time_ns)
@@ -344,6 +357,8 @@ def message_points(message: Message, item_index: ItemIndex | None = None) -> Poi
         return reading_points(site, payload.readings)
     if isinstance(payload, StationEvent):
         return Points([event_line(site, payload, item_index)], latest_ms=payload.ts_ms)
+    if isinstance(payload, GuardDecision):
+        return Points([guard_line(site, payload)], latest_ms=payload.ts_ms)
     return Points([status_line(site, payload)], latest_ms=payload.ts_ms)
 
 

@@ -37,6 +37,7 @@ class CollectorRuntime:
     def __init__(self, settings: CollectorSettings, item_index: ItemIndex | None = None) -> None:
         self.settings = settings
         self.metrics = CollectorMetrics()
+        self.metrics.sites.configure(settings.sites)
         self.spool = Spool(settings.spool.path, settings.spool.max_rows, settings.spool.max_bytes)
         self.dead_letters = DeadLetterStore.open(
             settings.dead_letters, lambda why, n: self.metrics.dead_letters_dropped.labels(why).inc(n)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from edge.modbus import ModbusLink
 from edge.mqtt_sources import MqttSources
 from edge.outbox import Outbox, Outgoing
+from edge.peak_guard.shell import GuardShell
 from edge.profiles import ProfileLibrary
 from edge.publisher import Publisher
 from edge.scheduler import Poll, Scheduler
@@ -54,6 +55,11 @@ class Agent:
         self.sources = MqttSources(settings, self.outbox, self._store, self.book)
         self.publisher = Publisher(settings, self.outbox, self._qualities)
         self.station_ios: list[StationIo] = []
+        self.guard: GuardShell | None = None
+        if settings.peak_guard is not None:
+            self.guard = GuardShell(
+                settings.peak_guard, settings.edge_id, settings.source_broker, self.scheduler.link, self._store_guard
+            )
         self.stop = asyncio.Event()
 
     def _qualities(self) -> dict[str, Quality]:
@@ -65,6 +71,13 @@ class Agent:
         self.outbox.append(
             Outgoing(poll.ts_ms, Kind.READING, poll.device, lambda seq: reading_payload(edge_id, poll, seq)), state
         )
+        self.publisher.wake()
+        if self.guard is not None:
+            self.guard.observe(poll)
+
+    def _store_guard(self, ts_ms: int, render: Callable[[int], str]) -> None:
+        # A guard decision travels on the edge's own ``guard`` topic (docs/contract.md).
+        self.outbox.append(Outgoing(ts_ms, Kind.GUARD, self.settings.edge_id, render))
         self.publisher.wake()
 
     def _store_events(self, events: list[StationEvent], state: tuple[str, str]) -> None:
@@ -123,6 +136,8 @@ class Agent:
                 for io in self.station_ios:
                     group.create_task(io.run(self.stop))
                 group.create_task(self.publisher.run(self.stop))
+                if self.guard is not None:
+                    group.create_task(self.guard.run(self.stop))
                 group.create_task(self._housekeeping())
         finally:
             self.scheduler.close()

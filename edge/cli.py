@@ -75,6 +75,12 @@ def _check(args: argparse.Namespace) -> int:
     for bench in settings.benches:
         hours = bench.opening_hours or "no opening hours"
         print(f"  bench {bench.id}: energy {bench.energy}, events {bench.events}, {hours}")
+    guard = settings.peak_guard
+    if guard is not None:
+        aim = f"{guard.target.kw:g} kW" if guard.target.kind == "fixed" else "the month's peak"
+        loads = ", ".join(f"{load.id} {load.kw:g} kW" for load in guard.loads)
+        floor = guard.target.floor_kw
+        print(f"  peak guard on {guard.meter}: keeps quarters under {aim} (floor {floor:g} kW); {loads}")
     return 0
 
 

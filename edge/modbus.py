@@ -96,6 +96,14 @@ class ModbusLink:
             raise ReadError(f"unit {unit_id} on {self.name}: asked {count} bits, got {len(bits)}", no_answer=False)
         return bits[:count]
 
+    async def write_coil(self, address: int, on: bool, unit_id: int) -> None:
+        """FC05: switch one coil (a relay output); the peak guard's Modbus loads."""
+
+        async def call(address: int, count: int, device_id: int) -> Any:
+            return await self._client.write_coil(address, on, device_id=device_id)
+
+        await self._request(call, 5, address, 1, unit_id)
+
     async def _request(self, call: Any, function: int, address: int, count: int, unit_id: int) -> Any:
         await self._ensure_connected()
         try:

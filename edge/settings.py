@@ -13,6 +13,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from edge.peak_guard.settings import PeakGuardSettings, guard_problems
 from edge.profiles import ProfileLibrary
 from edge.station_settings import BenchSettings, MqttSourceSettings, StationIoSettings, bench_problems
 from shopfloor.config import ConfigError, load_config, relative_to_config
@@ -118,6 +119,7 @@ class EdgeSettings(_Section):
     mqtt_sources: list[MqttSourceSettings] = Field(default_factory=list)
     stations_io: list[StationIoSettings] = Field(default_factory=list)
     benches: list[BenchSettings] = Field(default_factory=list)
+    peak_guard: PeakGuardSettings | None = Field(default=None, description="optional: docs/peak-guard.md")
 
     @field_validator("profile_dirs")
     @classmethod
@@ -195,6 +197,7 @@ def semantic_problems(settings: EdgeSettings, file_name: str, library: ProfileLi
         list(seen_devices),
         list(seen_buses),
     )
+    problems += guard_problems(file_name, settings.peak_guard, list(seen_devices), list(seen_buses))
     return problems
 
 

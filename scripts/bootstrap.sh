@@ -10,6 +10,9 @@ command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
 command -v influxd >/dev/null || [ -x /usr/sbin/influxd ] || need_apt+=(influxdb)
 command -v influx >/dev/null || need_apt+=(influxdb-client)
 command -v socat >/dev/null || need_apt+=(socat)
+# Alerts (deploy/prometheus/): promtool tests the rules, amtool checks alertmanager.yml.
+command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)
 if [ "${SHOPFLOOR_BOOTSTRAP:-test}" = "test" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v docker-compose >/dev/null || need_apt+=(docker-compose)

@@ -21,6 +21,7 @@ from shopfloor import __version__
 COMPONENTS: dict[str, tuple[str, str, str]] = {
     "edge": ("edge.cli", "edge", "the edge agent: poll meters and stations, publish over MQTT"),
     "collector": ("collector.cli", "collector", "the collector: MQTT to InfluxDB, HTTP API, bench page"),
+    "peak-guard": ("edge.peak_guard.cli", "edge", "the peak guard: replay it over a month, override a load"),
     "ords": ("collector.ords.cli", "collector", "Open Repair Data Standard import and export"),
     "dashboards": ("dashboards.cli", "dashboards", "Grafana dashboards: generate, push, render"),
     "simulate": ("simulator.cli", "sim", "simulate workshops: Modbus meters and bench events"),

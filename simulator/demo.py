@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,13 +32,74 @@ from collector.influx.connect import make_client
 from collector.settings import InfluxV1Settings
 from shopfloor.acl import ClusterAuth, parse_env
 from shopfloor.acl_files import write_auth
-from simulator.services import Influxd, Mosquitto, free_port, free_port_block, port_open, wait_until
+from simulator.services import (
+    Influxd,
+    Mosquitto,
+    _ChildService,
+    free_port,
+    free_port_block,
+    port_open,
+    wait_until,
+)
 from simulator.sites import SiteSpec, default_sites
 
 BACKFILL_MARKER = "backfilled-days"
 BACKFILL_STEP_MS = 60_000  # simulate's backfill_step_s default, which the demo keeps
 SIMULATOR_USER = "simulator"
 COLLECTOR_USER = "collector"
+RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "shopfloor.rules.yml"
+
+
+class Prometheus(_ChildService):
+    """Debian's prometheus, scraping the demo's collector with the rules of deploy/prometheus/."""
+
+    name = "prometheus"
+
+    def __init__(self, data_dir: Path, collector: str, alertmanager: str, port: int | None = None) -> None:
+        super().__init__(data_dir, port=port)
+        shutil.copy(RULES, self.data_dir / "shopfloor.rules.yml")
+        config = {
+            "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+            "rule_files": ["shopfloor.rules.yml"],
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+            "scrape_configs": [{"job_name": "shopfloor-collector", "static_configs": [{"targets": [collector]}]}],
+        }
+        write_yaml(self.data_dir / "prometheus.yml", config)
+
+    def _command(self) -> list[str]:
+        return [
+            shutil.which("prometheus") or "prometheus",
+            f"--config.file={self.data_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
+            f"--web.listen-address={self.host}:{self.port}",
+        ]
+
+
+class Alertmanager(_ChildService):
+    """Debian's alertmanager with one receiver that sends nothing: the demo's alerts show in its web UI."""
+
+    name = "alertmanager"
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        super().__init__(data_dir, port=port)
+        route = {"receiver": "web-ui-only", "group_by": ["alertname", "site"]}
+        write_yaml(self.data_dir / "alertmanager.yml", {"route": route, "receivers": [{"name": "web-ui-only"}]})
+
+    def _command(self) -> list[str]:
+        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "alertmanager"
+        return [
+            binary,
+            f"--config.file={self.data_dir / 'alertmanager.yml'}",
+            f"--storage.path={self.data_dir / 'data'}",
+            f"--web.listen-address={self.host}:{self.port}",
+            "--cluster.listen-address=",
+        ]
+
+
+def alerting_available() -> bool:
+    """Both Debian packages installed, and the rules at hand (a source checkout)."""
+    have_am = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    return bool(shutil.which("prometheus") and have_am and RULES.exists())
 
 
 @dataclass
@@ -50,6 +112,8 @@ class DemoOptions:
     influx_port: int = 8086
     api_port: int = 8080
     modbus_port: int = 5020
+    prometheus_port: int = 9090
+    alertmanager_port: int = 9093
     poll_interval_s: float = 2.0
     duration_s: float | None = None
     status_interval_s: float = 5.0
@@ -250,6 +314,16 @@ class Demo:
         auth = write_auth(cluster_auth(self.sites), self.dir / "auth")
         mosquitto = Mosquitto(self.dir / "mosquitto", port=mqtt_port, password_file=auth.passwd, acl_file=auth.acl)
         influxd = Influxd(self.dir / "influxd", port=influx_port)
+        alerting: list[_ChildService] = []
+        if alerting_available():
+            am_port = pick_port(o.alertmanager_port, "alertmanager", out, taken)
+            prom_port = pick_port(o.prometheus_port, "prometheus", out, taken)
+            alerting = [
+                Alertmanager(self.dir / "alertmanager", port=am_port),
+                Prometheus(self.dir / "prometheus", f"127.0.0.1:{api_port}", f"127.0.0.1:{am_port}", port=prom_port),
+            ]
+        else:
+            print("note: prometheus/prometheus-alertmanager not installed: no alerts (docs/alerts.md)", file=out)
         previous = {signal.SIGINT: signal.getsignal(signal.SIGINT), signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -312,7 +386,9 @@ class Demo:
                 )
                 self._spawn(f"edge-{site.id}", edge_id(site), "edge", "run", str(edge_yaml))
             self._influx_url, self._api_url = influxd.url, f"http://127.0.0.1:{api_port}"
-            self._print_urls(mqtt_port, influxd.url, api_port)
+            for service in alerting:
+                service.start()
+            self._print_urls(mqtt_port, influxd.url, api_port, [(s.name, s.port) for s in alerting])
             started = time.monotonic()
             next_status = started
             while not self._stopping:
@@ -329,6 +405,8 @@ class Demo:
             print("stopping ...", file=out, flush=True)
             return 0
         finally:
+            for service in reversed(alerting):
+                service.stop()
             self._stop_children()
             influxd.stop()
             mosquitto.stop()
@@ -377,7 +455,9 @@ class Demo:
                 proc.kill()
                 proc.wait(timeout=5)
 
-    def _print_urls(self, mqtt_port: int, influx_url: str, api_port: int) -> None:
+    def _print_urls(
+        self, mqtt_port: int, influx_url: str, api_port: int, alerting: list[tuple[str, int]] | None = None
+    ) -> None:
         api = f"http://127.0.0.1:{api_port}"
         first = self.sites[0]
         lines = [
@@ -393,6 +473,10 @@ class Demo:
             f"                  password: {self.dir}/auth/credentials/; mosquitto_sub -p {mqtt_port} -u collector",
             "                  -P <MQTT_PASSWORD of collector.env> -t 'shopfloor/#' -v)",
             f"  dashboards      shopfloor dashboards render --influx-url {influx_url} --out .demo/png",
+            *(
+                f"  {name:<15} http://127.0.0.1:{port}{'/alerts' if name == 'prometheus' else '/#/alerts'}"
+                for name, port in alerting or []
+            ),
             f"  logs            {self.dir}/logs/",
             "Ctrl-C stops everything; the next run reuses the data.",
             "",

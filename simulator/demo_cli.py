@@ -25,6 +25,8 @@ def register(subparsers: Any, help_text: str) -> None:
     parser.add_argument("--influx-port", type=int, default=8086, help="0 = any free port")
     parser.add_argument("--api-port", type=int, default=8080, help="0 = any free port")
     parser.add_argument("--modbus-port", type=int, default=5020, help="first site's Modbus TCP port")
+    parser.add_argument("--prometheus-port", type=int, default=9090, help="0 = any free port (when installed)")
+    parser.add_argument("--alertmanager-port", type=int, default=9093, help="0 = any free port (when installed)")
     parser.add_argument("--poll-interval", type=float, default=2.0, help="edge poll interval in seconds")
     parser.add_argument("--duration", type=float, help="stop after this many seconds (tests)")
     parser.add_argument("--status-interval", type=float, default=5.0, help="seconds between status lines")
@@ -43,6 +45,8 @@ def _run(args: argparse.Namespace) -> int:
         influx_port=args.influx_port,
         api_port=args.api_port,
         modbus_port=args.modbus_port,
+        prometheus_port=args.prometheus_port,
+        alertmanager_port=args.alertmanager_port,
         poll_interval_s=args.poll_interval,
         duration_s=args.duration,
         status_interval_s=args.status_interval,

@@ -31,6 +31,20 @@ class BenchSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DeferrableSpec:
+    """A load whose running can wait a few minutes: a heater on its thermostat, a compressor on its switch.
+
+    While the site is open it runs ``duty`` of every ``period_min`` minutes, at ``kw``; the phase
+    shifts from day to day. What it draws is the main meter's (it has no sub-meter of its own).
+    """
+
+    id: str
+    kw: float
+    period_min: float
+    duty: float
+
+
+@dataclass(frozen=True, slots=True)
 class SiteSpec:
     id: str
     name: str
@@ -43,6 +57,7 @@ class SiteSpec:
     main_unit_id: int = 1
     main_profile: str = "eastron-sdm630"
     timezone: str = "Europe/Brussels"
+    deferrable: tuple[DeferrableSpec, ...] = ()
 
     @property
     def main_meter_id(self) -> str:
@@ -72,6 +87,8 @@ ELECTRICAL = SiteSpec(
     open_load_w=1400.0,
     capacity_limit_kw=5.0,
     opening_hours=dict(WEEKDAYS_9_TO_17),
+    # A 3 kW electric water heater for the shop's sink and tea corner, on its thermostat.
+    deferrable=(DeferrableSpec("heater", 3.0, period_min=40.0, duty=0.45),),
     benches=(
         BenchSpec(
             "bench-1",

@@ -24,7 +24,7 @@ from shopfloor.contract import (
     find_category,
 )
 from simulator.ords_shares import load_shares
-from simulator.sites import BenchSpec, SiteSpec
+from simulator.sites import BenchSpec, DeferrableSpec, SiteSpec
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
@@ -307,14 +307,27 @@ class Workshop:
             return round(bench.idle_w * (0.8 + 0.4 * wobble), 1)
         return round(1.5 + wobble, 1)  # standby overnight
 
+    def deferrable_power_w(self, load: DeferrableSpec, ts_ms: int) -> float:
+        """What the deferrable load draws when nothing holds it back: on for its duty share of each period."""
+        if not self.is_open(ts_ms):
+            return 0.0
+        period_ms = load.period_min * 60_000
+        day = self.local_date(ts_ms).toordinal()
+        phase = (ts_ms + noise(self.seed + 13, day) * period_ms) % period_ms
+        return load.kw * 1000 if phase < load.duty * period_ms else 0.0
+
     def main_power_w(self, ts_ms: int) -> float:
+        return round(self.base_power_w(ts_ms) + sum(self.deferrable_power_w(d, ts_ms) for d in self.site.deferrable), 1)
+
+    def base_power_w(self, ts_ms: int) -> float:
+        """The main meter without the deferrable loads: what a peak guard cannot shed."""
         slot = ts_ms // 10_000
         wobble = noise(self.seed, slot)
         load = self.site.base_load_w * (0.9 + 0.2 * wobble)
         if self.is_open(ts_ms):
             load += self.site.open_load_w * (0.85 + 0.3 * noise(self.seed + 7, slot // 6))
         load += sum(self.bench_power_w(b, ts_ms) for b in self.site.benches)
-        return round(load, 1)
+        return load
 
     def power_w(self, device: str, ts_ms: int) -> float:
         if device == self.site.main_meter_id:

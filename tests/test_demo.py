@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,6 +78,10 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
             "0",
             "--modbus-port",
             str(modbus_port),
+            "--prometheus-port",
+            "0",
+            "--alertmanager-port",
+            "0",
             # Five days always hold opening hours of every site (the atelier is closed Sunday and
             # Monday, the repair shop all weekend), whatever day the test runs.
             "--backfill-days",
@@ -158,6 +163,18 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
                 assert "capacity_limit_kw" not in station["energy"]
                 assert all("billed_kw" not in peak for peak in station["energy"]["peaks"])
         assert re.search(r"gent-repair\s+power\s+\d", out.text), out.text
+        if shutil.which("prometheus") and shutil.which("prometheus-alertmanager"):
+            # The demo starts both when installed: prometheus has loaded the rules and scrapes the collector.
+            prometheus = re.search(r"prometheus\s+(http://\S+)/alerts", out.text)
+            assert prometheus and re.search(r"alertmanager\s+http://\S+/#/alerts", out.text), out.text
+            rules = _get_json(f"{prometheus.group(1)}/api/v1/rules")["data"]["groups"]
+            assert any(r["name"] == "ShopfloorMeterStale" for g in rules for r in g["rules"])
+
+            def collector_scraped() -> bool:
+                targets = _get_json(f"{prometheus.group(1)}/api/v1/targets")["data"]["activeTargets"]
+                return any(t["health"] == "up" for t in targets)
+
+            wait_until(collector_scraped, 60, "prometheus scraping the collector")
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

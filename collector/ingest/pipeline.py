@@ -36,6 +36,7 @@ from collector.storage.spool import Lane, Spool, SpoolFull, SpoolRow
 from shopfloor.contract import (
     ContractError,
     Kind,
+    RawReading,
     StationEvent,
     Topic,
     decode_message,
@@ -62,12 +63,21 @@ def _parsed(topic: str, prefix: str) -> Topic | ContractError:
         return exc
 
 
-def fast_points(topic: Topic, payload: bytes) -> Points | None:
-    """Meter readings the contract's fast path accepts, straight to points; None: decode with the models."""
+def fast_points(
+    topic: Topic, payload: bytes, seen: Callable[[str, list[RawReading]], None] | None = None
+) -> Points | None:
+    """Meter readings the contract's fast path accepts, straight to points; None: decode with the models.
+
+    ``seen`` is told the readings too (the alert gauges, collector/site_gauges.py).
+    """
     if topic.kind not in _READING_KINDS:
         return None
     readings = readings_if_plainly_valid(topic, payload)
-    return None if readings is None else raw_reading_points(topic.site, readings)
+    if readings is None:
+        return None
+    if seen is not None:
+        seen(topic.site, readings)
+    return raw_reading_points(topic.site, readings)
 
 
 def decode_points(topic: Topic, payload: bytes) -> Decoded:
@@ -146,7 +156,7 @@ class Ingest:
             if self.batch_pool is not None and parsed.kind is Kind.BATCH:
                 self._to_worker(entry, parsed)
                 return
-            entry.points = fast_points(parsed, payload)
+            entry.points = fast_points(parsed, payload, self.metrics.sites.raw_readings)
             if entry.points is not None:
                 self.metrics.last_seen.mark(parsed.site, parsed.source, time.time())
             else:
@@ -177,6 +187,7 @@ class Ingest:
                 self.on_event(topic.site, message.payload)
             entry.points = message_points(message, self.item_index)
             self.metrics.last_seen.mark(topic.site, topic.source, time.time())
+            self.metrics.sites.message(topic.site, message.payload)
         except ContractError as exc:
             entry.reason = str(exc)
 

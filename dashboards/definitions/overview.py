@@ -203,6 +203,47 @@ def build() -> Dashboard:
             ),
             thresholds=(Threshold(None, "text"),),
         ),
+        Panel(
+            "timeseries",
+            "Quarter hours vs the month's peak",
+            Grid(0, 17, 16, 9),
+            (
+                Target(
+                    f'SELECT mean("power") / 1000 AS "kw" FROM $meter_source WHERE $timeFilter AND {MAIN_METER_FILTER} '
+                    'GROUP BY time(15m), "site" fill(none)',
+                    alias="$tag_site quarter",
+                ),
+                Target(
+                    'SELECT last("month_peak_kw") AS "peak_kw" FROM "peak_guard" '
+                    f'WHERE $timeFilter AND {SITE_FILTER} GROUP BY time(15m), "site" fill(none)',
+                    alias="$tag_site month's peak",
+                ),
+                Target(
+                    'SELECT last("target_kw") AS "target_kw" FROM "peak_guard" '
+                    f'WHERE $timeFilter AND {SITE_FILTER} GROUP BY time(15m), "site" fill(none)',
+                    alias="$tag_site guard target",
+                ),
+            ),
+            unit="kwatt",
+            custom={"drawStyle": "bars", "fillOpacity": 40, "lineWidth": 1},
+            description=(
+                "15-minute average demand of the main meter (bars), the month's peak so far and the peak "
+                "guard's target, as its decisions report them (docs/peak-guard.md)"
+            ),
+        ),
+        Panel(
+            "table",
+            "Peak guard decisions",
+            Grid(16, 17, 8, 9),
+            (
+                Target(
+                    'SELECT "action", "load", "forecast_kw", "target_kw", "reason" FROM "peak_guard" '
+                    f"WHERE $timeFilter AND {SITE_FILTER} AND \"action\" != 'quarter_end'",
+                    format="table",
+                ),
+            ),
+            description="what the edge's peak guard switched, and why",
+        ),
     )
     return Dashboard(
         uid=UID,

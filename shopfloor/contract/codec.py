@@ -10,16 +10,17 @@ from pydantic import BaseModel, ValidationError
 
 from shopfloor.contract.errors import ContractError
 from shopfloor.contract.fastpath import RawReading, readings_if_plainly_valid
-from shopfloor.contract.payloads import EdgeStatus, MeterReading, ReadingBatch, StationEvent
+from shopfloor.contract.payloads import EdgeStatus, GuardDecision, MeterReading, ReadingBatch, StationEvent
 from shopfloor.contract.topics import DEFAULT_PREFIX, Kind, Topic, parse_topic
 
-Payload = MeterReading | ReadingBatch | StationEvent | EdgeStatus
+Payload = MeterReading | ReadingBatch | StationEvent | EdgeStatus | GuardDecision
 
 MODEL_BY_KIND: dict[Kind, type[BaseModel]] = {
     Kind.READING: MeterReading,
     Kind.BATCH: ReadingBatch,
     Kind.EVENT: StationEvent,
     Kind.STATUS: EdgeStatus,
+    Kind.GUARD: GuardDecision,
 }
 
 
@@ -55,7 +56,7 @@ def decode_payload(kind: Kind, payload: bytes | str) -> Payload:
         parsed = model.model_validate_json(payload)
     except ValidationError as exc:
         raise contract_error_from(exc) from None
-    assert isinstance(parsed, MeterReading | ReadingBatch | StationEvent | EdgeStatus)
+    assert isinstance(parsed, MeterReading | ReadingBatch | StationEvent | EdgeStatus | GuardDecision)
     return parsed
 
 
@@ -81,6 +82,7 @@ def _check_topic_matches(topic: Topic, body: Payload) -> None:
         ReadingBatch: "edge",
         StationEvent: "station",
         EdgeStatus: "edge",
+        GuardDecision: "edge",
     }[type(body)]
     value = getattr(body, source_field)
     if value != topic.source:

@@ -334,3 +334,36 @@ class EdgeStatus(_Strict):
             if count < 0:
                 raise ValueError(f"dropped.{reason} must be >= 0")
         return dropped
+
+
+class GuardAction(StrEnum):
+    SHED = "shed"  # the load was switched off to keep the quarter under the target
+    RESTORE = "restore"  # switched back on: room under the target, its max_off_s, or its never-window
+    QUARTER_END = "quarter_end"  # a quarter ended: forecast_kw and average_kw are its measured average
+    OVERRIDE = "override"  # a technician forced the load on or off until a time
+    OVERRIDE_END = "override_end"  # that override expired; the guard decides again
+
+
+class GuardDecision(_Strict):
+    """One decision of an edge's peak guard (topic kind ``guard``, source the edge id); docs/peak-guard.md."""
+
+    decision_id: ShortText = Field(description="edge id, ts_ms and a counter: idempotent on retries")
+    ts_ms: TimestampMs
+    edge: DeviceId
+    action: GuardAction
+    load: DeviceId | None = Field(default=None, description="the load switched; null for quarter_end")
+    quarter_start_ms: TimestampMs = Field(description="start of the quarter hour the decision is about")
+    forecast_kw: float | None = Field(default=None, description="forecast of the quarter's average; null: no data")
+    average_kw: float | None = Field(default=None, description="the quarter's average so far")
+    target_kw: float = Field(ge=0, description="the quarter-hour average the guard keeps under")
+    month_peak_kw: float | None = Field(default=None, ge=0, description="the month's peak so far; null: none yet")
+    reason: str = Field(min_length=1, max_length=200)
+    seq: int | None = Field(default=None, ge=0, description="the edge's sequence number, shared with its readings")
+
+    @model_validator(mode="after")
+    def _load_fits_the_action(self) -> Self:
+        if self.action is GuardAction.QUARTER_END and self.load is not None:
+            raise ValueError("a 'quarter_end' decision names no load")
+        if self.action is not GuardAction.QUARTER_END and self.load is None:
+            raise ValueError(f"a {self.action.value!r} decision needs 'load'")
+        return self

@@ -29,6 +29,7 @@ class Kind(StrEnum):
     BATCH = "batch"  # a ReadingBatch: the backlog flush after an outage
     EVENT = "event"  # one StationEvent
     STATUS = "status"  # the retained EdgeStatus of an edge agent (its last will too)
+    GUARD = "guard"  # one GuardDecision of an edge's peak guard
 
 
 @dataclass(frozen=True, slots=True)

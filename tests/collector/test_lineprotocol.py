@@ -217,3 +217,28 @@ def test_dead_letter_point() -> None:
     assert dead_letter_line(None, "contract", 'payload: not "json"', 7) == (
         'dead_letter,reason_kind=contract,site=unknown count=1i,reason="payload: not \\"json\\"" 7'
     )
+
+
+def test_guard_decision_point() -> None:
+    body = {
+        "decision_id": "gent-pi-1763900000000-3",
+        "ts_ms": 1763900000000,
+        "edge": "gent-pi",
+        "action": "shed",
+        "load": "heater",
+        "quarter_start_ms": 1763899200000,
+        "forecast_kw": 9.12,
+        "average_kw": 8.4,
+        "target_kw": 8.0,
+        "month_peak_kw": 8.0,
+        "reason": "forecast 9.12 kW > 8.00 kW",
+    }
+    [line] = lines("shopfloor/v1/gent-repair/gent-pi/guard", body)
+    time_ns = event_time_ns(body["ts_ms"], body["decision_id"])  # type: ignore[arg-type]
+    assert line == (
+        "peak_guard,action=shed,edge=gent-pi,load=heater,site=gent-repair "
+        'target_kw=8.0,reason="forecast 9.12 kW > 8.00 kW",forecast_kw=9.12,average_kw=8.4,month_peak_kw=8.0,'
+        f"quarter_start_ms=1763899200000i {time_ns}"
+    )
+    [end] = lines("shopfloor/v1/gent-repair/gent-pi/guard", {**body, "action": "quarter_end", "load": None})
+    assert end.startswith("peak_guard,action=quarter_end,edge=gent-pi,site=gent-repair ")

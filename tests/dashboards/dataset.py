@@ -171,6 +171,13 @@ DEAD_LETTERS = (
     ("unknown", "contract", 20),
 )
 
+# peak_guard points: (site, minutes before NOW, action, load, forecast_kw, target_kw, month_peak_kw, reason)
+GUARD = (
+    ("gent-repair", 50, "shed", "heater", 37.5, 36.0, 36.0, "forecast 37.50 kW > 36.00 kW"),
+    ("gent-repair", 45, "quarter_end", "", 35.0, 36.0, 36.0, "quarter complete"),
+    ("gent-repair", 40, "restore", "heater", 33.0, 36.0, 36.0, "room: forecast with it 33.00 kW <= 35.50 kW"),
+)
+
 
 def _tag(value: str) -> str:
     return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
@@ -253,6 +260,13 @@ def lines() -> Iterator[str]:
                 "devices_stale": stale,
                 "version": "0.1.0",
             },
+            minutes_before_now(minutes),
+        )
+    for site, minutes, action, load, forecast, target, peak, reason in GUARD:
+        yield _line(
+            "peak_guard",
+            {"site": site, "edge": "gent-pi", "action": action, "load": load},
+            {"forecast_kw": forecast, "target_kw": target, "month_peak_kw": peak, "reason": reason},
             minutes_before_now(minutes),
         )
     for site, kind, minutes in DEAD_LETTERS:

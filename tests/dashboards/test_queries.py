@@ -20,7 +20,15 @@ from dashboards.frames import Frame
 from dashboards.influx import InfluxQL
 from shopfloor.contract import EventType, StationEvent, StationState
 from shopfloor.kpi.compare import SiteTotals, compare_sites
-from shopfloor.kpi.energy import Segment, base_load, kwh_per_day, monthly_peaks, segments, share
+from shopfloor.kpi.energy import (
+    Segment,
+    base_load,
+    kwh_per_day,
+    monthly_peaks,
+    quarter_hour_demand_kw,
+    segments,
+    share,
+)
 from shopfloor.kpi.opening_hours import OpeningHours
 from shopfloor.kpi.rates import FinishedItem, diversion, fix_rate, ratio, reuse_rate
 from shopfloor.kpi.sessions import Interval, clip, staffed_intervals
@@ -217,6 +225,36 @@ def _states(client: InfluxQL) -> None:
             latest[(site, station)] = (moment, state)
     assert frame.columns == ["since", "site", "station", "state"]
     assert {(r["site"], r["station"]): (r["since"], r["state"]) for r in frame.records()} == latest
+
+
+@check("site-overview", "Quarter hours vs the month's peak")
+def _quarters(client: InfluxQL) -> None:
+    for source in SOURCES:
+        frames = {f.name: f for f in run(client, "site-overview", "Quarter hours vs the month's peak", source)}
+        for site in ds.SITES:
+            # Complete quarters today: the KPI's 15-minute demand (readings every minute, flat within it).
+            kpi = {
+                slot: kw
+                for slot, kw in quarter_hour_demand_kw(segs(site)).items()
+                if slot >= TODAY_MS and slot + 15 * MINUTE_MS <= NOW_MS
+            }
+            got = dict(frames[f"{site} quarter"].rows)
+            assert kpi and {slot: got[slot] for slot in kpi} == pytest.approx(kpi, rel=0.02)
+    quarter = 15 * MINUTE_MS
+    slots = {ds.minutes_before_now(m) - ds.minutes_before_now(m) % quarter for _, m, *_ in ds.GUARD}
+    assert dict(frames["gent-repair month's peak"].rows) == dict.fromkeys(slots, 36.0)
+    assert {v for _, v in frames["gent-repair guard target"].rows} == {36.0}
+    assert "brussels-reuse month's peak" not in frames  # no guard there
+
+
+@check("site-overview", "Peak guard decisions")
+def _guard_decisions(client: InfluxQL) -> None:
+    (frame,) = run(client, "site-overview", "Peak guard decisions")
+    assert [(r["Time"], r["action"], r["load"], r["target_kw"], r["reason"]) for r in frame.records()] == [
+        (ds.minutes_before_now(m), action, load, target, reason)
+        for _, m, action, load, _, target, _, reason in ds.GUARD
+        if action != "quarter_end"
+    ]
 
 
 # --- Station detail (default range: 7 days) ----------------------------------------------------
