@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 ECHO_CHARS = 100
 
@@ -21,6 +22,25 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ErrorOut(BaseModel):
+    """Every error answer but 422: what went wrong, and the fix where there is one."""
+
+    detail: str
+
+
+_MEANING = {
+    400: "the body could not be read at all (not UTF-8 text)",
+    404: "no such thing: the answer names what exists",
+    413: "the request body is larger than http.max_body_bytes",
+    503: "InfluxDB or the spool cannot take or answer this now; retry later",
+}
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: the error answers it may give besides 200 and 422."""
+    return {code: {"model": ErrorOut, "description": _MEANING[code]} for code in codes}
 
 
 def invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:

@@ -176,6 +176,11 @@ class KpiQueries:
                     found.add(row["value"])
         return sorted(found)
 
+    def stations(self, site: str) -> list[str]:
+        """Stations of a site that have events, from the tag index."""
+        rows = self._rows(f"SHOW TAG VALUES FROM repair_event WITH KEY = \"station\" WHERE site = '{_ident(site)}'")
+        return sorted({row["value"] for row in rows if isinstance(row.get("value"), str)})
+
     def finished_points(self, site: str, window: Range) -> list[dict[str, Any]]:
         """Whole ``finished`` points (tags and every field), as ``collector.ords.to_record`` reads them."""
         rows = self._rows(

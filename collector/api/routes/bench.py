@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
-from collector.api.deps import RuntimeDep
+from collector.api.deps import RuntimeDep, SiteId, StationId
+from collector.api.errors import documented
 from collector.ingest.http import MAX_EVENTS_PER_POST, ingest_events
 from collector.storage.spool import SpoolFull
 from shopfloor.contract import CATEGORIES
-from shopfloor.contract.topics import ID_PATTERN
 
 router = APIRouter(tags=["bench"])
 EventsBody = Annotated[
@@ -24,8 +23,6 @@ EventsBody = Annotated[
 
 PAGE_DIR = Path(__file__).resolve().parents[1] / "bench_page"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
-SiteId = Annotated[str, PathParam(pattern=ID_PATTERN, description="site id, as in the MQTT topics")]
-StationId = Annotated[str, PathParam(pattern=ID_PATTERN, description="station (bench) id")]
 
 
 @router.get("/bench/static/{name}", include_in_schema=False)
@@ -48,6 +45,7 @@ def categories() -> dict[str, list[dict[str, Any]]]:
 @router.post(
     "/api/sites/{site}/events",
     summary="Station events from tablets and scanners: validated, spooled, then acknowledged",
+    responses=documented(400, 413, 503),
 )
 async def post_events(
     runtime: RuntimeDep,

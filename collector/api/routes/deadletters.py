@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from collector.api.deps import RuntimeDep
+from collector.api.errors import documented
 from collector.ingest.requeue import requeue
 from collector.storage.dead_letters import CONTRACT, WRITE_REJECTED, DeadLetter
 
@@ -87,7 +88,7 @@ def list_dead_letters(
     return [DeadLetterOut.of(letter, head=LIST_PAYLOAD_CHARS) for letter in letters]
 
 
-@router.get("/{letter_id}", summary="One dead letter with its raw payload")
+@router.get("/{letter_id}", summary="One dead letter with its raw payload", responses=documented(404))
 def show_dead_letter(letter_id: LetterId, runtime: RuntimeDep) -> DeadLetterOut:
     letter = runtime.dead_letters.get(letter_id)
     if letter is None:
@@ -95,7 +96,11 @@ def show_dead_letter(letter_id: LetterId, runtime: RuntimeDep) -> DeadLetterOut:
     return DeadLetterOut.of(letter)
 
 
-@router.post("/{letter_id}/requeue", summary="Re-validate (optionally an edited payload) and spool it")
+@router.post(
+    "/{letter_id}/requeue",
+    summary="Re-validate (optionally an edited payload) and spool it",
+    responses=documented(400, 404, 413),
+)
 def requeue_dead_letter(
     letter_id: LetterId,
     runtime: RuntimeDep,

@@ -22,6 +22,7 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Ready when subscribed at the MQTT broker, InfluxDB is reachable and the spool drains",
+    responses={503: {"description": "not ready: the same body says which check failed"}},
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = await asyncio.to_thread(runtime.ready)

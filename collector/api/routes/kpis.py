@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from collector.api.deps import BucketQuery, RuntimeDep, SettingsDep, SiteId, StationId, TimeWindow, TimeZoneQuery
-from collector.api.errors import invalid
+from collector.api.errors import documented, invalid
 from collector.influx.client import InfluxError
 from collector.kpi.models import CategoryKpis, Comparison, SiteKpis, StationKpis
 from collector.kpi.queries import KpiQueries
@@ -37,6 +37,19 @@ def _facts(settings: CollectorSettings, site: str, tz: str | None) -> SiteSettin
         ) from exc
 
 
+def _check_known(report: KpiReport, settings: CollectorSettings, site: str, station: str | None = None) -> None:
+    """A typo must not look like an empty workshop: 404 naming what exists (configured, or with data)."""
+    sites = sorted(set(settings.sites) | set(report.q.sites()))
+    if site not in sites:
+        raise HTTPException(404, f"unknown site {site!r}; known sites: {', '.join(sites) or 'none yet'}")
+    if station is None:
+        return
+    stations = sorted(set(settings.site(site).bench_meters) | set(report.q.stations(site)))
+    if station not in stations:
+        known = ", ".join(stations) or "none yet"
+        raise HTTPException(404, f"unknown station {station!r} at {site}; known stations: {known}")
+
+
 async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     try:
         return await asyncio.to_thread(call, *args)
@@ -48,6 +61,7 @@ async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> dict[str, 
     "/sites/{site}/kpis",
     response_model=SiteKpis,
     response_model_by_alias=True,
+    responses=documented(404, 503),
     summary="Items, throughput and energy KPIs of a site over a time range",
 )
 async def site_kpis(
@@ -58,13 +72,20 @@ async def site_kpis(
     bucket: BucketQuery = Bucket.DAY,
     tz: TimeZoneQuery = None,
 ) -> dict[str, Any]:
-    return await _answer(_report(runtime).kpis, site, _facts(settings, site, tz), window, bucket)
+    report = _report(runtime)
+
+    def run() -> dict[str, Any]:
+        _check_known(report, settings, site)
+        return report.kpis(site, _facts(settings, site, tz), window, bucket)
+
+    return await _answer(run)
 
 
 @router.get(
     "/sites/{site}/stations/{station}/kpis",
     response_model=StationKpis,
     response_model_by_alias=True,
+    responses=documented(404, 503),
     summary="The same KPIs for one station (bench)",
 )
 async def station_kpis(
@@ -76,23 +97,37 @@ async def station_kpis(
     bucket: BucketQuery = Bucket.DAY,
     tz: TimeZoneQuery = None,
 ) -> dict[str, Any]:
-    return await _answer(_report(runtime).kpis, site, _facts(settings, site, tz), window, bucket, station)
+    report = _report(runtime)
+
+    def run() -> dict[str, Any]:
+        _check_known(report, settings, site, station)
+        return report.kpis(site, _facts(settings, site, tz), window, bucket, station)
+
+    return await _answer(run)
 
 
 @router.get(
     "/sites/{site}/kpis/categories",
     response_model=CategoryKpis,
     response_model_by_alias=True,
+    responses=documented(404, 503),
     summary="Fix rate and median repair time per category",
 )
 async def category_kpis(runtime: RuntimeDep, settings: SettingsDep, site: SiteId, window: TimeWindow) -> dict[str, Any]:
-    return await _answer(_report(runtime).categories, site, _facts(settings, site, None), window)
+    report = _report(runtime)
+
+    def run() -> dict[str, Any]:
+        _check_known(report, settings, site)
+        return report.categories(site, _facts(settings, site, None), window)
+
+    return await _answer(run)
 
 
 @router.get(
     "/kpis/compare",
     response_model=Comparison,
     response_model_by_alias=True,
+    responses=documented(503),
     summary="Every site side by side, normalised per item and per bench-hour",
 )
 async def compare(runtime: RuntimeDep, settings: SettingsDep, window: TimeWindow) -> dict[str, Any]:
