@@ -16,17 +16,31 @@ from typing import Any
 
 from collector.kpi_queries import KpiQueries, Range
 from collector.settings import SiteSettings
-from shopfloor.kpi.compare import SiteTotals, compare_sites
-from shopfloor.kpi.energy import base_load as compute_base_load
+from shopfloor.contract import EventType
+from shopfloor.kpi.compare import SiteTotals, cluster_totals, compare_sites, rank_sites
 from shopfloor.kpi.energy import (
+    Coverage,
     bench_energy_by_item,
+    capacity_cost_eur,
     item_energy_summary,
     kwh_per_day,
+    meter_coverage,
     monthly_peaks,
+    open_load,
     segments,
+    weekly_demand_profile,
 )
-from shopfloor.kpi.rates import Bucket, FinishedItem, fix_rate_by_category, item_kpis, median_repair_time, throughput
-from shopfloor.kpi.sessions import Interval, clip, item_histories, staffed_intervals
+from shopfloor.kpi.energy import base_load as compute_base_load
+from shopfloor.kpi.rates import (
+    Bucket,
+    FinishedItem,
+    end_of_life_barriers,
+    fix_rate_by_category,
+    item_kpis,
+    median_repair_time,
+    throughput,
+)
+from shopfloor.kpi.sessions import Interval, clip, item_histories, open_items, staffed_intervals
 
 # Sessions that began before the range still count inside it: events are read this far back.
 SESSION_LOOKBACK_MS = 86_400_000
@@ -42,13 +56,38 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def coverage_answer(device: str, coverage: Coverage) -> dict[str, Any]:
+    return {
+        "device": device,
+        "uptime": coverage.uptime,
+        "measured_hours": coverage.measured_hours,
+        "range_hours": coverage.range_hours,
+        "gaps": len(coverage.gaps),
+        "gap_hours": sum(gap.hours for gap in coverage.gaps),
+        "longest_gaps": [
+            {"from": iso(gap.start_ms), "to": iso(gap.end_ms), "hours": gap.hours}
+            for gap in sorted(coverage.gaps, key=lambda gap: gap.start_ms - gap.end_ms)[:5]
+        ],
+    }
+
+
 class KpiReport:
     def __init__(self, queries: KpiQueries) -> None:
         self.q = queries
 
     def _bench(self, site: str, window: Range, station: str | None) -> tuple[float, Sessions]:
         """Staffed bench-hours in the window, and the item sessions of each station (by item id)."""
+        hours, sessions, _ = self._bench_and_intake(site, window, station)
+        return hours, sessions
+
+    def _bench_and_intake(self, site: str, window: Range, station: str | None) -> tuple[float, Sessions, int]:
+        """``_bench``, and the items checked in during the window (the report's "items in")."""
         events = self.q.station_events(site, Range(window.start_ms - SESSION_LOOKBACK_MS, window.end_ms), station)
+        checked_in = {
+            event.item_id
+            for event in events
+            if event.type is EventType.CHECKED_IN and event.ts_ms >= window.start_ms and event.item_id is not None
+        }
         until = min(window.end_ms, now_ms())
         by_station: dict[str, list[Any]] = {}
         for event in events:
@@ -61,7 +100,7 @@ class KpiReport:
             for item_id, history in item_histories(station_events, until).items():
                 if history.sessions:
                     sessions.setdefault(name, {})[item_id] = list(history.sessions)
-        return hours, sessions
+        return hours, sessions, len(checked_in)
 
     def _items(self, items: Sequence[FinishedItem], bench_hours: float) -> dict[str, Any]:
         kpis = item_kpis(items, bench_hours)
@@ -123,8 +162,14 @@ class KpiReport:
             "kwh": kwh_total,
             "days": [asdict(day) for day in kwh_per_day(segs, facts.timezone)],
             "base_load": asdict(compute_base_load(segs, hours)) if hours is not None else None,
-            "peaks": [asdict(peak) for peak in monthly_peaks(segs, facts.timezone)],
+            "open_load": asdict(open_load(segs, hours)) if hours is not None else None,
+            "peaks": [
+                {**asdict(peak), "cost_eur": capacity_cost_eur(peak.billed_kw, facts.capacity_tariff_eur_per_kw_year)}
+                for peak in monthly_peaks(segs, facts.timezone)
+            ],
             "capacity_limit_kw": facts.capacity_limit_kw,
+            "capacity_tariff_eur_per_kw_year": facts.capacity_tariff_eur_per_kw_year,
+            "demand_profile": weekly_demand_profile(segs, facts.timezone),
             "per_item": asdict(item_energy_summary(per_item)),
             "kwh_per_item": kwh_total / items_final if kwh_total is not None and items_final else None,
         }
@@ -135,13 +180,13 @@ class KpiReport:
         """``GET /api/sites/{site}/kpis`` and, with ``station``, the station's."""
         rows = self.q.finished_with_ids(site, window, station)
         items = [item for item, _ in rows]
-        bench_hours, sessions = self._bench(site, window, station)
+        bench_hours, sessions, checked_in = self._bench_and_intake(site, window, station)
         fixed_by_station: dict[str, list[str]] = {}
         for item, item_id in rows:
             if item.terms.fixed and item_id is not None:
                 fixed_by_station.setdefault(item.station, []).append(item_id)
         meter = facts.main_meter if station is None else facts.bench_meter(station)
-        summary = self._items(items, bench_hours)
+        summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
         body: dict[str, Any] = {"site": site}
         if station is not None:
             body["station"] = station
@@ -168,6 +213,31 @@ class KpiReport:
             "to": iso(window.end_ms),
             "categories": {name: asdict(rate) for name, rate in fix_rate_by_category(items).items()},
             "repair_time": [asdict(row) for row in median_repair_time(items)],
+            "barriers": end_of_life_barriers(items),
+        }
+
+    def data_quality(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
+        """Each meter's uptime and gaps, and the items without an outcome (docs/kpis.md)."""
+        until = max(window.start_ms, min(window.end_ms, now_ms()))
+        devices = sorted({facts.main_meter, *self.q.devices(site)})
+        with ThreadPoolExecutor(max_workers=min(4, len(devices))) as pool:
+            samples = list(pool.map(lambda d: self.q.meter_samples(site, d, window), devices))
+        meters = [
+            coverage_answer(device, meter_coverage(segments(found), Interval(window.start_ms, until)))
+            for device, found in zip(devices, samples, strict=True)
+        ]
+        items = self.q.finished_items(site, window)
+        events = self.q.station_events(site, window)
+        pending = [item for item in open_items(events, until) if item.checked_in_ms is not None or item.started]
+        unknown = sum(item.terms.unknown for item in items)
+        return {
+            "site": site,
+            "from": iso(window.start_ms),
+            "to": iso(window.end_ms),
+            "meters": meters,
+            "items_finished": sum(item.terms.final for item in items),
+            "items_unknown_outcome": unknown,
+            "items_open": len(pending),
         }
 
     def compare(self, sites: dict[str, SiteSettings], window: Range) -> dict[str, Any]:
@@ -193,8 +263,19 @@ class KpiReport:
             )
         rows = compare_sites(totals, now_ms())
         by_site = {total.site: total for total in totals}
+        hours = {total.site: total.bench_hours for total in totals}
         return {
             "from": iso(window.start_ms),
             "to": iso(window.end_ms),
-            "sites": [{**asdict(row), "bench_hours": by_site[row.site].bench_hours} for row in rows],
+            "sites": [
+                {
+                    **asdict(row),
+                    "bench_hours": by_site[row.site].bench_hours,
+                    "kwh": by_site[row.site].kwh,
+                    "co2e_kg": by_site[row.site].co2e_kg,
+                }
+                for row in rows
+            ],
+            "totals": asdict(cluster_totals(totals)),
+            "ranking": [asdict(rank) for rank in rank_sites(rows, hours)],
         }

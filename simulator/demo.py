@@ -89,7 +89,10 @@ def collector_config(sites: list[SiteSpec], mqtt_port: int, influx_url: str, api
         "spool": {"path": "spool.sqlite"},
         "dead_letters": {"path": "dead_letters.sqlite"},
         "http": {"host": "127.0.0.1", "port": api_port},
-        "sites": {s.id: {"main_meter": s.main_meter_id} for s in sites},
+        "sites": {
+            s.id: {"main_meter": s.main_meter_id, "opening_hours": s.opening_hours_text(), "timezone": s.timezone}
+            for s in sites
+        },
     }
 
 

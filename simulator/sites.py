@@ -47,6 +47,14 @@ class SiteSpec:
     def main_meter_id(self) -> str:
         return "main"
 
+    def opening_hours_text(self) -> str:
+        """The opening hours as collector.yaml's ``sites.<id>.opening_hours`` spells them."""
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        return "; ".join(
+            f"{days[day]} {opens // 60:02d}:{opens % 60:02d}-{closes // 60:02d}:{closes % 60:02d}"
+            for day, (opens, closes) in sorted(self.opening_hours.items())
+        )
+
 
 ELECTRICAL = SiteSpec(
     id="gent-repair",

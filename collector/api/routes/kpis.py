@@ -128,3 +128,14 @@ async def compare(
         return report.compare({name: settings.site(name) for name in names}, window)
 
     return await _answer(run)
+
+
+@router.get("/sites/{site}/kpis/data-quality", summary="Meters' uptime and gaps, dead letters, items without outcome")
+async def data_quality(
+    request: Request, runtime: RuntimeDep, site: SiteId, start: From = None, to: To = None, days: Days = 7
+) -> dict[str, Any]:
+    window = time_range(start, to, days)
+    answer = await _answer(_report(runtime).data_quality, site, _facts(request, site, None), window)
+    prefix = _settings(request).broker.prefix
+    answer["dead_letters"] = runtime.dead_letters.count_for_site(prefix, site, window.start_ms, window.end_ms)
+    return answer
