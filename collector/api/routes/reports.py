@@ -50,6 +50,8 @@ def _language(lang: str) -> str:
 
 def _response(rendered: Rendered, name: str) -> Response:
     headers = {"Content-Disposition": f'inline; filename="{name}.{rendered.suffix}"'}
+    if rendered.pages is not None:
+        headers["X-Report-Pages"] = str(rendered.pages)
     return Response(rendered.content, media_type=rendered.media_type, headers=headers)
 
 
