@@ -7,6 +7,7 @@ shapes the JSON. A rate with a zero denominator is ``None`` (JSON null).
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from shopfloor.contract import EventType
 from shopfloor.kpi.compare import SiteTotals, cluster_totals, compare_sites, rank_sites
 from shopfloor.kpi.energy import (
     Coverage,
+    Segment,
     bench_energy_by_item,
     capacity_cost_eur,
     item_energy_summary,
@@ -72,8 +74,25 @@ def coverage_answer(device: str, coverage: Coverage) -> dict[str, Any]:
 
 
 class KpiReport:
-    def __init__(self, queries: KpiQueries) -> None:
+    def __init__(self, queries: KpiQueries, reuse_segments: bool = False) -> None:
+        """``reuse_segments``: keep each meter's segments for the life of this object, so a report asking
+        several answers of one range reads and segments each meter once (the API makes one per request)."""
         self.q = queries
+        self._reuse = reuse_segments
+        self._kept: dict[tuple[str, str, int, int], list[Segment]] = {}
+        self._lock = threading.Lock()
+
+    def _segments(self, site: str, device: str, window: Range) -> list[Segment]:
+        key = (site, device, window.start_ms, window.end_ms)
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        found = segments(self.q.meter_samples(site, device, window))
+        if self._reuse:
+            with self._lock:
+                self._kept[key] = found
+        return found
 
     def _bench(self, site: str, window: Range, station: str | None) -> tuple[float, Sessions]:
         """Staffed bench-hours in the window, and the item sessions of each station (by item id)."""
@@ -144,17 +163,15 @@ class KpiReport:
         devices = sorted({meter, *benches.values()})
         # One query per meter, side by side: InfluxDB answers them on its own cores.
         with ThreadPoolExecutor(max_workers=min(4, len(devices))) as pool:
-            samples = dict(
-                zip(devices, pool.map(lambda d: self.q.meter_samples(site, d, window), devices), strict=True)
-            )
-        segs = segments(samples[meter])
+            by_device = dict(zip(devices, pool.map(lambda d: self._segments(site, d, window), devices), strict=True))
+        segs = by_device[meter]
         kwh_total = sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None
         hours = facts.hours()
         per_item: list[float | None] = []
         for station, item_ids in fixed_by_station.items():
             energy: dict[str, float | None] = {}
             if station in benches:
-                bench_segs = segs if benches[station] == meter else segments(samples[benches[station]])
+                bench_segs = by_device[benches[station]]
                 energy = bench_energy_by_item(bench_segs, sessions[station])
             per_item.extend(energy.get(item) for item in item_ids)
         return {
@@ -221,10 +238,10 @@ class KpiReport:
         until = max(window.start_ms, min(window.end_ms, now_ms()))
         devices = sorted({facts.main_meter, *self.q.devices(site)})
         with ThreadPoolExecutor(max_workers=min(4, len(devices))) as pool:
-            samples = list(pool.map(lambda d: self.q.meter_samples(site, d, window), devices))
+            found = list(pool.map(lambda d: self._segments(site, d, window), devices))
         meters = [
-            coverage_answer(device, meter_coverage(segments(found), Interval(window.start_ms, until)))
-            for device, found in zip(devices, samples, strict=True)
+            coverage_answer(device, meter_coverage(segs, Interval(window.start_ms, until)))
+            for device, segs in zip(devices, found, strict=True)
         ]
         items = self.q.finished_items(site, window)
         events = self.q.station_events(site, window)
@@ -246,7 +263,7 @@ class KpiReport:
             items = self.q.finished_items(site, window)
             kpis = item_kpis(items, 0.0)
             bench_hours, _ = self._bench(site, window, None)
-            segs = segments(self.q.meter_samples(site, facts.main_meter, window))
+            segs = self._segments(site, facts.main_meter, window)
             totals.append(
                 SiteTotals(
                     site=site,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from collector.kpi_queries import KpiQueries
 from collector.kpi_report import KpiReport
 from collector.reports.gather import DeadLetterCount, gather_cluster, gather_site
 from collector.reports.periods import Period
@@ -54,7 +55,7 @@ def cluster_sites(settings: CollectorSettings, report: KpiReport) -> dict[str, S
 
 
 def site_report(
-    report: KpiReport,
+    queries: KpiQueries,
     settings: CollectorSettings,
     site: str,
     period: Period,
@@ -62,12 +63,14 @@ def site_report(
     language: str,
     dead_letters: DeadLetterCount | None,
 ) -> Rendered:
+    report = KpiReport(queries, reuse_segments=True)
     data = gather_site(report, site, settings.site(site), period, dead_letters)
     return _output(site_html(data, language), form)
 
 
 def cluster_report(
-    report: KpiReport, settings: CollectorSettings, period: Period, form: ReportFormat, language: str
+    queries: KpiQueries, settings: CollectorSettings, period: Period, form: ReportFormat, language: str
 ) -> Rendered:
+    report = KpiReport(queries, reuse_segments=True)
     data = gather_cluster(report, cluster_sites(settings, report), period)
     return _output(cluster_html(data, language), form)

@@ -38,7 +38,6 @@ def _report(args: argparse.Namespace) -> int:
 
     from collector.deadletters import DeadLetterStore
     from collector.kpi_queries import KpiQueries, KpiQueryError
-    from collector.kpi_report import KpiReport
     from collector.reports.build import ReportFormat, cluster_report, cluster_timezone, site_report
     from collector.reports.labels import LabelError, catalogue
     from collector.reports.periods import PeriodError, choose
@@ -63,15 +62,15 @@ def _report(args: argparse.Namespace) -> int:
     writer = make_writer(settings.influx)
     store = DeadLetterStore(settings.dead_letters.path) if settings.dead_letters.path.exists() else None
     try:
-        report = KpiReport(KpiQueries(writer))
+        queries = KpiQueries(writer)
         if args.site:
             prefix = settings.broker.prefix
             count = (
                 (lambda site, start, end: store.count_for_site(prefix, site, start, end)) if store is not None else None
             )
-            rendered = site_report(report, settings, args.site, period, form, args.lang, count)
+            rendered = site_report(queries, settings, args.site, period, form, args.lang, count)
         else:
-            rendered = cluster_report(report, settings, period, form, args.lang)
+            rendered = cluster_report(queries, settings, period, form, args.lang)
     except KpiQueryError as exc:
         raise CliError(f"InfluxDB at {writer.target} could not answer: {exc}") from None
     finally:

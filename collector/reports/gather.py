@@ -75,6 +75,8 @@ def gather_site(
             else None
         )
         categories = pool.submit(report.categories, site, facts, window(period))
+        kpis = current.result()
+        # After the period's KPIs: with ``reuse_segments`` it finds the meters already read.
         quality = report.data_quality(site, facts, window(period))
     quality["dead_letters"] = None if dead_letters is None else dead_letters(site, period.start_ms, period.end_ms)
     return SiteReportData(
@@ -82,7 +84,7 @@ def gather_site(
         period=period,
         previous_period=previous_period,
         last_year_period=last_year_period,
-        kpis=current.result(),
+        kpis=kpis,
         previous=previous.result(),
         last_year=last_year.result() if last_year is not None else None,
         categories=categories.result(),

@@ -10,7 +10,6 @@ from fastapi import Path as PathParam
 
 from collector.api.deps import RuntimeDep
 from collector.kpi_queries import KpiQueries, KpiQueryError
-from collector.kpi_report import KpiReport
 from collector.reports.build import Rendered, ReportFormat, cluster_report, cluster_timezone, site_report
 from collector.reports.labels import LabelError, catalogue
 from collector.reports.periods import Period, PeriodError, choose
@@ -75,9 +74,9 @@ async def site(
     def count(name: str, start_ms: int, end_ms: int) -> dict[str, int]:
         return runtime.dead_letters.count_for_site(prefix, name, start_ms, end_ms)
 
-    report = KpiReport(KpiQueries(runtime.writer))
+    queries = KpiQueries(runtime.writer)
     try:
-        rendered = await asyncio.to_thread(site_report, report, settings, site, period, format, language, count)
+        rendered = await asyncio.to_thread(site_report, queries, settings, site, period, format, language, count)
     except KpiQueryError as exc:
         raise HTTPException(503, f"InfluxDB could not answer: {exc}") from exc
     return _response(rendered, f"{site}-{period.label}")
@@ -97,9 +96,9 @@ async def cluster(
     settings = _settings(request)
     period = _period(cluster_timezone(settings), month, quarter, start, to)
     language = _language(lang)
-    report = KpiReport(KpiQueries(runtime.writer))
+    queries = KpiQueries(runtime.writer)
     try:
-        rendered = await asyncio.to_thread(cluster_report, report, settings, period, format, language)
+        rendered = await asyncio.to_thread(cluster_report, queries, settings, period, format, language)
     except KpiQueryError as exc:
         raise HTTPException(503, f"InfluxDB could not answer: {exc}") from exc
     return _response(rendered, f"cluster-{period.label}")
