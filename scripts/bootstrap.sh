@@ -11,8 +11,9 @@ command -v influxd >/dev/null || [ -x /usr/sbin/influxd ] || need_apt+=(influxdb
 command -v influx >/dev/null || need_apt+=(influxdb-client)
 command -v socat >/dev/null || need_apt+=(socat)
 # WeasyPrint (the reports' PDF) loads pango through ctypes: the Debian libraries, not a wheel.
-ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so.0' || need_apt+=(libpango-1.0-0)
-ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || need_apt+=(libpangoft2-1.0-0)
+compgen -G '/usr/lib/*/libpango-1.0.so.0' >/dev/null || need_apt+=(libpango-1.0-0)
+compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || need_apt+=(libpangoft2-1.0-0)
+fc-list 2>/dev/null | grep -qi dejavu || need_apt+=(fonts-dejavu-core)
 if [ "${SHOPFLOOR_BOOTSTRAP:-test}" = "test" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v docker-compose >/dev/null || need_apt+=(docker-compose)
