@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -71,7 +72,8 @@ class ReportParser(HTMLParser):
                 self.untraced.append(text)
             self._cell = None
         if tag == "tr" and self._row is not None:
-            self.rows.append({**self._row, "text": " ".join("".join(self._row_text).split())})
+            text = re.sub(r"[ \t\r\n]+", " ", " ".join(self._row_text)).strip()
+            self.rows.append({**self._row, "text": text})
             self._row = None
 
 
