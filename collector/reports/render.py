@@ -21,6 +21,7 @@ from collector.reports import charts
 from collector.reports.gather import ClusterReportData, SiteReportData, has_data
 from collector.reports.labels import catalogue
 from collector.reports.periods import Period
+from shopfloor.kpi.compare import MIN_RANKED_ITEMS
 
 MISSING = "—"
 
@@ -161,6 +162,7 @@ def cluster_html(data: ClusterReportData, language: str = "en") -> str:
         sites=rows,
         ranking=data.compare["ranking"],
         site_index={row["site"]: index for index, row in enumerate(rows)},
+        min_ranked_items=MIN_RANKED_ITEMS,
         per_bench_hour_chart=_image(
             charts.site_bars({row["site"]: row["items_per_bench_hour"] for row in rows}, labels["items_per_bench_hour"])
         ),

@@ -119,6 +119,7 @@ class SiteRank:
     ranked: bool
     reason: str | None  # why not ranked
     ranks: dict[str, int]  # column -> 1 for the best; empty when not ranked
+    reason_code: str | None = None  # few_items, no_bench_time or no_meter_data: for a translated label
 
 
 def rank_sites(rows: Iterable[SiteComparison], bench_hours: dict[str, float]) -> list[SiteRank]:
@@ -128,15 +129,16 @@ def rank_sites(rows: Iterable[SiteComparison], bench_hours: dict[str, float]) ->
     unranked: list[SiteRank] = []
     for row in rows:
         if row.items_final < MIN_RANKED_ITEMS:
+            code = "few_items"
             reason = f"too little data: {row.items_final} items finished (at least {MIN_RANKED_ITEMS} are ranked)"
         elif not bench_hours.get(row.site):
-            reason = "too little data: no staffed bench time"
+            code, reason = "no_bench_time", "too little data: no staffed bench time"
         elif row.kwh_per_item is None:
-            reason = "too little data: no meter data"
+            code, reason = "no_meter_data", "too little data: no meter data"
         else:
             eligible.append(row)
             continue
-        unranked.append(SiteRank(row.site, False, reason, {}))
+        unranked.append(SiteRank(row.site, False, reason, {}, code))
     ranks: dict[str, dict[str, int]] = {row.site: {} for row in eligible}
     for column, higher_is_better in RANKED_COLUMNS.items():
         values = [(getattr(row, column), row.site) for row in eligible if getattr(row, column) is not None]

@@ -140,6 +140,7 @@ def test_ranking_places_sites_with_enough_data_and_marks_the_others() -> None:
     assert by_site["slow"].ranks["items_per_bench_hour"] == by_site["tied"].ranks["items_per_bench_hour"] == 2
     # Reuse: slow 1.0; fast and tied 0.5 share rank 2.
     assert by_site["slow"].ranks["reuse_rate_items"] == 1 and by_site["tied"].ranks["reuse_rate_items"] == 2
-    assert "no meter data" in (by_site["dark"].reason or "")
+    assert "no meter data" in (by_site["dark"].reason or "") and by_site["dark"].reason_code == "no_meter_data"
+    assert by_site["tiny"].reason_code == "few_items" and by_site["empty"].reason_code == "few_items"
     assert "9 items" in (by_site["tiny"].reason or "") and by_site["tiny"].ranks == {}
     assert by_site["empty"].reason is not None

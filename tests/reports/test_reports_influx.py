@@ -224,6 +224,8 @@ def test_pdf_reports_are_a4_pages_with_footer_on_every_page(
     assert cluster.status_code == 200
     cluster_pages = pdf_pages(cluster.content, tmp_path)
     assert "Classement" in cluster_pages[0] and "Page 1 sur" in cluster_pages[0]
+    words = " ".join(cluster_pages[0].split())
+    assert "non classé" in words and "pas assez de données" in words, words
 
 
 def test_bad_report_requests_are_422_naming_the_parameter(demo_api: tuple[TestClient, DemoData, Period]) -> None:
