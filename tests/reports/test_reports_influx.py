@@ -12,7 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collector.api.app import create_app
-from collector.reports.periods import Period, month
+from collector.reports.periods import Period, days_range, month, quarter
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings, InfluxV1Settings
 from shopfloor.cli import main as shopfloor_main
@@ -89,11 +89,10 @@ def api_answers(client: TestClient, site: str | None, period: Period) -> dict[st
     if site is None:
         return {"current.compare": get("/api/kpis/compare", period)}
     last_year = period.last_year()
-    assert last_year is not None
     return {
         "current.kpis": get(f"/api/sites/{site}/kpis", period),
         "previous.kpis": get(f"/api/sites/{site}/kpis", period.previous()),
-        "last_year.kpis": get(f"/api/sites/{site}/kpis", last_year),
+        "last_year.kpis": get(f"/api/sites/{site}/kpis", last_year) if last_year is not None else None,
         "current.categories": get(f"/api/sites/{site}/kpis/categories", period),
         "current.quality": get(f"/api/sites/{site}/kpis/data-quality", period),
     }
@@ -171,6 +170,30 @@ def test_every_number_in_a_site_report_is_the_kpi_apis(demo_api: tuple[TestClien
     assert html.count('src="data:image/svg+xml;base64,') == 2 and "http://" not in html and "https://" not in html
     # The month before the data began is said to have none, not shown as zeros.
     assert "no data" in html
+
+
+def test_a_quarter_and_a_range_of_days_are_the_kpi_apis_too(demo_api: tuple[TestClient, DemoData, Period]) -> None:
+    client, data, period = demo_api
+    site = data.specs[1].id
+    q = (period.first_day.month - 1) // 3 + 1
+    the_quarter = quarter(f"{period.first_day.year}-Q{q}", "Europe/Brussels")
+    response = client.get(f"/api/reports/sites/{site}?quarter={the_quarter.label}")
+    assert response.status_code == 200, response.text
+    figures = assert_every_figure_is_the_apis(response.text, api_answers(client, site, the_quarter))
+    keys = {f.key for f in figures}
+    assert {"current.kpis:items/finished", "current.kpis:energy/peaks/0/peak_kw"} <= keys
+    # One peak per month of the quarter that has data; last year's column has none.
+    assert (
+        len(data_peaks := [k for k in keys if k.endswith("/peak_kw")]) >= 1 and "Same period last year" in response.text
+    )
+    assert not any(f.source == "last_year.kpis" for f in figures), data_peaks
+    first = period.first_day + timedelta(days=9)
+    week = days_range(first, first + timedelta(days=6), "Europe/Brussels")
+    response = client.get(f"/api/reports/sites/{site}?from={week.first_day}&to={week.last_day}")
+    assert response.status_code == 200, response.text
+    figures = assert_every_figure_is_the_apis(response.text, api_answers(client, site, week))
+    assert not any(f.source == "last_year.kpis" for f in figures)  # a free range has no "last year" column
+    assert any(f.source == "previous.kpis" for f in figures)  # the week before has data
 
 
 def test_cluster_report_ranks_the_workshops_and_marks_a_site_without_data(
