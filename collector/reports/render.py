@@ -9,6 +9,7 @@ and the tests, can trace a printed number back to the API.
 from __future__ import annotations
 
 import base64
+import urllib.parse
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -26,10 +27,16 @@ from shopfloor.kpi.compare import MIN_RANKED_ITEMS
 MISSING = "—"
 
 
+def segment(name: str) -> str:
+    """One path segment for a name from the data (``Aircon/dehumidifier``): percent-encoded, '/' included."""
+    return urllib.parse.quote(name, safe="")
+
+
 def pick(answer: Any, path: str) -> Any:
-    """``items/fix_rate`` or ``meters/0/uptime`` in an API answer; None where it is absent."""
+    """``items/fix_rate`` or ``meters/0/uptime`` in an API answer (segments percent-encoded); None where absent."""
     node = answer
-    for part in path.split("/"):
+    for quoted in path.split("/"):
+        part = urllib.parse.unquote(quoted)
         if isinstance(node, list):
             node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
         elif isinstance(node, Mapping):
@@ -68,6 +75,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["css_string"] = css_string
+    environment.filters["segment"] = segment
     return environment
 
 

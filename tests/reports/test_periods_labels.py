@@ -8,7 +8,7 @@ import pytest
 
 from collector.reports.labels import LabelError, catalogue, languages
 from collector.reports.periods import PeriodError, choose, month, quarter
-from collector.reports.render import css_string, format_number, pick, slot_text
+from collector.reports.render import css_string, format_number, pick, segment, slot_text
 
 
 def utc(ms: int) -> str:
@@ -75,6 +75,12 @@ def test_numbers_follow_the_catalogue_and_paths_reach_lists() -> None:
     assert format_number(None, 1, catalogue("en")) == "—"
     assert pick({"meters": [{"uptime": 0.9}]}, "meters/0/uptime") == 0.9
     assert pick({"meters": []}, "meters/0/uptime") is None
+    assert (
+        pick(
+            {"categories": {"Aircon/dehumidifier": {"fixed": 2}}}, f"categories/{segment('Aircon/dehumidifier')}/fixed"
+        )
+        == 2
+    )
     assert slot_text("2026-11-13T14:00:00+01:00", catalogue("en")) == "Fri 2026-11-13 14:00–14:15"
     assert slot_text("2026-11-13T23:45:00+01:00", catalogue("fr")) == "ven 2026-11-13 23:45–00:00"
     assert css_string('a "quoted" \\ label') == '"a \\"quoted\\" \\\\ label"'
