@@ -8,6 +8,7 @@ the data. It prints the URLs, then a one-line status per site, until Ctrl-C stop
 
 from __future__ import annotations
 
+import datetime
 import signal
 import subprocess
 import sys
@@ -273,12 +274,16 @@ class Demo:
     def _print_urls(self, mqtt_port: int, influx_url: str, api_port: int) -> None:
         api = f"http://127.0.0.1:{api_port}"
         first = self.sites[0]
+        today = datetime.date.today()
+        report_range = f"from={today - datetime.timedelta(days=30)}&to={today}"  # the backfill's 30 days
         lines = [
             "",
             "shopfloor-monitor demo is running:",
             f"  KPI API         {api}/api/sites/{first.id}/kpis",
             f"  API docs        {api}/docs",
             f"  bench page      {api}/bench/{first.id}/{first.benches[0].id}",
+            f"  site report     {api}/api/reports/sites/{first.id}?{report_range}&format=pdf",
+            f"  cluster report  {api}/api/reports/cluster?{report_range}&format=pdf",
             f"  health/metrics  {api}/readyz   {api}/metrics",
             f"  InfluxDB        {influx_url}  (database shopfloor)",
             f"  MQTT            mqtt://127.0.0.1:{mqtt_port}  (mosquitto_sub -p {mqtt_port} -t 'shopfloor/#' -v)",

@@ -120,6 +120,13 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
 
         wait_until(kpis_nonzero_for_every_site, 90, "non-zero KPIs for every site")
         assert re.search(r"gent-repair\s+power\s+\d", out.text), out.text
+        # The cluster report it prints the address of ranks every workshop (docs/reports.md).
+        report_url = re.search(r"cluster report\s+(http://\S+)", out.text)
+        assert report_url, out.text
+        with urllib.request.urlopen(report_url.group(1).replace("format=pdf", "format=html"), timeout=60) as answer:
+            report = answer.read().decode()
+        for site in sites:
+            assert f'data-site="{site}" data-ranked="yes"' in report, site
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
