@@ -73,6 +73,12 @@ def coverage_answer(device: str, coverage: Coverage) -> dict[str, Any]:
     }
 
 
+def site_energy(segs: Sequence[Segment], items_final: int) -> tuple[float | None, float | None]:
+    """The main meter's kWh over the range (None without data), and kWh per item finished."""
+    kwh = sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None
+    return kwh, kwh / items_final if kwh is not None and items_final else None
+
+
 class KpiReport:
     def __init__(self, queries: KpiQueries, reuse_segments: bool = False) -> None:
         """``reuse_segments``: keep each meter's segments for the life of this object, so a report asking
@@ -165,7 +171,7 @@ class KpiReport:
         with ThreadPoolExecutor(max_workers=min(4, len(devices))) as pool:
             by_device = dict(zip(devices, pool.map(lambda d: self._segments(site, d, window), devices), strict=True))
         segs = by_device[meter]
-        kwh_total = sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None
+        kwh_total, kwh_per_item = site_energy(segs, items_final)
         hours = facts.hours()
         per_item: list[float | None] = []
         for station, item_ids in fixed_by_station.items():
@@ -188,7 +194,7 @@ class KpiReport:
             "capacity_tariff_eur_per_kw_year": facts.capacity_tariff_eur_per_kw_year,
             "demand_profile": weekly_demand_profile(segs, facts.timezone),
             "per_item": asdict(item_energy_summary(per_item)),
-            "kwh_per_item": kwh_total / items_final if kwh_total is not None and items_final else None,
+            "kwh_per_item": kwh_per_item,
         }
 
     def kpis(
@@ -221,6 +227,22 @@ class KpiReport:
             }
         )
         return body
+
+    def headline(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
+        """The part of ``kpis`` a report compares periods on: the same ``items``, and ``energy.kwh`` and
+        ``energy.kwh_per_item``, without the per-day, peak, load and per-item energy work."""
+        items = self.q.finished_items(site, window)
+        bench_hours, _, checked_in = self._bench_and_intake(site, window, None)
+        summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
+        kwh, kwh_per_item = site_energy(self._segments(site, facts.main_meter, window), int(summary["finished"]))
+        return {
+            "site": site,
+            "from": iso(window.start_ms),
+            "to": iso(window.end_ms),
+            "timezone": facts.timezone,
+            "items": summary,
+            "energy": {"meter": facts.main_meter, "kwh": kwh, "kwh_per_item": kwh_per_item},
+        }
 
     def categories(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
         items = self.q.finished_items(site, window)
@@ -263,7 +285,7 @@ class KpiReport:
             items = self.q.finished_items(site, window)
             kpis = item_kpis(items, 0.0)
             bench_hours, _ = self._bench(site, window, None)
-            segs = self._segments(site, facts.main_meter, window)
+            kwh, _ = site_energy(self._segments(site, facts.main_meter, window), kpis.items_final)
             totals.append(
                 SiteTotals(
                     site=site,
@@ -274,7 +296,7 @@ class KpiReport:
                     kg_diverted=kpis.diverted.kg_diverted,
                     co2e_kg=kpis.diverted.co2e_kg,
                     bench_hours=bench_hours,
-                    kwh=sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None,
+                    kwh=kwh,
                     last_data_ms=self.q.last_data_ms(site, window.end_ms),
                 )
             )

@@ -30,7 +30,7 @@ class SiteReportData:
     previous_period: Period
     last_year_period: Period | None
     kpis: dict[str, Any]  # GET /api/sites/{site}/kpis for the period
-    previous: dict[str, Any]  # ... for the previous period
+    previous: dict[str, Any]  # its headline (KpiReport.headline: the same items and kWh) for the previous period
     last_year: dict[str, Any] | None  # ... for the same period a year before (months and quarters)
     categories: dict[str, Any]  # GET /api/sites/{site}/kpis/categories
     quality: dict[str, Any]  # GET /api/sites/{site}/kpis/data-quality (with dead_letters, or None)
@@ -68,9 +68,9 @@ def gather_site(
     # The periods are independent: InfluxDB answers them side by side.
     with ThreadPoolExecutor(max_workers=3) as pool:
         current = pool.submit(report.kpis, site, facts, window(period), Bucket.DAY)
-        previous = pool.submit(report.kpis, site, facts, window(previous_period), Bucket.DAY)
+        previous = pool.submit(report.headline, site, facts, window(previous_period))
         last_year = (
-            pool.submit(report.kpis, site, facts, window(last_year_period), Bucket.DAY)
+            pool.submit(report.headline, site, facts, window(last_year_period))
             if last_year_period is not None
             else None
         )
