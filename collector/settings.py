@@ -184,6 +184,9 @@ class SiteSettings(_Section):
         default=None, description="e.g. 'mon-fri 08:30-17:00; sat 10:00-14:00'; base load needs it"
     )
     capacity_limit_kw: float | None = Field(default=None, gt=0, description="contracted capacity, shown beside peaks")
+    capacity_tariff_eur_per_kw_year: float | None = Field(
+        default=None, ge=0, description="capacity tariff in EUR per kW per year, for the reports' cost estimate"
+    )
     main_meter: str = Field(default="main", pattern=ID_PATTERN, description="device id of the site's main meter")
     bench_meters: dict[str, str] = Field(
         default_factory=dict, description="station id -> meter device id, when they differ"

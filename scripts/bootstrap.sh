@@ -13,9 +13,14 @@ command -v socat >/dev/null || need_apt+=(socat)
 # Alerts (deploy/prometheus/): promtool tests the rules, amtool checks alertmanager.yml.
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)
+# WeasyPrint (the reports' PDF) loads pango through ctypes: the Debian libraries, not a wheel.
+compgen -G '/usr/lib/*/libpango-1.0.so.0' >/dev/null || need_apt+=(libpango-1.0-0)
+compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || need_apt+=(libpangoft2-1.0-0)
+fc-list 2>/dev/null | grep -qi dejavu || need_apt+=(fonts-dejavu-core)
 if [ "${SHOPFLOOR_BOOTSTRAP:-test}" = "test" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+  command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)  # PDF pages to PNG, to look at the reports
 fi
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 

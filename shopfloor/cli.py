@@ -23,6 +23,7 @@ COMPONENTS: dict[str, tuple[str, str, str]] = {
     "collector": ("collector.cli", "collector", "the collector: MQTT to InfluxDB, HTTP API, bench page"),
     "peak-guard": ("edge.peak_guard.cli", "edge", "the peak guard: replay it over a month, override a load"),
     "ords": ("collector.ords.cli", "collector", "Open Repair Data Standard import and export"),
+    "report": ("collector.reports.cli", "reports", "monthly reports of a site or the cluster, as HTML or PDF"),
     "dashboards": ("dashboards.cli", "dashboards", "Grafana dashboards: generate, push, render"),
     "simulate": ("simulator.cli", "sim", "simulate workshops: Modbus meters and bench events"),
     "demo": ("simulator.demo_cli", "all", "run the whole system locally (what `make demo` runs)"),

@@ -12,6 +12,7 @@ environment (``${MQTT_PASSWORD}`` in its config), so no config file holds a secr
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shutil
@@ -460,12 +461,16 @@ class Demo:
     ) -> None:
         api = f"http://127.0.0.1:{api_port}"
         first = self.sites[0]
+        today = datetime.date.today()
+        report_range = f"from={today - datetime.timedelta(days=30)}&to={today}"  # the backfill's 30 days
         lines = [
             "",
             "shopfloor-monitor demo is running:",
             f"  KPI API         {api}/api/sites/{first.id}/kpis",
             f"  API docs        {api}/docs",
             f"  bench page      {api}/bench/{first.id}/{first.benches[0].id}",
+            f"  site report     {api}/api/reports/sites/{first.id}?{report_range}&format=pdf",
+            f"  cluster report  {api}/api/reports/cluster?{report_range}&format=pdf",
             f"  health/metrics  {api}/readyz   {api}/metrics",
             # InfluxDB 1.x has no web page (/ answers 404): show a query a browser can open.
             f"  InfluxDB        {influx_url}/query?db=shopfloor&q=SHOW+MEASUREMENTS  (HTTP API, database shopfloor)",

@@ -163,6 +163,13 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
                 assert "capacity_limit_kw" not in station["energy"]
                 assert all("billed_kw" not in peak for peak in station["energy"]["peaks"])
         assert re.search(r"gent-repair\s+power\s+\d", out.text), out.text
+        # The cluster report it prints the address of ranks every workshop (docs/reports.md).
+        report_url = re.search(r"cluster report\s+(http://\S+)", out.text)
+        assert report_url, out.text
+        with urllib.request.urlopen(report_url.group(1).replace("format=pdf", "format=html"), timeout=60) as answer:
+            report = answer.read().decode()
+        for site in sites:
+            assert f'data-site="{site}" data-ranked="yes"' in report, site
         if shutil.which("prometheus") and shutil.which("prometheus-alertmanager"):
             # The demo starts both when installed: prometheus has loaded the rules and scrapes the collector.
             prometheus = re.search(r"prometheus\s+(http://\S+)/alerts", out.text)

@@ -6,6 +6,7 @@ the app's lifespan builds, starts and stops its own, so the app also runs on its
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,5 +41,11 @@ def create_app(settings: CollectorSettings, runtime: CollectorRuntime | None = N
         app.state.runtime = runtime
     for router in ROUTERS:
         app.include_router(router)
+    try:  # the 'reports' extra (Jinja2, WeasyPrint): without it the collector serves everything else
+        from collector.api.routes import reports
+    except ModuleNotFoundError as exc:
+        logging.getLogger(__name__).warning("no /api/reports: %s is missing (pip install '.[reports]')", exc.name)
+    else:
+        app.include_router(reports.router)
     errors.install(app, settings.http.max_body_bytes)
     return app

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopfloor.kpi.compare import SiteComparison
-from shopfloor.kpi.energy import BaseLoad, DailyEnergy, ItemEnergy, MonthlyPeak
+from shopfloor.kpi.compare import ClusterTotals, SiteComparison, SiteRank
+from shopfloor.kpi.energy import BaseLoad, DailyEnergy, ItemEnergy, OpenLoad
 from shopfloor.kpi.rates import FixRate, RepairTime, ThroughputBucket
 
 
@@ -18,6 +18,7 @@ class _Answer(BaseModel):
 
 
 class ItemKpis(_Answer):
+    checked_in: int = Field(description="items checked in during the range (the report's 'items in')")
     finished: int = Field(description="items with a final outcome (Fixed, Repairable, End of life)")
     fixed: int
     repairable: int
@@ -46,21 +47,31 @@ class StationPeak(_Answer):
     slot_start: str
 
 
+class SitePeak(StationPeak):
+    """The grid connection's monthly peak, with the capacity tariff's basis and its estimated cost."""
+
+    billed_kw: float = Field(description="max(peak_kw, 2.5): the Flemish capacity tariff's basis")
+    cost_eur: float | None = Field(description="billed_kw x capacity_tariff_eur_per_kw_year / 12; null without a rate")
+
+
 class StationEnergy(_Answer):
     meter: str = Field(description="device id of the meter the figures come from")
     kwh: float | None
     days: list[DailyEnergy]
     base_load: BaseLoad | None = Field(description="null when the site has no opening hours configured")
+    open_load: OpenLoad | None = Field(description="mean power while open; null without opening hours")
     peaks: list[StationPeak]
+    demand_profile: list[list[float | None]] = Field(description="mean kW per local weekday (Monday first) x hour")
     per_item: ItemEnergy
     kwh_per_item: float | None
 
 
 class SiteEnergy(StationEnergy):
-    """The main meter's figures: the grid connection's peaks carry the capacity tariff's ``billed_kw``."""
+    """The main meter's figures: the grid connection's peaks carry the capacity tariff."""
 
-    peaks: list[MonthlyPeak]  # type: ignore[assignment]
+    peaks: list[SitePeak]  # type: ignore[assignment]
     capacity_limit_kw: float | None
+    capacity_tariff_eur_per_kw_year: float | None
 
 
 class _Kpis(_Answer):
@@ -88,9 +99,39 @@ class CategoryKpis(_Answer):
     to: str
     categories: dict[str, FixRate]
     repair_time: list[RepairTime]
+    barriers: dict[str, int] = Field(description="end-of-life items per ORDS barrier, most frequent first")
 
 
 class Comparison(_Answer):
     start: str = Field(alias="from")
     to: str
     sites: list[SiteComparison]
+    totals: ClusterTotals = Field(description="the cluster's sums, and its ratios from those sums")
+    ranking: list[SiteRank] = Field(description="sites with too little data are listed with the reason, never ranked")
+
+
+class GapOut(_Answer):
+    start: str = Field(alias="from")
+    to: str
+    hours: float
+
+
+class MeterQuality(_Answer):
+    device: str
+    uptime: float | None
+    measured_hours: float
+    range_hours: float
+    gaps: int
+    gap_hours: float
+    longest_gaps: list[GapOut]
+
+
+class DataQuality(_Answer):
+    site: str
+    start: str = Field(alias="from")
+    to: str
+    meters: list[MeterQuality]
+    items_finished: int
+    items_unknown_outcome: int
+    items_open: int
+    dead_letters: dict[str, int] = Field(description="dead letters received in the range, per kind")

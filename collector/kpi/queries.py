@@ -93,7 +93,7 @@ class KpiQueries:
         if station is not None:
             where += f" AND station = '{_ident(station)}'"
         fields = ", ".join(OUTCOME_FIELDS)
-        rows = self._rows(f"SELECT station, category, item_id, {fields} FROM repair_event WHERE {where}")
+        rows = self._rows(f"SELECT station, category, barrier, item_id, {fields} FROM repair_event WHERE {where}")
         return [
             (
                 stored_item(site, row.get("station") or "", int(row["time"]), row.get("category"), row),
@@ -166,6 +166,11 @@ class KpiQueries:
             for row in self._rows(statement):
                 newest = max(newest or 0, int(row["time"]))
         return newest
+
+    def devices(self, site: str) -> list[str]:
+        """Meter device ids of a site, from the tag index."""
+        rows = self._rows(f"SHOW TAG VALUES FROM meter WITH KEY = \"device\" WHERE site = '{_ident(site)}'")
+        return sorted({row["value"] for row in rows if isinstance(row.get("value"), str)})
 
     def sites(self) -> list[str]:
         """Sites that have data, from the tag index."""

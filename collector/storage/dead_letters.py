@@ -255,6 +255,17 @@ class DeadLetterStore:
         rows = self._rows("SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL AND kind = ?", (kind,))
         return int(rows[0][0])
 
+    def count_for_site(self, prefix: str, site: str, start_ms: int, end_ms: int) -> dict[str, int]:
+        """Dead letters received in ``[start_ms, end_ms)`` for the site, per kind (requeued ones too: a report
+        counts what went wrong in its range). Letters kept before the site column are matched by topic."""
+        pattern = f"{prefix}/v1/{site}/%".replace("_", "\\_")
+        rows = self._rows(
+            "SELECT kind, count(*) FROM dead_letters WHERE (site = ? OR (site IS NULL AND topic LIKE ? ESCAPE '\\')) "
+            "AND received_at_ms >= ? AND received_at_ms < ? GROUP BY kind",
+            (site, pattern, start_ms, end_ms),
+        )
+        return {str(kind): int(count) for kind, count in rows}
+
     def mark_requeued(self, letter_id: int) -> None:
         with self._lock:
             self._conn.execute(

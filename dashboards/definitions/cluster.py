@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboards.definitions.common import (
     CATEGORY,
+    COLLECTOR_URL,
     MAIN_METER,
     MAIN_METER_FILTER,
     METER_SOURCE,
@@ -12,6 +13,7 @@ from dashboards.definitions.common import (
     age_column,
     bench_hours_query,
     kwh_query,
+    report_links,
 )
 from dashboards.model import Dashboard, Grid, Json, Panel, Target
 
@@ -211,7 +213,10 @@ def build() -> Dashboard:
         description="For coordinators: kWh per item, reuse rate, throughput, kg diverted and data freshness per site.",
         tags=("shopfloor", "cluster"),
         panels=panels,
-        variables=(SITE, CATEGORY, MAIN_METER, METER_SOURCE),
+        variables=(SITE, CATEGORY, MAIN_METER, METER_SOURCE, COLLECTOR_URL),
         time_from="now-30d",
         refresh="5m",
+        links=report_links(
+            "cluster", "Cluster report (PDF)", "every site side by side for the dashboard's days, with the ranking"
+        ),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.model import Json, Threshold, Variable
+from dashboards.model import Dashboard, Json, Threshold, Variable
 from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 
 SITE = Variable(
@@ -51,6 +51,34 @@ METER_SOURCE = Variable(
     options=(("1-minute rollup", '"rollup"."meter_1m"'), ("raw", '"autogen"."meter"')),
     description="the rollup keeps long ranges fast; pick raw where no continuous query runs (InfluxDB 2.x/3.x)",
 )
+
+COLLECTOR_URL = Variable(
+    "collector_url",
+    "Collector",
+    "textbox",
+    default="http://127.0.0.1:8080",
+    description="the collector's HTTP address as your browser reaches it: the report links open there",
+)
+# The dashboard's time range as the report's days (docs/reports.md); ``to`` is the last day, included.
+_REPORT_RANGE = "from=${__from:date:YYYY-MM-DD}&to=${__to:date:YYYY-MM-DD}&format=pdf"
+
+
+def report_links(path: str, title: str, tooltip: str) -> tuple[Json, ...]:
+    """The shared dashboard links, and one to a report of the collector (``path`` after /api/reports/)."""
+    report: Json = {
+        "type": "link",
+        "title": title,
+        "url": f"${{collector_url}}/api/reports/{path}?{_REPORT_RANGE}",
+        "icon": "doc",
+        "tooltip": tooltip,
+        "targetBlank": True,
+        "asDropdown": False,
+        "includeVars": False,
+        "keepTime": False,
+        "tags": [],
+    }
+    return (*Dashboard.links, report)
+
 
 SITE_FILTER = '"site" =~ /^$site$/'
 STATION_FILTER = '"station" =~ /^$station$/'

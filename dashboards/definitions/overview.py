@@ -5,6 +5,7 @@ from __future__ import annotations
 from dashboards.definitions.common import (
     CAPACITY_LIMIT_KW,
     CATEGORY,
+    COLLECTOR_URL,
     DEMAND_THRESHOLDS,
     FINISHED,
     MAIN_METER,
@@ -16,6 +17,7 @@ from dashboards.definitions.common import (
     STATION,
     STATION_FILTER,
     kwh_query,
+    report_links,
 )
 from dashboards.model import Dashboard, Grid, Panel, Target, Threshold
 
@@ -251,7 +253,12 @@ def build() -> Dashboard:
         description="For the plant manager: power, energy, peak demand against the limit, items and circular KPIs.",
         tags=("shopfloor", "site"),
         panels=panels,
-        variables=(SITE, STATION, CATEGORY, MAIN_METER, CAPACITY_LIMIT_KW, METER_SOURCE),
+        variables=(SITE, STATION, CATEGORY, MAIN_METER, CAPACITY_LIMIT_KW, METER_SOURCE, COLLECTOR_URL),
         time_from="now/d",
         time_to="now",
+        links=report_links(
+            "sites/${site}",
+            "Site report (PDF)",
+            "the selected site's report for the dashboard's days, from the collector (select one site)",
+        ),
     )

@@ -1,4 +1,5 @@
-"""Energy KPIs from meter samples: kWh per day, base load, monthly 15-minute peak, kWh per item.
+"""Energy KPIs from meter samples: kWh per day, base and open load, monthly 15-minute peak, the week x hour
+demand profile, a meter's coverage (uptime and gaps), kWh per item.
 
 Samples become ``Segment``s: the energy used between two consecutive samples. With an
 ``energy_import`` counter, a segment's energy is the counter delta (a drop is a counter reset:
@@ -258,22 +259,116 @@ def monthly_peaks(segs: Sequence[Segment], timezone: str = DEFAULT_TIMEZONE) -> 
     ]
 
 
+def capacity_cost_eur(billed_kw: float, eur_per_kw_year: float | None) -> float | None:
+    """One month's share of the capacity tariff: billed kW x the yearly rate / 12 (an estimate: the
+    Flemish tariff bills the mean of the last 12 monthly peaks, which one month's data cannot give)."""
+    return None if eur_per_kw_year is None else billed_kw * eur_per_kw_year / 12
+
+
 @dataclass(frozen=True, slots=True)
 class BaseLoad:
     watts: float | None  # mean power while closed; None when no closed time had data
     closed_hours_measured: float
 
 
+def _mean_power(segs: Sequence[Segment], spans: Iterable[Interval]) -> tuple[float | None, float]:
+    """Mean W over ``spans`` with gap-free data, and those hours."""
+    kwh = 0.0
+    covered = 0
+    ends = [seg.end_ms for seg in segs]
+    for span in spans:
+        part = share(segs, span, ends)
+        kwh += part.kwh
+        covered += part.covered_ms
+    measured_hours = covered / _MS_PER_HOUR
+    return (kwh * 1000 / measured_hours if covered else None), measured_hours
+
+
 def base_load(segs: Sequence[Segment], hours: OpeningHours) -> BaseLoad:
     """Mean power while the site is closed, over the span the segments cover (gaps left out)."""
     if not segs:
         return BaseLoad(None, 0.0)
-    kwh = 0.0
+    watts, closed_hours = _mean_power(segs, hours.closed_intervals(segs[0].start_ms, segs[-1].end_ms))
+    return BaseLoad(watts, closed_hours)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLoad:
+    watts: float | None  # mean power while open; None when no open time had data
+    open_hours_measured: float
+
+
+def open_load(segs: Sequence[Segment], hours: OpeningHours) -> OpenLoad:
+    """Mean power during opening hours: the counterpart of ``base_load``, by the same rule."""
+    if not segs:
+        return OpenLoad(None, 0.0)
+    watts, open_hours = _mean_power(segs, hours.open_intervals(segs[0].start_ms, segs[-1].end_ms))
+    return OpenLoad(watts, open_hours)
+
+
+def weekly_demand_profile(segs: Sequence[Segment], timezone: str = DEFAULT_TIMEZONE) -> list[list[float | None]]:
+    """Mean 15-minute demand (kW) per local weekday (Monday first) x hour of day: the week x hour heat map.
+
+    Each cell is the mean of the fully covered quarter hours of ``quarter_hour_demand_kw`` that start in
+    it; None when none did. A DST day's missing or doubled hour simply has fewer or more quarters.
+    """
+    zone = ZoneInfo(timezone)
+    sums = [[0.0] * 24 for _ in range(7)]
+    counts = [[0] * 24 for _ in range(7)]
+    for slot, kw in quarter_hour_demand_kw(segs).items():
+        local = datetime.fromtimestamp(slot / 1000, zone)
+        sums[local.weekday()][local.hour] += kw
+        counts[local.weekday()][local.hour] += 1
+    return [
+        [sums[day][hour] / counts[day][hour] if counts[day][hour] else None for hour in range(24)] for day in range(7)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterGap:
+    start_ms: int
+    end_ms: int
+
+    @property
+    def hours(self) -> float:
+        return (self.end_ms - self.start_ms) / _MS_PER_HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How much of a range one meter measured: the data-quality figure of a report."""
+
+    uptime: float | None  # share of the range with gap-free data; None for an empty range
+    measured_hours: float
+    range_hours: float
+    gaps: list[MeterGap]  # every stretch longer than max_gap_ms without usable data, oldest first
+
+
+def meter_coverage(segs: Sequence[Segment], window: Interval, max_gap_ms: int = DEFAULT_MAX_GAP_MS) -> Coverage:
+    """Uptime and gaps of one meter in ``window``: gap segments, and missing data at either end."""
     covered = 0
-    ends = [seg.end_ms for seg in segs]
-    for closed in hours.closed_intervals(segs[0].start_ms, segs[-1].end_ms):
-        part = share(segs, closed, ends)
-        kwh += part.kwh
-        covered += part.covered_ms
-    closed_hours = covered / _MS_PER_HOUR
-    return BaseLoad(kwh * 1000 / closed_hours if covered else None, closed_hours)
+    gaps: list[MeterGap] = []
+    cursor = window.start_ms  # up to here, the range is accounted for
+    for seg in segs:
+        start, end = max(seg.start_ms, window.start_ms), min(seg.end_ms, window.end_ms)
+        if end <= start:
+            continue
+        if start - cursor > max_gap_ms:
+            gaps.append(MeterGap(cursor, start))
+        if seg.gap or seg.kwh is None:
+            gaps.append(MeterGap(start, end))
+        else:
+            covered += end - start
+        cursor = max(cursor, end)
+    if window.end_ms - cursor > max_gap_ms:
+        gaps.append(MeterGap(cursor, window.end_ms))
+    merged: list[MeterGap] = []
+    for gap in gaps:
+        if merged and gap.start_ms <= merged[-1].end_ms:
+            merged[-1] = MeterGap(merged[-1].start_ms, max(merged[-1].end_ms, gap.end_ms))
+        else:
+            merged.append(gap)
+    length = window.end_ms - window.start_ms
+    return Coverage(
+        covered / length if length > 0 else None, covered / _MS_PER_HOUR, max(0, length) / _MS_PER_HOUR, merged
+    )

@@ -32,6 +32,7 @@ class FinishedItem:
     category: str | None
     terms: OutcomeFields
     bench_s: float | None
+    barrier: str | None = None  # ORDS repair barrier of an End of life item
 
 
 def finished_item(site: str, history: ItemHistory) -> FinishedItem | None:
@@ -64,8 +65,15 @@ def stored_item(
         co2e_kg=number("co2e_kg"),
     )
     bench = fields.get("bench_s")
+    barrier = fields.get("barrier")
     return FinishedItem(
-        site, station, finished_ms, category, terms, float(bench) if isinstance(bench, int | float) else None
+        site,
+        station,
+        finished_ms,
+        category,
+        terms,
+        float(bench) if isinstance(bench, int | float) else None,
+        barrier if isinstance(barrier, str) and barrier else None,
     )
 
 
@@ -135,6 +143,16 @@ def fix_rate_by_category(items: Iterable[FinishedItem]) -> dict[str, FixRate]:
     for item in items:
         groups.setdefault(item.category or "Unknown", []).append(item)
     return {category: fix_rate(groups[category]) for category in sorted(groups)}
+
+
+def end_of_life_barriers(items: Iterable[FinishedItem]) -> dict[str, int]:
+    """End of life items per ORDS barrier ("Unknown" when none was given), most frequent first."""
+    counts: dict[str, int] = {}
+    for item in items:
+        if item.terms.end_of_life:
+            name = item.barrier or "Unknown"
+            counts[name] = counts.get(name, 0) + item.terms.end_of_life
+    return dict(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,11 @@ def test_check_in_start_finish_fixed_over_a_flaky_connection(
     page.goto(f"{collector_url}/bench/{SITE}/{STATION}")
     page.wait_for_selector("#checkin select[name=category] option[value=Laptop]", state="attached")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "horizontal scroll at 360 px"
+    # The header links the site's report for last month (docs/reports.md), which the collector serves.
+    report = page.get_attribute("#report-link", "href") or ""
+    assert report.startswith(f"/api/reports/sites/{SITE}?month=") and report.endswith("&format=pdf"), report
+    with urllib.request.urlopen(collector_url + report, timeout=60) as response:
+        assert response.headers["Content-Type"] == "application/pdf" and response.read(5) == b"%PDF-"
 
     page.select_option("#checkin select[name=category]", "Laptop")
     page.fill("#checkin input[name=weight_kg]", "2.1")

@@ -68,6 +68,8 @@ def test_every_operation_keeps_its_documented_contract(
     for result in loaded.get_all_operations():
         operation = result.ok()
         for mode, examples in EXAMPLES.items():
+            if operation.path.startswith("/api/reports"):
+                examples = 4  # each renders a whole report: a few cases cover their parameters
 
             @settings(
                 max_examples=examples,

@@ -336,6 +336,12 @@
     }
     document.title = `${station} · ${site}`;
     $("title").textContent = `${station} · ${site}`;
+    // The site's report for the last full month (docs/reports.md), for the team meeting.
+    const now = new Date();
+    const last = new Date(now.getFullYear(), now.getMonth() - 1, 1);
+    const month = `${last.getFullYear()}-${String(last.getMonth() + 1).padStart(2, "0")}`;
+    $("report-link").href = `/api/reports/sites/${encodeURIComponent(site)}?month=${month}&format=pdf`;
+    $("report-link").hidden = false;
     $("checkin").addEventListener("submit", checkIn);
     $("finish-confirm").addEventListener("click", confirmFinish);
     $("finish-form").addEventListener("change", () => {

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException
 from collector.api.deps import BucketQuery, RuntimeDep, SettingsDep, SiteId, StationId, TimeWindow, TimeZoneQuery
 from collector.api.errors import documented, invalid
 from collector.influx.client import InfluxError
-from collector.kpi.models import CategoryKpis, Comparison, SiteKpis, StationKpis
+from collector.kpi.models import CategoryKpis, Comparison, DataQuality, SiteKpis, StationKpis
 from collector.kpi.queries import KpiQueries
 from collector.kpi.report import KpiReport
 from collector.runtime import CollectorRuntime
@@ -136,5 +136,25 @@ async def compare(runtime: RuntimeDep, settings: SettingsDep, window: TimeWindow
     def run() -> dict[str, Any]:
         names = sorted(set(settings.sites) | set(report.q.sites()))
         return report.compare({name: settings.site(name) for name in names}, window)
+
+    return await _answer(run)
+
+
+@router.get(
+    "/sites/{site}/kpis/data-quality",
+    response_model=DataQuality,
+    response_model_by_alias=True,
+    responses=documented(404, 503),
+    summary="Meters' uptime and gaps, dead letters, items without outcome",
+)
+async def data_quality(runtime: RuntimeDep, settings: SettingsDep, site: SiteId, window: TimeWindow) -> dict[str, Any]:
+    report = _report(runtime)
+
+    def run() -> dict[str, Any]:
+        _check_known(report, settings, site)
+        answer = report.data_quality(site, _facts(settings, site, None), window)
+        prefix = settings.broker.prefix
+        answer["dead_letters"] = runtime.dead_letters.count_for_site(prefix, site, window.start_ms, window.end_ms)
+        return answer
 
     return await _answer(run)

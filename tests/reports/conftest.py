@@ -1,0 +1,5 @@
+"""The collector fixtures (a collector in this process) for the report tests."""
+
+from tests.collector.conftest import run_collector
+
+__all__ = ["run_collector"]
