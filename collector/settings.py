@@ -12,18 +12,15 @@ from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     SecretStr,
     Tag,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from shopfloor.config import load_config, relative_to_config, url_without_credentials
+from shopfloor.config import ConfigPath, Section, load_config, url_without_credentials
 from shopfloor.contract.topics import ID_PATTERN
 from shopfloor.kpi.opening_hours import OpeningHours, TimeZoneName, parse_hours
 from shopfloor.kpi.sessions import DEFAULT_TIMEZONE
@@ -32,11 +29,7 @@ from shopfloor.mqtt import BrokerSettings
 ENV_PREFIX = "SHOPFLOOR_COLLECTOR"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SubscriptionSettings(_Section):
+class SubscriptionSettings(Section):
     shared_group: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
@@ -54,7 +47,7 @@ class SubscriptionSettings(_Section):
     )
 
 
-class _InfluxCommon(_Section):
+class _InfluxCommon(Section):
     url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="lines per write request")
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000, description="longest wait for a batch to fill")
@@ -138,21 +131,16 @@ InfluxSettings = Annotated[
 ]
 
 
-class SpoolSettings(_Section):
-    path: Path = Path("var/collector/spool.sqlite")
+class SpoolSettings(Section):
+    path: ConfigPath = Path("var/collector/spool.sqlite")
     max_rows: int = Field(default=5_000_000, ge=1000, description="lines held while InfluxDB is away")
     max_bytes: int = Field(default=2_000_000_000, ge=1_000_000, description="bytes of line protocol held")
     commit_every: int = Field(default=500, ge=1, le=10_000, description="messages per spool commit (then acked)")
     commit_interval_ms: int = Field(default=20, ge=1, le=1000, description="longest wait before a commit")
 
-    @field_validator("path")
-    @classmethod
-    def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
-        return relative_to_config(path, info)
 
-
-class DeadLetterSettings(_Section):
-    path: Path = Path("var/collector/dead_letters.sqlite")
+class DeadLetterSettings(Section):
+    path: ConfigPath = Path("var/collector/dead_letters.sqlite")
     max_bytes: int = Field(
         default=100_000_000, ge=1_000_000, description="the store's bound; the oldest letters go first past it"
     )
@@ -161,13 +149,8 @@ class DeadLetterSettings(_Section):
         default=65_536, ge=1024, le=16_777_216, description="a bigger payload keeps only its head (then no requeue)"
     )
 
-    @field_validator("path")
-    @classmethod
-    def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
-        return relative_to_config(path, info)
 
-
-class HttpSettings(_Section):
+class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port (tests)")
     max_body_bytes: int = Field(
@@ -175,7 +158,7 @@ class HttpSettings(_Section):
     )
 
 
-class SiteSettings(_Section):
+class SiteSettings(Section):
     """Facts about one site for the KPI API and the ORDS export (docs/kpis.md). Every key has a default,
     so a site that is not configured still gets its KPIs."""
 
@@ -208,7 +191,7 @@ class SiteSettings(_Section):
         return self.bench_meters.get(station, station)
 
 
-class CollectorSettings(_Section):
+class CollectorSettings(Section):
     collector_id: str = Field(pattern=ID_PATTERN, description="MQTT client id: one per collector, stable")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     subscription: SubscriptionSettings = Field(default_factory=SubscriptionSettings)

@@ -11,23 +11,19 @@ import difflib
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge.peak_guard.settings import PeakGuardSettings, guard_problems
 from edge.profiles import ProfileLibrary
 from edge.station_settings import BenchSettings, MqttSourceSettings, StationIoSettings, bench_problems
-from shopfloor.config import ConfigError, load_config, relative_to_config
+from shopfloor.config import ConfigError, ConfigPath, Section, load_config, relative_to_config
 from shopfloor.contract.payloads import DeviceId
 from shopfloor.mqtt import BrokerSettings
 
 ENV_PREFIX = "SHOPFLOOR_EDGE"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DeviceSettings(_Section):
+class DeviceSettings(Section):
     id: DeviceId = Field(description="device id on the wire: a topic level and an InfluxDB tag")
     unit_id: int = Field(ge=1, le=247, description="Modbus unit (slave) id")
     profile: str = Field(min_length=1, description="profile name, or name@version")
@@ -39,7 +35,7 @@ class DeviceSettings(_Section):
     request_delay_s: float = Field(default=0.0, ge=0, le=10, description="pause between two requests")
 
 
-class BusSettings(_Section):
+class BusSettings(Section):
     name: DeviceId
     serial: str | None = Field(default=None, description="serial port, e.g. /dev/ttyUSB0")
     tcp: str | None = Field(default=None, description="host:port of a Modbus TCP meter or gateway")
@@ -83,19 +79,14 @@ class BusSettings(_Section):
         return self.serial or self.tcp or ""
 
 
-class OutboxSettings(_Section):
-    path: Path = Field(default=Path("outbox.db"), description="SQLite file; relative to edge.yaml")
+class OutboxSettings(Section):
+    path: ConfigPath = Field(default=Path("outbox.db"), description="SQLite file; relative to edge.yaml")
     max_rows: int = Field(default=1_000_000, ge=100)
     max_age_s: float = Field(default=7 * 86_400, ge=60)
     checkpoint_interval_s: float = Field(default=30.0, ge=0.1, le=3600, description="how often the WAL is fsynced")
 
-    @field_validator("path")
-    @classmethod
-    def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
-        return relative_to_config(path, info)
 
-
-class PublishSettings(_Section):
+class PublishSettings(Section):
     batch_threshold: int = Field(default=20, ge=1, description="backlog size above which readings go in batches")
     batch_size: int = Field(default=200, ge=1, le=10_000)
     max_inflight: int = Field(default=20, ge=1, le=1000, description="messages awaiting PUBACK")
@@ -106,7 +97,7 @@ class PublishSettings(_Section):
     )
 
 
-class EdgeSettings(_Section):
+class EdgeSettings(Section):
     site: DeviceId
     edge_id: DeviceId
     broker: BrokerSettings = BrokerSettings()

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import re
 from typing import Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.sources.tasmota import DEFAULT_FULL_TOPIC
 from edge.stations import Action
+from shopfloor.config import Section
 from shopfloor.contract import RepairStatus
 from shopfloor.contract.payloads import DeviceId
-from shopfloor.kpi.opening_hours import parse_hours
+from shopfloor.kpi.opening_hours import TimeZoneName, parse_hours
 
 MqttFormat = Literal["shelly-gen1", "shelly-gen2", "tasmota", "generic-json", "button-box"]
 ENERGY_FORMATS = ("shelly-gen1", "shelly-gen2", "tasmota", "generic-json")
@@ -24,19 +24,7 @@ PROFILE_OF_FORMAT = {f: f"{f}@1" for f in ENERGY_FORMATS}
 CHANNEL_FORMATS = ("shelly-gen1", "shelly-gen2", "tasmota")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _known_zone(timezone: str) -> str:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {timezone!r}: use an IANA name like Europe/Brussels") from None
-    return timezone
-
-
-class ValuePath(_Section):
+class ValuePath(Section):
     """Where a generic device puts one value."""
 
     path: str = Field(default="", description="dot path in the JSON payload; '' = the payload is the number")
@@ -44,18 +32,18 @@ class ValuePath(_Section):
     topic: str | None = Field(default=None, description="its own topic (ESPHome: one topic per sensor)")
 
 
-class TimestampPath(_Section):
+class TimestampPath(Section):
     path: str = Field(min_length=1)
     format: Literal["epoch_s", "epoch_ms", "iso"] = "epoch_s"
 
 
-class ButtonSettings(_Section):
+class ButtonSettings(Section):
     payload: str = Field(min_length=1, description="the message text (or JSON value at 'path') of this button")
     action: Action
     repair_status: RepairStatus = RepairStatus.UNKNOWN
 
 
-class MqttSourceSettings(_Section):
+class MqttSourceSettings(Section):
     id: DeviceId = Field(description="name of this source in edge.yaml (benches refer to it)")
     format: MqttFormat
     bench: DeviceId = Field(description="the bench/station id its readings or events are published under")
@@ -74,7 +62,7 @@ class MqttSourceSettings(_Section):
     power: ValuePath | None = None
     energy: ValuePath | None = None
     timestamp: TimestampPath | None = None
-    timezone: str = Field(default="UTC", description="tasmota: the plug's time zone (its Time has none)")
+    timezone: TimeZoneName = Field(default="UTC", description="tasmota: the plug's time zone (its Time has none)")
     stale_after_s: float = Field(default=600.0, ge=1, le=86_400, description="silence after which it is stale")
     path: str = Field(default="", description="button-box: JSON path of the button name; '' = whole payload")
     buttons: list[ButtonSettings] = Field(default_factory=list)
@@ -83,11 +71,6 @@ class MqttSourceSettings(_Section):
     item_events: bool = Field(
         default=True, description="false: presses only send state events; the bench page owns the items"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, timezone: str) -> str:
-        return _known_zone(timezone)
 
     @model_validator(mode="after")
     def _keys_fit_the_format(self) -> Self:
@@ -153,14 +136,14 @@ def _check_full_topic(full_topic: str) -> None:
         raise ValueError(f"full_topic {full_topic!r}: no MQTT wildcards. Fix: copy the plug's Full Topic as it is")
 
 
-class InputSettings(_Section):
+class InputSettings(Section):
     address: int = Field(ge=0, le=65535, description="coil / discrete input number; bit 0..15 of the state word")
     action: Action
     repair_status: RepairStatus = RepairStatus.UNKNOWN
     active_low: bool = Field(default=False, description="a normally-closed contact: pressed reads 0")
 
 
-class StationIoSettings(_Section):
+class StationIoSettings(Section):
     id: DeviceId = Field(description="name of this I/O module in edge.yaml")
     bench: DeviceId = Field(description="the station id its events are published under")
     bus: str | None = Field(default=None, description="name of a bus in 'buses' (shares its line and lock)")
@@ -176,12 +159,7 @@ class StationIoSettings(_Section):
     item_events: bool = Field(
         default=True, description="false: presses only send state events; the bench page owns the items"
     )
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, timezone: str) -> str:
-        return _known_zone(timezone)
+    timezone: TimeZoneName = "UTC"
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
@@ -199,17 +177,12 @@ class StationIoSettings(_Section):
         return self
 
 
-class BenchSettings(_Section):
+class BenchSettings(Section):
     id: DeviceId
     energy: str = Field(default="none", description="a mqtt_sources id, a Modbus device id (= the bench id), or none")
     events: str = Field(default="none", description="a button-box mqtt_sources id, a stations_io id, page, or none")
     opening_hours: str | None = Field(default=None, description="e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00'")
-    timezone: str = "Europe/Brussels"
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, timezone: str) -> str:
-        return _known_zone(timezone)
+    timezone: TimeZoneName = "Europe/Brussels"
 
     @field_validator("opening_hours")
     @classmethod

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 
 from edge.sources import shelly, tasmota
-from shopfloor.config import load_config
+from shopfloor.config import Section, load_config
 from shopfloor.contract import DEFAULT_PREFIX
 from shopfloor.contract.topics import CONTRACT_VERSION, ID_PATTERN, Kind
 
@@ -43,10 +43,6 @@ SiteId = Annotated[str, Field(pattern=ID_PATTERN)]
 Username = Annotated[str, Field(pattern=USERNAME_PATTERN)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _topic_filter(value: object) -> object:
     if isinstance(value, str) and (not value or value.startswith(("$", "/")) or "#" in value[:-1]):
         raise ValueError(f"{value!r} is not a plug's topic: no '$' topics, '#' only at the end")
@@ -56,7 +52,7 @@ def _topic_filter(value: object) -> object:
 TopicFilter = Annotated[str, BeforeValidator(_topic_filter), Field(min_length=1, max_length=256)]
 
 
-class PlugIdentity(_Section):
+class PlugIdentity(Section):
     """A plug or JSON device that publishes to this broker (not to a site's local broker)."""
 
     format: Literal["shelly-gen1", "shelly-gen2", "tasmota", "generic-json", "button-box"]
@@ -121,7 +117,7 @@ def _edge_entry(value: object) -> object:
     return {"id": value} if isinstance(value, str) else value
 
 
-class EdgeIdentity(_Section):
+class EdgeIdentity(Section):
     id: SiteId = Field(description="edge_id in edge.yaml; also its MQTT user name unless 'username' is set")
     username: Username | None = None
     plugs: list[PlugIdentity] = Field(default_factory=list, description="its plugs that use this broker")
@@ -131,27 +127,27 @@ class EdgeIdentity(_Section):
         return self.username or self.id
 
 
-class SiteEntry(_Section):
+class SiteEntry(Section):
     edges: list[Annotated[EdgeIdentity, BeforeValidator(_edge_entry)]] = Field(min_length=1)
 
 
-class CollectorIdentity(_Section):
+class CollectorIdentity(Section):
     username: Username = "collector"
     shared_group: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="subscription.shared_group in collector.yaml"
     )
 
 
-class PublisherIdentity(_Section):
+class PublisherIdentity(Section):
     username: Username
     sites: list[SiteId] | Literal["*"] = Field(description="the sites it publishes for, or '*' for all")
 
 
-class MonitorIdentity(_Section):
+class MonitorIdentity(Section):
     username: Username = "monitor"
 
 
-class ClusterAuth(_Section):
+class ClusterAuth(Section):
     """sites.yaml."""
 
     prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")

@@ -24,10 +24,10 @@ import stat
 import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationError, ValidationInfo
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,16 @@ def relative_to_config(path: Path, info: ValidationInfo) -> Path:
     if base is not None and not path.is_absolute():
         return Path(base) / path
     return path
+
+
+# A path in a config file: a relative one starts at the file's folder, not at the working directory.
+ConfigPath = Annotated[Path, AfterValidator(relative_to_config)]
+
+
+class Section(BaseModel):
+    """A section of a config file: a key it does not know is an error (with a did-you-mean), never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ConfigError(Exception):

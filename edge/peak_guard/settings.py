@@ -9,22 +9,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from shopfloor.config import relative_to_config
+from shopfloor.config import ConfigPath, Section
 from shopfloor.contract.payloads import DeviceId
 from shopfloor.kpi.energy import MIN_BILLED_PEAK_KW
+from shopfloor.kpi.opening_hours import TimeZoneName
 
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TargetSettings(_Section):
+class TargetSettings(Section):
     """``fixed``: keep every quarter under ``kw``. ``month_peak``: never set a new monthly peak."""
 
     kind: Literal["fixed", "month_peak"] = "month_peak"
@@ -43,7 +39,7 @@ class TargetSettings(_Section):
         return self
 
 
-class CoilSettings(_Section):
+class CoilSettings(Section):
     bus: DeviceId = Field(description="a bus of this edge.yaml")
     unit_id: int = Field(ge=1, le=247)
     address: int = Field(ge=0, le=65_535, description="coil address, 0-based")
@@ -52,7 +48,7 @@ class CoilSettings(_Section):
     )
 
 
-class RelaySettings(_Section):
+class RelaySettings(Section):
     """A Shelly or Tasmota relay on the site broker (``local_broker``, else ``broker``)."""
 
     format: Literal["shelly-gen1", "shelly-gen2", "tasmota"]
@@ -72,7 +68,7 @@ def parse_window(window: str) -> tuple[int, int]:
     return start, end
 
 
-class LoadSettings(_Section):
+class LoadSettings(Section):
     id: DeviceId
     kw: float = Field(gt=0, le=10_000, description="its power when running: what shedding it saves")
     min_on_s: float = Field(default=300, ge=0, le=86_400, description="once on, not shed again before this")
@@ -100,7 +96,7 @@ class LoadSettings(_Section):
         return [parse_window(w) for w in self.never_between]
 
 
-class PeakGuardSettings(_Section):
+class PeakGuardSettings(Section):
     meter: DeviceId = Field(description="the main meter: a device of buses[] with power and/or energy_import")
     target: TargetSettings = TargetSettings()
     restore_margin_kw: float = Field(
@@ -108,12 +104,12 @@ class PeakGuardSettings(_Section):
     )
     settle_s: float = Field(default=10.0, ge=0, le=600, description="after an action, wait this long before the next")
     stale_after_s: float = Field(default=30.0, ge=1, le=3600, description="meter silent this long: hold, do not act")
-    timezone: str = "Europe/Brussels"
+    timezone: TimeZoneName = "Europe/Brussels"
     # validate_default: the default file names, too, are relative to edge.yaml, not to the working directory.
-    state_path: Path = Field(
+    state_path: ConfigPath = Field(
         default=Path("peak_guard.json"), validate_default=True, description="kept across restarts; next to edge.yaml"
     )
-    override_path: Path = Field(
+    override_path: ConfigPath = Field(
         default=Path("peak_guard.override.json"),
         validate_default=True,
         description="written by 'shopfloor peak-guard override'",
@@ -122,20 +118,6 @@ class PeakGuardSettings(_Section):
     tariff_eur_per_kw_year: float | None = Field(
         default=None, gt=0, le=10_000, description="capacity tariff, for 'shopfloor peak-guard replay'"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, timezone: str) -> str:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {timezone!r}: use an IANA name like Europe/Brussels") from None
-        return timezone
-
-    @field_validator("state_path", "override_path")
-    @classmethod
-    def _relative_to_config(cls, path: Path, info: ValidationInfo) -> Path:
-        return relative_to_config(path, info)
 
     @model_validator(mode="after")
     def _unique_loads(self) -> Self:

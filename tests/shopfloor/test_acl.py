@@ -63,7 +63,8 @@ def test_an_edge_writes_only_its_own_site_and_reads_only_its_plugs() -> None:
     assert all(t.startswith("shopfloor/v1/gent-repair/") for t in edge.writes)
     assert "shopfloor/v1/gent-repair/gent-pi/status" in edge.writes
     assert "shopfloor/v1/gent-repair/+/status" not in edge.writes  # not another edge's status
-    assert edge.reads == ("tele/tasmota_1A2B3C/SENSOR", "shellyplus-1/status/switch:0")
+    # Exactly what the edge subscribes to for its plugs (edge/sources): a Gen2 plug has two topics.
+    assert edge.reads == ("tele/tasmota_1A2B3C/SENSOR", "shellyplus-1/status/switch:0", "shellyplus-1/events/rpc")
     assert (made["collector"].writes, made["collector"].reads) == ((), ("shopfloor/v1/#",))
     assert (made["monitor"].writes, made["monitor"].reads) == ((), ("$SYS/#",))
     assert made["tasmota_1A2B3C"].writes == ("tele/tasmota_1A2B3C/#", "stat/tasmota_1A2B3C/#")
