@@ -7,7 +7,7 @@ from pathlib import Path
 
 from collector.settings import HttpSettings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 COLLECTOR_URL = re.compile(r"<?collector>?:(\d{2,5})\b")
 
 

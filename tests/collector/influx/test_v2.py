@@ -16,7 +16,7 @@ from collector.influx.v2 import InfluxV2Client
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings, InfluxV2Settings, load_settings
 from simulator.services import Mosquitto, wait_until
-from tests.collector.fake_influx2 import FakeInflux2
+from tests.collector.influx.fake_influx2 import FakeInflux2
 from tests.collector.traffic import Publisher, base_ts_ms, readings
 
 LINES = [f"meter,device=m{i},site=s power={i}.0 {1763900000000000000 + i}" for i in range(8)]
