@@ -16,7 +16,14 @@ from typing import Any
 
 import pydantic_core
 
-from shopfloor.contract.payloads import _MAX_TS_MS, _MIN_TS_MS, MAX_INT64, QUANTITY_UNITS, unwritable_because
+from shopfloor.contract.payloads import (
+    _MAX_TS_MS,
+    _MIN_TS_MS,
+    MAX_INT64,
+    MAX_QUANTITY_NAME,
+    QUANTITY_UNITS,
+    unwritable_because,
+)
 from shopfloor.contract.topics import ID_PATTERN, Kind, Topic
 
 RawReading = dict[str, Any]
@@ -101,6 +108,7 @@ def _valid_values_one_by_one(values: dict[str, Any], ok: bool) -> bool:
 def _valid_custom(quantity: str, unit: object) -> bool:
     return (
         quantity.startswith("x_")
+        and len(quantity) <= MAX_QUANTITY_NAME
         and quantity == quantity.strip()
         and unwritable_because(quantity) is None
         and _is_text(unit, 16, 1)

@@ -88,6 +88,7 @@ class Value(_Strict):
     unit: str = Field(min_length=1, max_length=16)
 
 
+MAX_QUANTITY_NAME = 64
 _BACKSLASH_BEFORE_SEPARATOR = re.compile(r'\\[,= "\\]')
 
 
@@ -160,6 +161,11 @@ class MeterReading(_Strict):
             if expected is None:
                 if not quantity.startswith("x_"):
                     raise _unknown_quantity(quantity)
+                if len(quantity) > MAX_QUANTITY_NAME:
+                    raise ValueError(
+                        f"custom quantity {quantity[:40]!r}... is {len(quantity)} characters long, "
+                        f"at most {MAX_QUANTITY_NAME}"
+                    )
                 why = unwritable_because(quantity)
                 if why is not None:
                     raise ValueError(f"custom quantity {quantity[:80]!r} cannot be stored: {why}")
