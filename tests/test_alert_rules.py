@@ -87,8 +87,8 @@ def test_site_alerts_go_to_the_site_and_fleet_alerts_to_the_coordinator() -> Non
     assert receiver("scope=site", "site=a-new-site", "alertname=ShopfloorMeterStale") == "coordinator"
 
 
-def test_compose_runs_prometheus_and_alertmanager_from_deploy() -> None:
-    services = _config()["services"]
+def test_compose_runs_prometheus_and_alertmanager_from_deploy(tmp_path: Path) -> None:
+    services = _config(tmp_path)["services"]
     assert isinstance(services, dict)
     for name, mounted in (("prometheus", "deploy/prometheus"), ("alertmanager", "deploy/alertmanager")):
         assert name in services

@@ -104,6 +104,8 @@ def unwritable_because(name: str) -> str | None:
         return "it is empty"
     if "\n" in name or "\r" in name:
         return "it holds a line break"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "it holds a control character, which InfluxDB drops"
     if name.endswith("\\"):
         return "it ends with a backslash"
     if _BACKSLASH_BEFORE_SEPARATOR.search(name):

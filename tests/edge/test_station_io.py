@@ -221,7 +221,8 @@ def test_events_wait_in_the_outbox_through_a_broker_outage(
     io = {"id": "io-1", "bench": station, "bus": "line", "unit_id": UNIT, "table": "coils", "inputs": INPUTS}
     config = write_config(tmp_path, broker.port, [bus], stations_io=[io])
     # A persistent session: the broker keeps what arrives while the subscriber reconnects.
-    with Subscriber(broker.host, broker.port, "shopfloor/v1/+/+/event") as probe, running_agent(config) as agent:
+    # Subscribed to everything, as the collector is: the edge keeps readings that reach no subscriber.
+    with Subscriber(broker.host, broker.port) as probe, running_agent(config) as agent:
         wait_until(lambda: agent.publisher.connected, 10, "publisher connected")
         probe.pause()
         broker.stop()
