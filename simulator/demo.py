@@ -77,7 +77,7 @@ class Prometheus(_ChildService):
 
 
 class Alertmanager(_ChildService):
-    """Debian's alertmanager with one receiver that sends nothing: the demo's alerts show in its web UI."""
+    """Debian's alertmanager with one receiver that sends nothing: the demo's alerts show in its API."""
 
     name = "alertmanager"
 
@@ -479,7 +479,8 @@ class Demo:
             "                  -P <MQTT_PASSWORD of collector.env> -t 'shopfloor/#' -v)",
             f"  dashboards      shopfloor dashboards render --influx-url {influx_url} --out .demo/png",
             *(
-                f"  {name:<15} http://127.0.0.1:{port}{'/alerts' if name == 'prometheus' else '/#/alerts'}"
+                # Debian's builds ship no web UI: their HTTP APIs list the alerts, and open in a browser.
+                f"  {name:<15} http://127.0.0.1:{port}{'/api/v1/alerts' if name == 'prometheus' else '/api/v2/alerts'}"
                 for name, port in alerting or []
             ),
             f"  logs            {self.dir}/logs/",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
@@ -108,8 +109,11 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
         urls = [url for pair in printed for url in pair if url]
         assert len(urls) >= 6 and any("/query?" in url for url in urls), out.text
         for url in urls:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                assert response.status == 200, url
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    assert response.status == 200, url
+            except urllib.error.HTTPError as exc:
+                raise AssertionError(f"{url} answers {exc.code}: {exc.read()[:300]!r}") from exc
 
         def history_of_every_site_queried() -> bool:
             # "backfill done" promises that the history can be queried: the newest backfilled reading of
@@ -172,8 +176,8 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
             assert f'data-site="{site}" data-ranked="yes"' in report, site
         if shutil.which("prometheus") and shutil.which("prometheus-alertmanager"):
             # The demo starts both when installed: prometheus has loaded the rules and scrapes the collector.
-            prometheus = re.search(r"prometheus\s+(http://\S+)/alerts", out.text)
-            assert prometheus and re.search(r"alertmanager\s+http://\S+/#/alerts", out.text), out.text
+            prometheus = re.search(r"prometheus\s+(http://\S+)/api/v1/alerts", out.text)
+            assert prometheus and re.search(r"alertmanager\s+http://\S+/api/v2/alerts", out.text), out.text
             rules = _get_json(f"{prometheus.group(1)}/api/v1/rules")["data"]["groups"]
             assert any(r["name"] == "ShopfloorMeterStale" for g in rules for r in g["rules"])
 
