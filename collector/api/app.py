@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from collector.api import errors
 from collector.api.routes import ROUTERS
@@ -30,7 +31,8 @@ def create_app(settings: CollectorSettings, runtime: CollectorRuntime | None = N
             app.state.runtime = owned
             yield
 
-    app = FastAPI(
+    # /docs and /redoc from assets the collector serves itself: a workshop LAN often has no internet.
+    app = FastAPIOffline(
         title="shopfloor-monitor collector",
         version=__version__,
         description="MQTT to InfluxDB with a disk spool and a dead-letter store. See docs/collector.md.",

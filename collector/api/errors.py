@@ -58,6 +58,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = []
     for error in exc.errors():
         shown = {key: value for key, value in error.items() if key in ("type", "loc", "msg")}
+        if tuple(error.get("loc", ()))[-1:] == ("days",) and error.get("type") == "less_than_equal":
+            shown["msg"] = f"{error['msg']}: days covers at most 10 years; for a longer range give 'from' and 'to'"
         if "input" in error:
             shown["input"] = _short(error["input"])
         errors.append(shown)

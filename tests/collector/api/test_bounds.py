@@ -127,3 +127,14 @@ def test_a_2_mb_body_is_refused_with_413_and_422_answers_do_not_echo_the_input(
         bad_time = client.get("/api/sites/gent/kpis?from=" + "z" * 5000)
         assert bad_time.status_code == 422 and isinstance(bad_time.json()["detail"], list)
         assert len(bad_time.content) < 2000
+
+
+def test_days_beyond_its_cap_says_to_use_from_and_to(bounded: tuple[CollectorRuntime, CollectorSettings]) -> None:
+    runtime, settings = bounded
+    with TestClient(create_app(settings, runtime)) as client:
+        answer = client.get("/api/sites/gent/kpis?days=5000")
+        assert answer.status_code == 422
+        [error] = answer.json()["detail"]
+        assert "3660" in error["msg"] and "'from' and 'to'" in error["msg"]
+        unknown = client.get("/api/sites/gnet/kpis")
+        assert unknown.status_code == 404 and "known sites" in unknown.json()["detail"]
