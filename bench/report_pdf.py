@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collector.influx.v1 import InfluxV1Writer  # noqa: E402
+from collector.influx.v1 import InfluxV1Client  # noqa: E402
 from collector.kpi.queries import KpiQueries, Range  # noqa: E402
 from collector.kpi.report import KpiReport  # noqa: E402
 from collector.reports.periods import month  # noqa: E402
@@ -72,7 +72,7 @@ def main() -> int:
             middle = datetime.fromtimestamp((now - args.days * DAY_MS / 2) / 1000, UTC)
             site = demo.specs[0].id
             period = month(middle.strftime("%Y-%m"), settings.site(site).timezone)
-            writer = InfluxV1Writer(influx)
+            writer = InfluxV1Client(influx)
             report = KpiReport(KpiQueries(writer))
             window = Range(period.start_ms, period.end_ms)
             answer = report.kpis(site, settings.site(site), window, Bucket.DAY)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from collector.drain.rollup import rebuild_rollup
 from collector.influx.init_db import init_v1
-from collector.influx.v1 import InfluxV1Writer
-from collector.ingest.pipeline import fast_lines
+from collector.influx.v1 import InfluxV1Client
+from collector.ingest.pipeline import fast_points
 from collector.points import message_lines
 from collector.settings import InfluxV1Settings
 from collector.storage.items import ItemStore
-from shopfloor.contract import StationEvent, decode
+from shopfloor.contract import StationEvent, decode, parse_topic
 from simulator.main import build_sites
 from simulator.settings import SimulateSettings
 from simulator.sites import SiteSpec
@@ -54,7 +54,7 @@ def load_demo(settings: InfluxV1Settings, days: int, now_ms: int, sites: int = 3
     init_v1(settings)
     start = now_ms - days * DAY_MS
     simulated = build_sites(SimulateSettings(sites=sites, epoch_days=days + 1, live=False), now_ms)
-    writer = InfluxV1Writer(settings)
+    writer = InfluxV1Client(settings)
     folder = tempfile.TemporaryDirectory(prefix="demo-items-")
     items = ItemStore(Path(folder.name) / "items.sqlite")
     written = 0
@@ -62,16 +62,16 @@ def load_demo(settings: InfluxV1Settings, days: int, now_ms: int, sites: int = 3
         for site in simulated:
             lines: list[str] = []
             for topic, payload in site.history(start, now_ms, step_ms):
-                fast = fast_lines(topic, payload, "shopfloor")
+                fast = fast_points(parse_topic(topic), payload)
                 if fast is not None:
-                    lines.extend(fast[1])
+                    lines.extend(fast.lines)
                     continue
                 message = decode(topic, payload, "shopfloor")
                 if isinstance(message.payload, StationEvent):
                     items.record(message.topic.site, message.payload)
                 lines.extend(message_lines(message, items))
             for i in range(0, len(lines), 5000):
-                response = writer.send(lines[i : i + 5000])
+                response = writer.write(lines[i : i + 5000])
                 assert response.ok, response.text
             written += len(lines)
     finally:
