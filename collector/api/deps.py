@@ -18,6 +18,8 @@ from shopfloor.kpi.rates import Bucket
 
 DAY_MS = 86_400_000
 MAX_DAYS = 3660
+# Times the KPI API takes: from 1970 to 2200, in ms. Beyond, InfluxDB cannot answer (a 422 here, not a 503).
+MAX_TIME_MS = 7_258_118_400_000
 
 
 def get_runtime(request: Request) -> CollectorRuntime:
@@ -45,13 +47,18 @@ def parse_time(text: str, name: str) -> int:
     """RFC 3339 or Unix milliseconds -> Unix ms; a 422 naming the parameter otherwise."""
     stripped = text.strip()
     if stripped.lstrip("-").isdigit():
-        return int(stripped)
+        value = int(stripped)
+        if not 0 <= value <= MAX_TIME_MS:
+            raise invalid(("query", name), f"{name}={stripped[:40]} is not a time between 1970 and 2200 (Unix ms)")
+        return value
     try:
         when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
     except ValueError:
         raise invalid(
             ("query", name), f"{name}={text[:40]!r} is not RFC 3339 (2026-03-01T00:00:00Z) or Unix ms"
         ) from None
+    if not 1970 <= when.year <= 2199:
+        raise invalid(("query", name), f"{name}={text[:40]!r} is not a time between 1970 and 2200")
     if when.tzinfo is None:
         raise invalid(("query", name), f"{name}={text[:40]!r} needs a UTC offset, e.g. 2026-03-01T00:00:00+01:00")
     return int(when.timestamp() * 1000)

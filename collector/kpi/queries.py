@@ -177,7 +177,8 @@ class KpiQueries:
         found: set[str] = set()
         for measurement in ("meter", "repair_event"):
             for row in self._rows(f'SHOW TAG VALUES FROM {measurement} WITH KEY = "site"'):
-                if isinstance(row.get("value"), str):
+                # A tag that is not a contract id (written by another tool) is no site of ours.
+                if isinstance(row.get("value"), str) and is_valid_id(row["value"]):
                     found.add(row["value"])
         return sorted(found)
 

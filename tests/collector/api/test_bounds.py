@@ -138,3 +138,17 @@ def test_days_beyond_its_cap_says_to_use_from_and_to(bounded: tuple[CollectorRun
         assert "3660" in error["msg"] and "'from' and 'to'" in error["msg"]
         unknown = client.get("/api/sites/gnet/kpis")
         assert unknown.status_code == 404 and "known sites" in unknown.json()["detail"]
+
+
+def test_times_beyond_what_influxdb_can_answer_are_422_not_503(
+    bounded: tuple[CollectorRuntime, CollectorSettings], influx_db: InfluxTestDB
+) -> None:
+    runtime, settings = bounded
+    influx_db.write("meter,site=bad\\ site,device=main power=1.0 1763900000000", precision="ms")
+    with TestClient(create_app(settings, runtime)) as client:
+        for query in ("from=100000000000000000000", "to=99999999999999999", "from=9999-01-01T00:00:00Z"):
+            answer = client.get(f"/api/kpis/compare?{query}")
+            assert answer.status_code == 422, (query, answer.text)
+        # A site tag that is no contract id (another tool wrote it) is not a site: compare still answers.
+        compare = client.get("/api/kpis/compare?days=30")
+        assert compare.status_code == 200 and "bad site" not in compare.text
