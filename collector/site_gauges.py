@@ -30,6 +30,8 @@ from shopfloor.kpi.opening_hours import OpeningHours
 from shopfloor.kpi.quarter import local_month, quarter_forecast, quarter_start_ms
 from shopfloor.kpi.sessions import DEFAULT_TIMEZONE
 
+OK = Quality.OK.value
+
 # A main meter silent this long gives no quarter figures: a forecast from old data would mislead.
 QUARTER_STALE_MS = 5 * 60_000
 
@@ -83,37 +85,47 @@ class SiteGauges(Collector):
     def reading(
         self, site: str, device: str, ts_ms: int, quality: str, power_w: float | None, energy_kwh: float | None
     ) -> None:
-        now = time.time()
         with self._lock:
-            dev = self._devices.setdefault((site, device), _Device())
-            if quality == Quality.OK.value:
-                if dev.last_ts_ms and ts_ms > dev.last_ts_ms:
-                    gap = (ts_ms - dev.last_ts_ms) / 1000
-                    # A smoothed interval; a long silence is not the interval, so it counts little.
-                    dev.interval_s = gap if dev.interval_s is None else min(gap, 0.8 * dev.interval_s + 0.2 * gap)
-                dev.last_ts_ms = max(dev.last_ts_ms, ts_ms)
-                dev.last_good_s = now
-            if device != self.main_meters.get(site, "main") or quality != Quality.OK.value:
-                return
-            if power_w is None and energy_kwh is None:
-                return
-            state = self._sites.setdefault(site, _Site())
-            if state.samples and ts_ms <= state.samples[-1].ts_ms:
-                return  # a backlog's older reading: the running quarter is about now
-            state.samples.append(MeterSample(ts_ms, power_w, energy_kwh))
-            self._roll(site, state, ts_ms)
+            self._observe(site, device, ts_ms, quality == OK, power_w, energy_kwh, time.time())
+
+    def _observe(
+        self, site: str, device: str, ts_ms: int, ok: bool, power_w: float | None, energy_kwh: float | None, now: float
+    ) -> None:
+        """Under the lock: one reading's part in the device's age and interval, and in the site's quarter."""
+        dev = self._devices.get((site, device))
+        if dev is None:
+            dev = self._devices[(site, device)] = _Device()
+        if ok:
+            if dev.last_ts_ms and ts_ms > dev.last_ts_ms:
+                gap = (ts_ms - dev.last_ts_ms) / 1000
+                # A smoothed interval; a long silence is not the interval, so it counts little.
+                dev.interval_s = gap if dev.interval_s is None else min(gap, 0.8 * dev.interval_s + 0.2 * gap)
+            if ts_ms > dev.last_ts_ms:
+                dev.last_ts_ms = ts_ms
+            dev.last_good_s = now
+        if not ok or device != self.main_meters.get(site, "main"):
+            return
+        if power_w is None and energy_kwh is None:
+            return
+        state = self._sites.setdefault(site, _Site())
+        if state.samples and ts_ms <= state.samples[-1].ts_ms:
+            return  # a backlog's older reading: the running quarter is about now
+        state.samples.append(MeterSample(ts_ms, power_w, energy_kwh))
+        self._roll(site, state, ts_ms)
 
     def raw_readings(self, site: str, readings: list[dict[str, Any]]) -> None:
-        for raw in readings:
-            values = raw.get("values") or {}
-            self.reading(
-                site,
-                raw["device"],
-                raw["ts_ms"],
-                raw["quality"],
-                _number(values.get("power")),
-                _number(values.get("energy_import")),
-            )
+        """The fast path's readings: one lock for the whole message (a backlog batch holds hundreds)."""
+        now = time.time()
+        main = self.main_meters.get(site, "main")
+        with self._lock:
+            for raw in readings:
+                device = raw["device"]
+                if device == main:
+                    values = raw.get("values") or {}
+                    power, energy = _number(values.get("power")), _number(values.get("energy_import"))
+                else:
+                    power = energy = None  # only the main meter's values feed the site's quarter
+                self._observe(site, device, raw["ts_ms"], raw["quality"] == OK, power, energy, now)
 
     def message(self, site: str, payload: object) -> None:
         if isinstance(payload, ReadingBatch):
