@@ -79,6 +79,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._discard(receive, int(declared))
             await self._refuse(send)
             return
         received = 0
@@ -94,6 +95,17 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+    @staticmethod
+    async def _discard(receive: Receive, declared: int) -> None:
+        """Read and drop a refused body (up to 64 MB), so the client gets the 413 and not a reset connection;
+        nothing of it is kept. A bigger one is left unread: the connection closes after the answer."""
+        if declared > 64 * 1024 * 1024:
+            return
+        while True:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
 
     def _why(self) -> str:
         return f"request body larger than {self.max_bytes} bytes (http.max_body_bytes)"
