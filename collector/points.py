@@ -362,13 +362,13 @@ def message_points(message: Message, item_index: ItemIndex | None = None) -> Poi
     return Points([status_line(site, payload)], latest_ms=payload.ts_ms)
 
 
-def ahead_of_clock(points: Points, now_ms: int, max_skew_s: float) -> str | None:
-    """Why points dated too far in the future are refused (a wrong clock at the edge); None when they are fine."""
-    if points.latest_ms is None or points.latest_ms <= now_ms + max_skew_s * 1000:
+def ahead_of_clock(latest_ms: int | None, now_ms: int, max_skew_s: float) -> str | None:
+    """Why points dated up to ``latest_ms`` are refused (a wrong clock at the edge); None when they are fine."""
+    if latest_ms is None or latest_ms <= now_ms + max_skew_s * 1000:
         return None
-    ahead_s = (points.latest_ms - now_ms) / 1000
+    ahead_s = (latest_ms - now_ms) / 1000
     return (
-        f"ts_ms {points.latest_ms} is {ahead_s:.0f} s ahead of the collector's clock "
+        f"ts_ms {latest_ms} is {ahead_s:.0f} s ahead of the collector's clock "
         f"(at most subscription.max_future_skew_s = {max_skew_s:g}); check the sender's clock (NTP)"
     )
 

@@ -55,7 +55,7 @@ def ingest_events(
             error: ContractError = contract_error_from(exc)
             answer.rejected.append({"event_id": _event_id(raw), "field": error.field, "reason": error.reason})
             continue
-        ahead = ahead_of_clock(Points(latest_ms=event.ts_ms), int(time.time() * 1000), max_future_skew_s)
+        ahead = ahead_of_clock(event.ts_ms, int(time.time() * 1000), max_future_skew_s)
         if ahead is not None:
             answer.rejected.append({"event_id": event.event_id, "field": "ts_ms", "reason": ahead})
             continue

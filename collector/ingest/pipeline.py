@@ -246,7 +246,7 @@ class Ingest:
             self._in_workers -= 1
         if entry.points is None:
             return
-        ahead = ahead_of_clock(entry.points, int(time.time() * 1000), self.max_future_skew_s)
+        ahead = ahead_of_clock(entry.points.latest_ms, int(time.time() * 1000), self.max_future_skew_s)
         if ahead is not None:
             entry.points, entry.reason = None, ahead
         elif from_worker and entry.topic is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from collector.ords import COLUMNS
 from collector.points import event_line
 from shopfloor.contract import Barrier, EventType, RepairStatus, StationEvent
 from simulator.services import Influxd
@@ -27,22 +28,7 @@ from tests.harness.influx import InfluxTestDB
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCHEMA = ords_dir() / "tableschema_aggregate_202507.json"
-HEADER = [
-    "id",
-    "data_provider",
-    "country",
-    "partner_product_category",
-    "product_category",
-    "product_category_id",
-    "brand",
-    "year_of_manufacture",
-    "product_age",
-    "repair_status",
-    "repair_barrier_if_end_of_life",
-    "group_identifier",
-    "event_date",
-    "problem",
-]
+HEADER = list(COLUMNS)  # the ORDS v0.3 columns, in the order the export writes them
 TEXTS = {
     "cafe-1": "Power supply dead.\nReplaced the fuse.\r\nWorks again.",  # real newlines, one of them CRLF
     "cafe-2": r"Typed a backslash-n: C:\new\nothing here \n is two characters",

@@ -50,6 +50,23 @@ def _check_known(report: KpiReport, settings: CollectorSettings, site: str, stat
         raise HTTPException(404, f"unknown station {station!r} at {site}; known stations: {known}")
 
 
+async def _about_site(
+    runtime: CollectorRuntime,
+    settings: CollectorSettings,
+    site: str,
+    answer: Callable[[KpiReport], dict[str, Any]],
+    station: str | None = None,
+) -> dict[str, Any]:
+    """``answer`` for a known site (and station), in a worker thread: 404 for an unknown one, 503 without InfluxDB."""
+    report = _report(runtime)
+
+    def run() -> dict[str, Any]:
+        _check_known(report, settings, site, station)
+        return answer(report)
+
+    return await _answer(run)
+
+
 async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     try:
         return await asyncio.to_thread(call, *args)
@@ -72,13 +89,9 @@ async def site_kpis(
     bucket: BucketQuery = Bucket.DAY,
     tz: TimeZoneQuery = None,
 ) -> dict[str, Any]:
-    report = _report(runtime)
-
-    def run() -> dict[str, Any]:
-        _check_known(report, settings, site)
-        return report.kpis(site, _facts(settings, site, tz), window, bucket)
-
-    return await _answer(run)
+    return await _about_site(
+        runtime, settings, site, lambda report: report.kpis(site, _facts(settings, site, tz), window, bucket)
+    )
 
 
 @router.get(
@@ -97,13 +110,10 @@ async def station_kpis(
     bucket: BucketQuery = Bucket.DAY,
     tz: TimeZoneQuery = None,
 ) -> dict[str, Any]:
-    report = _report(runtime)
-
-    def run() -> dict[str, Any]:
-        _check_known(report, settings, site, station)
-        return report.kpis(site, _facts(settings, site, tz), window, bucket, station)
-
-    return await _answer(run)
+    facts = _facts(settings, site, tz)
+    return await _about_site(
+        runtime, settings, site, lambda report: report.kpis(site, facts, window, bucket, station), station
+    )
 
 
 @router.get(
@@ -114,13 +124,9 @@ async def station_kpis(
     summary="Fix rate and median repair time per category",
 )
 async def category_kpis(runtime: RuntimeDep, settings: SettingsDep, site: SiteId, window: TimeWindow) -> dict[str, Any]:
-    report = _report(runtime)
-
-    def run() -> dict[str, Any]:
-        _check_known(report, settings, site)
-        return report.categories(site, _facts(settings, site, None), window)
-
-    return await _answer(run)
+    return await _about_site(
+        runtime, settings, site, lambda report: report.categories(site, _facts(settings, site, None), window)
+    )
 
 
 @router.get(
@@ -148,13 +154,10 @@ async def compare(runtime: RuntimeDep, settings: SettingsDep, window: TimeWindow
     summary="Meters' uptime and gaps, dead letters, items without outcome",
 )
 async def data_quality(runtime: RuntimeDep, settings: SettingsDep, site: SiteId, window: TimeWindow) -> dict[str, Any]:
-    report = _report(runtime)
-
-    def run() -> dict[str, Any]:
-        _check_known(report, settings, site)
+    def quality(report: KpiReport) -> dict[str, Any]:
         answer = report.data_quality(site, _facts(settings, site, None), window)
         prefix = settings.broker.prefix
         answer["dead_letters"] = runtime.dead_letters.count_for_site(prefix, site, window.start_ms, window.end_ms)
         return answer
 
-    return await _answer(run)
+    return await _about_site(runtime, settings, site, quality)
