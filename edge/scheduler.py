@@ -15,9 +15,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from edge.decode import DecodeError, decode_fields
+from edge.decode import DecodeError, PlanDecoder
 from edge.modbus import ModbusLink, ReadError
 from edge.plan import FieldSpan, ReadRequest, plan_reads
 from edge.profiles import Profile, ProfileLibrary, ResolvedField
@@ -52,6 +52,13 @@ class DeviceTask:
     next_due: float = 0.0
     failures: int = 0
     quality: Quality | None = None
+    # Worked out once: a poll only reads, cuts and decodes.
+    decoder: PlanDecoder = field(init=False, repr=False)
+    units: dict[str, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.decoder = PlanDecoder(self.fields, self.plan)
+        self.units = {f.quantity: f.unit for f in self.fields}
 
 
 def device_plan(device: DeviceSettings, profile: Profile) -> tuple[list[ResolvedField], list[ReadRequest]]:
@@ -80,22 +87,21 @@ def link_for(bus: BusSettings) -> ModbusLink:
 async def poll_device(link: ModbusLink, task: DeviceTask) -> Poll:
     """Read every request of the device's plan and decode; failures become a stale/error Poll."""
     ts_ms = int(time.time() * 1000)
-    responses: dict[ReadRequest, list[int]] = {}
+    answers: list[list[int]] = []
+    unit_id, delay = task.settings.unit_id, task.settings.request_delay_s
     try:
-        for i, request in enumerate(task.plan):
-            if i and task.settings.request_delay_s:
-                await asyncio.sleep(task.settings.request_delay_s)
+        for request in task.plan:
+            if answers and delay:
+                await asyncio.sleep(delay)
             async with link.lock:
-                responses[request] = await link.read(
-                    request.function, request.address, request.count, task.settings.unit_id
-                )
-        decoded = decode_fields(task.fields, task.plan, responses)
+                answers.append(await link.read(request.function, request.address, request.count, unit_id))
+        decoded = task.decoder.decode(answers)
     except ReadError as exc:
         quality = Quality.STALE if exc.no_answer else Quality.ERROR
         return Poll(task.settings.id, task.profile.ref, ts_ms, quality, {}, str(exc)[:500])
     except DecodeError as exc:
         return Poll(task.settings.id, task.profile.ref, ts_ms, Quality.ERROR, {}, str(exc)[:500])
-    units = {f.quantity: f.unit for f in task.fields}
+    units = task.units
     return Poll(task.settings.id, task.profile.ref, ts_ms, Quality.OK, {q: (v, units[q]) for q, v in decoded.items()})
 
 

@@ -36,7 +36,12 @@ class CliError(Exception):
     """A user-facing failure: printed without a traceback, exit code 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` the one component that will run.
+
+    ``only`` spares a command the other components' imports: ``shopfloor edge run`` on a Pi would
+    otherwise hold the ORDS converter and the dashboards' code in memory for as long as it runs.
+    """
     parser = argparse.ArgumentParser(
         prog="shopfloor",
         description="Monitoring for urban circular workshops: meters, repair benches, KPIs.",
@@ -46,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_acl(sub)
     for name, (module_name, extra, help_text) in COMPONENTS.items():
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -132,8 +139,14 @@ def configure_logging(verbosity: int) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING if verbosity < 2 else logging.NOTSET)
 
 
+def _component_named(argv: Sequence[str]) -> str | None:
+    """The component the command line runs: its first word that is not an option (the top level's take no value)."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    return command if command in COMPONENTS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(only=_component_named(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

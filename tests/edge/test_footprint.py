@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 SERVER_LIBRARIES = (
     "fastapi",
@@ -31,3 +32,22 @@ def test_every_edge_module_imports_without_server_libraries() -> None:
     loaded, count = result.stdout.split("\n")[:2]
     assert loaded == ""
     assert int(count) >= 20
+
+
+_RUN_EDGE_CHECK = """
+import sys
+from shopfloor.cli import main
+code = main(["-v", "edge", "check", sys.argv[1]])
+others = sorted({name.split(".")[0] for name in sys.modules} & {"collector", "dashboards", "simulator"})
+print(f"exit={code} others={','.join(others)}")
+"""
+
+
+def test_an_edge_command_imports_no_other_component() -> None:
+    # `shopfloor edge run` keeps what it imported for as long as it runs: the other components' CLIs
+    # (the ORDS converter, the dashboards) cost the agent more than a megabyte of RSS.
+    example = Path(__file__).resolve().parents[2] / "examples" / "edge.yaml"
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_EDGE_CHECK, str(example)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "exit=0 others="
