@@ -22,6 +22,12 @@ from tests.harness.serial_pair import pty_pair
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests run first, so that with two workers the long scenarios overlap the short tests."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SHOPFLOOR_* variable of the developer's shell leaks into a test."""

@@ -177,6 +177,7 @@ def test_a_client_the_listener_turns_away_is_told_what_to_fix(
     assert stored_seqs(influx_db) == []
 
 
+@pytest.mark.slow
 def test_a_wrong_ca_is_reported_with_its_fix_and_the_edge_loses_nothing(
     tmp_path: Path, pki: Pki, tls_broker: Mosquitto, sdm120: MeterServer, influx_db: InfluxTestDB
 ) -> None:

@@ -110,8 +110,11 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
         assert len(urls) >= 6 and any("/query?" in url for url in urls), out.text
         for url in urls:
             try:
-                with urllib.request.urlopen(url, timeout=10) as response:
+                # 30 s: a report page renders a PDF, and the suite runs two workers on two cores.
+                with urllib.request.urlopen(url, timeout=30) as response:
                     assert response.status == 200, url
+            except TimeoutError as exc:
+                raise AssertionError(f"{url} did not answer within 30 s") from exc
             except urllib.error.HTTPError as exc:
                 raise AssertionError(f"{url} answers {exc.code}: {exc.read()[:300]!r}") from exc
 

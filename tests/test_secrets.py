@@ -209,6 +209,7 @@ def running(command: list[str], log: Path, env: dict[str, str] | None = None) ->
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_the_running_programs_log_no_secret(
     tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], influx_db: InfluxTestDB
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from edge.settings import load_settings
 from tests.conftest import REPO_ROOT
 
@@ -37,6 +39,7 @@ def test_the_example_names_problems_with_the_fix(tmp_path: Path) -> None:
     assert "peak_guard.loads[0].coil.bus: no bus 'relay'" in text and "relays" in text
 
 
+@pytest.mark.slow
 def test_the_quoted_replay_table_is_what_replay_prints_today() -> None:
     import subprocess
     import sys
