@@ -108,9 +108,12 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
         printed = re.findall(r"^  [a-zA-Z/ ]+?\s{2,}(http://\S+)(?:\s+(http://\S+))?", out.text, re.MULTILINE)
         urls = [url for pair in printed for url in pair if url]
         assert len(urls) >= 6 and any("/query?" in url for url in urls), out.text
+        # /metrics needs the token the demo gave Prometheus; every other printed URL opens as it is.
+        metrics_token = (tmp_path / "demo" / "tokens" / "metrics.token").read_text().strip()
         for url in urls:
+            headers = {"Authorization": f"Bearer {metrics_token}"} if url.endswith("/metrics") else {}
             try:
-                with urllib.request.urlopen(url, timeout=10) as response:
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
                     assert response.status == 200, url
             except urllib.error.HTTPError as exc:
                 raise AssertionError(f"{url} answers {exc.code}: {exc.read()[:300]!r}") from exc
