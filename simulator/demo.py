@@ -262,14 +262,18 @@ def history_queryable(influx_url: str, sites: list[SiteSpec], since_ms: int) -> 
     return True
 
 
+def demo_spool(settings_path: Path) -> Path:
+    """The spool of the demo's collector.yaml (collector_config: spool.path, relative to the file)."""
+    return settings_path.parent / "spool.sqlite"
+
+
 def write_token(settings_path: Path, path: Path, scope: str, label: str) -> str:
     """An all-sites token of the demo's collector, kept in ``path`` (mode 0600) for the programs that need it."""
-    from collector.settings import load_settings
     from collector.storage.tokens import Scope, TokenStore, token_store_path
 
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    store = TokenStore(token_store_path(load_settings(settings_path).spool.path))
+    store = TokenStore(token_store_path(demo_spool(settings_path)))
     try:
         _, text = store.create(Scope(scope), None, label=label)
     finally:
@@ -281,10 +285,9 @@ def write_token(settings_path: Path, path: Path, scope: str, label: str) -> str:
 
 
 def pairing_link(settings_path: Path, api_url: str, site: str, station: str) -> str:
-    from collector.settings import load_settings
     from collector.storage.tokens import TokenStore, token_store_path
 
-    store = TokenStore(token_store_path(load_settings(settings_path).spool.path))
+    store = TokenStore(token_store_path(demo_spool(settings_path)))
     try:
         code, _ = store.create_pairing(site, station, valid_s=3600)
     finally:
