@@ -114,6 +114,10 @@ class TokenStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Mode 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
         self._db = open_sqlite(path, synchronous="FULL")
         self._lock = threading.Lock()
         with self._lock:
@@ -125,7 +129,6 @@ class TokenStore:
                 self._db.execute("INSERT INTO store_key VALUES (?)", row)
             self._db.execute("COMMIT")
         self._key: bytes = row[0]
-        path.chmod(0o600)
 
     def _digest(self, secret: str) -> bytes:
         return hmac.new(self._key, secret.encode(), hashlib.sha256).digest()

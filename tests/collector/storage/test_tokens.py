@@ -21,6 +21,8 @@ def test_tokens_are_stored_hashed_and_checked_in_a_second_store_on_the_same_file
     store = TokenStore(path)
     token, text = store.create(Scope.WRITE, "gent", label="tablet")
     secret = text.split("_", 2)[2]
+    wal = path.with_name(path.name + "-wal")
+    assert wal.exists() and wal.stat().st_mode & 0o077 == 0  # the WAL holds the HMAC key too, for a while
     store.close()
     assert secret.encode() not in path.read_bytes() and path.stat().st_mode & 0o077 == 0
     other = TokenStore(path)  # as the CLI opens it beside a running collector
