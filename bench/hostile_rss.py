@@ -42,8 +42,12 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+# An admin token of the benchmark's collector (docs/security.md#api-tokens), set once it is made.
+HEADERS = {"Content-Type": "application/json"}
+
+
 def http(method: str, url: str, body: bytes | None = None) -> int:
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=body, method=method, headers=HEADERS)
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             answer.read()
@@ -71,6 +75,11 @@ def main() -> int:
             f"  database: hostile\nspool:\n  path: spool.sqlite\ndead_letters:\n  path: dead.sqlite\n"
             f"  max_bytes: 50000000\nhttp:\n  port: {port}\n"
         )
+        from collector.storage.tokens import Scope, TokenStore, token_store_path
+
+        tokens = TokenStore(token_store_path(Path(work) / "spool.sqlite"))
+        HEADERS["Authorization"] = f"Bearer {tokens.create(Scope.ADMIN, None, label='bench')[1]}"
+        tokens.close()
         proc = subprocess.Popen(
             [sys.executable, "-m", "shopfloor", "collector", "run", str(config)],
             cwd=REPO,

@@ -1,4 +1,4 @@
-"""``shopfloor collector ...``: run, check, init-db, dead-letters list|show|requeue.
+"""``shopfloor collector ...``: run, check, init-db, dead-letters list|show|requeue, token create|list|revoke|pair.
 
 Only argparse at module level; each handler imports what it needs.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from collector.token_cli import add_token_parser
 
 if TYPE_CHECKING:
     from collector.settings import CollectorSettings
@@ -59,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
     again.add_argument("--all", action="store_true", help="every dead letter not yet requeued")
     again.add_argument("--payload", type=Path, help="file with the edited payload (one id only)")
     again.set_defaults(handler=_requeue)
+
+    add_token_parser(sub)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from collector.settings import CollectorSettings
 from collector.storage.dead_letters import DeadLetterStore
 from collector.storage.items import ItemStore, item_index_path
 from collector.storage.spool import Spool
+from collector.storage.tokens import TokenStore, token_store_path
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class CollectorRuntime:
         )
         # Every station event, from MQTT or HTTP, goes through the item index before its lines are built.
         self.items = ItemStore(item_index_path(settings.spool.path))
+        # API tokens: the API reads them per request, `shopfloor collector token` writes them (docs/security.md).
+        self.tokens = TokenStore(token_store_path(settings.spool.path))
         self.influx = make_client(settings.influx)
         self.drainer = Drainer(self.spool, self.influx, self.dead_letters, self.metrics, settings.influx)
         self.mqtt = MqttIn(settings, self.metrics)
@@ -112,6 +115,7 @@ class CollectorRuntime:
         self.spool.close()
         self.dead_letters.close()
         self.items.close()
+        self.tokens.close()
 
     def ready(self) -> dict[str, bool]:
         return {

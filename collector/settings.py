@@ -158,6 +158,43 @@ class HttpSettings(Section):
     )
 
 
+class ApiSettings(Section):
+    """Who may use the HTTP API (docs/security.md#api-tokens). Writes and dead letters always need a token."""
+
+    read_access: Literal["token", "open"] = Field(
+        default="token",
+        description="token: KPI, report and bench reads need a read token (or higher); "
+        "open: anyone who reaches the port may read them (a closed LAN)",
+    )
+    metrics_access: Literal["token", "open"] = Field(
+        default="token",
+        description="token: /metrics needs an all-sites read token (Prometheus: authorization.credentials_file)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins allowed to call the API from their pages, e.g. https://dash.example.org; "
+        "none by default (no CORS headers at all)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#@\s]+$",
+        description="how tablets reach the collector, e.g. http://collector.lan:8080, for pairing links; "
+        "default http://<http.host>:<http.port>",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin == "*" or parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(
+                    f"{origin[:80]!r} is not an origin: write scheme://host[:port], e.g. https://dash.example.org "
+                    "(no '*', no path)"
+                )
+        return origins
+
+
 class SiteSettings(Section):
     """Facts about one site for the KPI API and the ORDS export (docs/kpis.md). Every key has a default,
     so a site that is not configured still gets its KPIs."""
@@ -199,6 +236,7 @@ class CollectorSettings(Section):
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     sites: dict[str, SiteSettings] = Field(default_factory=dict)
 
     def site(self, site: str) -> SiteSettings:

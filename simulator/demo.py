@@ -56,14 +56,22 @@ class Prometheus(_ChildService):
 
     name = "prometheus"
 
-    def __init__(self, data_dir: Path, collector: str, alertmanager: str, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, collector: str, alertmanager: str, token_file: Path, port: int | None = None
+    ) -> None:
         super().__init__(data_dir, port=port)
         shutil.copy(RULES, self.data_dir / "shopfloor.rules.yml")
+        # /metrics needs an all-sites read token: Prometheus reads it from a file (deploy/prometheus/prometheus.yml).
+        scrape = {
+            "job_name": "shopfloor-collector",
+            "authorization": {"type": "Bearer", "credentials_file": str(token_file)},
+            "static_configs": [{"targets": [collector]}],
+        }
         config = {
             "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
             "rule_files": ["shopfloor.rules.yml"],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-            "scrape_configs": [{"job_name": "shopfloor-collector", "static_configs": [{"targets": [collector]}]}],
+            "scrape_configs": [scrape],
         }
         write_yaml(self.data_dir / "prometheus.yml", config)
 
@@ -196,6 +204,9 @@ def collector_config(sites: list[SiteSpec], mqtt_port: int, influx_url: str, api
         "spool": {"path": "spool.sqlite"},
         "dead_letters": {"path": "dead_letters.sqlite"},
         "http": {"host": "127.0.0.1", "port": api_port},
+        # On loopback, the demo's KPI and report URLs open in a browser; writes, dead letters and /metrics
+        # still need a token (a real install keeps the default read_access: token).
+        "api": {"read_access": "open"},
         "sites": {s.id: site_facts(s) for s in sites},
     }
 
@@ -251,10 +262,44 @@ def history_queryable(influx_url: str, sites: list[SiteSpec], since_ms: int) -> 
     return True
 
 
-def spool_empty(api_url: str) -> bool:
-    """The collector's /metrics says its spool holds nothing: every point it received is in InfluxDB."""
+def demo_spool(settings_path: Path) -> Path:
+    """The spool of the demo's collector.yaml (collector_config: spool.path, relative to the file)."""
+    return settings_path.parent / "spool.sqlite"
+
+
+def write_token(settings_path: Path, path: Path, scope: str, label: str) -> str:
+    """An all-sites token of the demo's collector, kept in ``path`` (mode 0600) for the programs that need it."""
+    from collector.storage.tokens import Scope, TokenStore, token_store_path
+
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    store = TokenStore(token_store_path(demo_spool(settings_path)))
     try:
-        with urllib.request.urlopen(f"{api_url}/metrics", timeout=5) as response:
+        _, text = store.create(Scope(scope), None, label=label)
+    finally:
+        store.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(text + "\n", encoding="utf-8")
+    return text
+
+
+def pairing_link(settings_path: Path, api_url: str, site: str, station: str) -> str:
+    from collector.storage.tokens import TokenStore, token_store_path
+
+    store = TokenStore(token_store_path(demo_spool(settings_path)))
+    try:
+        code, _ = store.create_pairing(site, station, valid_s=3600)
+    finally:
+        store.close()
+    return f"{api_url}/bench/{site}/{station}#pair={code}"
+
+
+def spool_empty(api_url: str, token: str = "") -> bool:
+    """The collector's /metrics says its spool holds nothing: every point it received is in InfluxDB."""
+    request = urllib.request.Request(f"{api_url}/metrics", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
             text = response.read().decode()
     except OSError:
         return False
@@ -272,6 +317,8 @@ class Demo:
         self._backfill_spawned_ms = 0
         self._next_backfill_check = 0.0
         self._influx_url = self._api_url = ""
+        self._metrics_token = ""
+        self._collector_yaml = self.dir / "collector" / "collector.yaml"
 
     def _identity(self, user: str) -> dict[str, str]:
         """The environment of a program that connects as ``user``: its MQTT_USERNAME and MQTT_PASSWORD."""
@@ -321,7 +368,13 @@ class Demo:
             prom_port = pick_port(o.prometheus_port, "prometheus", out, taken)
             alerting = [
                 Alertmanager(self.dir / "alertmanager", port=am_port),
-                Prometheus(self.dir / "prometheus", f"127.0.0.1:{api_port}", f"127.0.0.1:{am_port}", port=prom_port),
+                Prometheus(
+                    self.dir / "prometheus",
+                    f"127.0.0.1:{api_port}",
+                    f"127.0.0.1:{am_port}",
+                    self.dir / "tokens" / "metrics.token",
+                    port=prom_port,
+                ),
             ]
         else:
             print("note: prometheus/prometheus-alertmanager not installed: no alerts (docs/alerts.md)", file=out)
@@ -354,6 +407,11 @@ class Demo:
             )
             if init.returncode != 0:
                 raise RuntimeError(f"collector init-db failed:\n{init.stdout}{init.stderr}")
+            self._metrics_token = write_token(
+                collector_yaml, self.dir / "tokens" / "metrics.token", "read", "demo: prometheus"
+            )
+            write_token(collector_yaml, self.dir / "tokens" / "admin.token", "admin", "demo: coordinator")
+            self._collector_yaml = collector_yaml
             self._spawn("collector", COLLECTOR_USER, "collector", "run", str(collector_yaml))
             wait_until(lambda: port_open("127.0.0.1", api_port), 60, "collector API")
             # Not in a folder named "simulator": as the children's cwd, it would shadow the package.
@@ -435,7 +493,9 @@ class Demo:
                 return
             self._next_backfill_check = time.monotonic() + 1.0
             newest_expected = self._backfill_spawned_ms - BACKFILL_STEP_MS
-            if history_queryable(self._influx_url, self.sites, newest_expected) and spool_empty(self._api_url):
+            if history_queryable(self._influx_url, self.sites, newest_expected) and spool_empty(
+                self._api_url, self._metrics_token
+            ):
                 marker.write_text(f"{self.o.backfill_days}\n")
                 print(
                     f"backfill done: {self.o.backfill_days:g} days of history of every site can be queried",
@@ -461,6 +521,8 @@ class Demo:
     ) -> None:
         api = f"http://127.0.0.1:{api_port}"
         first = self.sites[0]
+        bench = pairing_link(self._collector_yaml, api, first.id, first.benches[0].id)
+        tokens = self.dir / "tokens"
         today = datetime.date.today()
         report_range = f"from={today - datetime.timedelta(days=30)}&to={today}"  # the backfill's 30 days
         lines = [
@@ -468,10 +530,15 @@ class Demo:
             "shopfloor-monitor demo is running:",
             f"  KPI API         {api}/api/sites/{first.id}/kpis",
             f"  API docs        {api}/docs",
-            f"  bench page      {api}/bench/{first.id}/{first.benches[0].id}",
+            f"  bench page      {bench}",
+            "                  (pairs this browser with the bench, once, within an hour; a new link:",
+            f"                  shopfloor collector token pair {self._collector_yaml} --site {first.id} "
+            f"--station {first.benches[0].id})",
             f"  site report     {api}/api/reports/sites/{first.id}?{report_range}&format=pdf",
             f"  cluster report  {api}/api/reports/cluster?{report_range}&format=pdf",
             f"  health/metrics  {api}/readyz   {api}/metrics",
+            f"  API tokens      {tokens}/admin.token (admin), {tokens}/metrics.token (Prometheus):",
+            '                  curl -H "Authorization: Bearer $(cat admin.token)" .../api/dead-letters',
             # InfluxDB 1.x has no web page (/ answers 404): show a query a browser can open.
             f"  InfluxDB        {influx_url}/query?db=shopfloor&q=SHOW+MEASUREMENTS  (HTTP API, database shopfloor)",
             f"  MQTT            mqtt://127.0.0.1:{mqtt_port}  (no anonymous access; every program's user and",

@@ -108,10 +108,13 @@ def test_demo_runs_every_site_end_to_end_and_stops_cleanly(tmp_path: Path) -> No
         printed = re.findall(r"^  [a-zA-Z/ ]+?\s{2,}(http://\S+)(?:\s+(http://\S+))?", out.text, re.MULTILINE)
         urls = [url for pair in printed for url in pair if url]
         assert len(urls) >= 6 and any("/query?" in url for url in urls), out.text
+        # /metrics needs the token the demo gave Prometheus; every other printed URL opens as it is.
+        metrics_token = (tmp_path / "demo" / "tokens" / "metrics.token").read_text().strip()
         for url in urls:
+            headers = {"Authorization": f"Bearer {metrics_token}"} if url.endswith("/metrics") else {}
             try:
                 # 30 s: a report page renders a PDF, and the suite runs two workers on two cores.
-                with urllib.request.urlopen(url, timeout=30) as response:
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
                     assert response.status == 200, url
             except TimeoutError as exc:
                 raise AssertionError(f"{url} did not answer within 30 s") from exc

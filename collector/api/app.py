@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from collector.api import errors
+from collector.api import errors, hygiene
 from collector.api.routes import ROUTERS
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
@@ -35,7 +35,9 @@ def create_app(settings: CollectorSettings, runtime: CollectorRuntime | None = N
     app = FastAPIOffline(
         title="shopfloor-monitor collector",
         version=__version__,
-        description="MQTT to InfluxDB with a disk spool and a dead-letter store. See docs/collector.md.",
+        description="MQTT to InfluxDB with a disk spool and a dead-letter store. See docs/collector.md. "
+        "Every call but /healthz, /readyz, /api/pairing and these docs needs a bearer token "
+        "(Authorize, above): docs/security.md#api-tokens.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -50,4 +52,5 @@ def create_app(settings: CollectorSettings, runtime: CollectorRuntime | None = N
     else:
         app.include_router(reports.router)
     errors.install(app, settings.http.max_body_bytes)
+    hygiene.install(app, settings.api.cors_origins)
     return app

@@ -32,6 +32,8 @@ class ErrorOut(BaseModel):
 
 _MEANING = {
     400: "the body could not be read at all (not UTF-8 text)",
+    401: "no bearer token, or one that is unknown or revoked (docs/security.md#api-tokens)",
+    403: "the token's site, station or scope does not cover this",
     404: "no such thing: the answer names what exists",
     413: "the request body is larger than http.max_body_bytes",
     503: "InfluxDB or the spool cannot take or answer this now; retry later",

@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 
+from collector.settings import load_settings
 from simulator.services import Influxd, Mosquitto, free_port, port_open, wait_until
+from tests.harness.api import bearer, new_token
+from tests.harness.cli import shopfloor
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
@@ -37,9 +40,27 @@ SITE = "gent"
 STATION = "bench-1"
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
+# The collector.yaml of each collector_url, for the token CLI.
+CONFIGS: dict[str, Path] = {}
+
+
+def get_json(url: str, token: str) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=bearer(token)), timeout=10) as response:
         return json.loads(response.read())
+
+
+def pairing_link(collector_url: str, site: str = SITE, station: str = STATION) -> str:
+    """What `shopfloor collector token pair` prints: the link a technician opens on the tablet."""
+    args = ["--site", site, "--station", station, "--url", collector_url, "--no-qr"]
+    done = shopfloor("collector", "token", "pair", str(CONFIGS[collector_url]), *args)
+    assert done.returncode == 0, done.stderr
+    link = done.stdout.strip()
+    assert link.startswith(f"{collector_url}/bench/{site}/{station}#pair="), link
+    return link
+
+
+def token_for(collector_url: str, scope: str = "read", site: str | None = SITE) -> str:
+    return new_token(load_settings(CONFIGS[collector_url]), scope, site)
 
 
 @pytest.fixture
@@ -69,6 +90,7 @@ http:
     try:
         wait_until(lambda: port_open("127.0.0.1", port) or proc.poll() is not None, 60, "collector HTTP port")
         assert proc.poll() is None, (tmp_path / "collector.log").read_text()
+        CONFIGS[f"http://127.0.0.1:{port}"] = config
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -108,13 +130,17 @@ def test_check_in_start_finish_fixed_over_a_flaky_connection(
 
     page = phone.new_page()
     page.route(f"**/api/sites/{SITE}/events", flaky)
-    page.goto(f"{collector_url}/bench/{SITE}/{STATION}")
+    page.goto(pairing_link(collector_url))
     page.wait_for_selector("#checkin select[name=category] option[value=Laptop]", state="attached")
+    assert "#pair=" not in page.url  # the one-time code leaves the address bar and the history
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "horizontal scroll at 360 px"
     # The header links the site's report for last month (docs/reports.md), which the collector serves.
     report = page.get_attribute("#report-link", "href") or ""
     assert report.startswith(f"/api/reports/sites/{SITE}?month=") and report.endswith("&format=pdf"), report
-    with urllib.request.urlopen(collector_url + report, timeout=60) as response:
+    reader = token_for(collector_url)
+    with urllib.request.urlopen(
+        urllib.request.Request(collector_url + report, headers=bearer(reader)), timeout=60
+    ) as response:
         assert response.headers["Content-Type"] == "application/pdf" and response.read(5) == b"%PDF-"
 
     page.select_option("#checkin select[name=category]", "Laptop")
@@ -123,7 +149,7 @@ def test_check_in_start_finish_fixed_over_a_flaky_connection(
     item = page.locator("#items li.item")
     item.wait_for()
     # Acknowledged only on the third POST (after the backoff): until then it waits in localStorage.
-    page.wait_for_function("document.getElementById('sync').textContent === 'Saved'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('sync').textContent === 'Saved'", timeout=30_000)
     assert len(posts) >= 3
 
     phone.set_offline(True)
@@ -132,13 +158,13 @@ def test_check_in_start_finish_fixed_over_a_flaky_connection(
     item.get_by_role("button", name="Finish").click()
     page.check("#finish-form input[name=repair_status][value=Fixed]")
     page.click("#finish-confirm")
-    page.wait_for_function("document.getElementById('sync').textContent === '2 waiting to send'")
+    page.wait_for_function("() => document.getElementById('sync').textContent === '2 waiting to send'")
     assert page.locator("#items li.item").count() == 0
     queued = page.evaluate(f"JSON.parse(localStorage.getItem('shopfloor.bench.{SITE}.{STATION}.queue'))")
     assert [event["type"] for event in queued] == ["started", "finished"]
 
     phone.set_offline(False)
-    page.wait_for_function("document.getElementById('sync').textContent === 'Saved'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('sync').textContent === 'Saved'", timeout=30_000)
 
     def stored() -> list[dict[str, Any]]:
         return influx_db.query("SELECT * FROM repair_event")
@@ -151,9 +177,9 @@ def test_check_in_start_finish_fixed_over_a_flaky_connection(
     assert finished["source"] == "bench-page" and finished["kg"] == 2.1 and finished["bench_s"] >= 0
     assert finished["item_id"] == by_type["checked_in"]["item_id"]
 
-    kpis = get_json(f"{collector_url}/api/sites/{SITE}/kpis?days=1")
+    kpis = get_json(f"{collector_url}/api/sites/{SITE}/kpis?days=1", reader)
     assert kpis["items"]["finished"] == 1 and kpis["items"]["fixed"] == 1 and kpis["items"]["fix_rate"] == 1.0
-    assert get_json(f"{collector_url}/api/sites/{SITE}/stations/{STATION}/open-items")["items"] == []
+    assert get_json(f"{collector_url}/api/sites/{SITE}/stations/{STATION}/open-items", reader)["items"] == []
     page.reload()
     page.wait_for_selector("#empty", state="visible")
     assert page.locator("#rejected-section").is_hidden()

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from simulator.services import Influxd, Mosquitto, free_port, port_open, wait_until
-from tests.browser.test_bench_page import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_bench_page import CHROMIUM, CHROMIUM_ARGS, CONFIGS, pairing_link, token_for
+from tests.harness.api import bearer
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
@@ -65,6 +66,7 @@ sites:
     try:
         wait_until(lambda: port_open("127.0.0.1", port) or proc.poll() is not None, 60, "collector HTTP port")
         assert proc.poll() is None, (tmp_path / "collector.log").read_text()
+        CONFIGS[f"http://127.0.0.1:{port}"] = config
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -107,15 +109,15 @@ def check_in(collector_url: str, item_id: str, brand: str, ts_ms: int) -> None:
     request = urllib.request.Request(
         f"{collector_url}/api/sites/{SITE}/events",
         data=json.dumps([event]).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **bearer(token_for(collector_url, "write"))},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.loads(response.read())["accepted"] == [event["event_id"]]
 
 
 def open_bench(page: Any, collector_url: str, items: int) -> None:
-    page.goto(f"{collector_url}/bench/{SITE}/{STATION}")
-    page.wait_for_function(f"document.querySelectorAll('#items li.item').length === {items}")
+    page.goto(pairing_link(collector_url))
+    page.wait_for_function(f"() => document.querySelectorAll('#items li.item').length === {items}")
 
 
 def test_barrier_select_is_visible_only_for_end_of_life(collector_url: str, page: Any) -> None:

@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from collector.api.app import create_app
 from collector.ords import read_rows
 from collector.runtime import CollectorRuntime
 from collector.settings import load_settings
 from shopfloor.cli import main
 from simulator.services import Influxd
+from tests.harness.api import api_client
 from tests.harness.data import ords_dir
 from tests.harness.influx import InfluxTestDB
 
@@ -100,7 +99,7 @@ def test_kpi_api_fix_rate_per_category_equals_a_csv_count(imported: tuple[Path, 
     settings = load_settings(config)
     runtime = CollectorRuntime(settings)
     try:
-        with TestClient(create_app(settings, runtime)) as client:
+        with api_client(settings, runtime) as client:
             answer = client.get(f"/api/sites/{SITE}/kpis/categories?{ALL_TIME}")
             assert answer.status_code == 200, answer.text
             from_api = {name: rate["fix_rate"] for name, rate in answer.json()["categories"].items()}

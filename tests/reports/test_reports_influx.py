@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.api.app import create_app
 from collector.reports.periods import Period, days_range, month, quarter
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings, InfluxV1Settings
 from shopfloor.cli import main as shopfloor_main
 from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import collector_yaml, load
+from tests.harness.api import api_client
 from tests.harness.influx import InfluxTestDB
 from tests.reports.demo_data import DAY_MS, MINUTE_MS, DemoData, load_demo
 from tests.reports.report_html import Figure, parse
@@ -60,7 +60,7 @@ def start_api(
     config.write_text(config.read_text() + sites)
     settings = load(config)
     runtime: CollectorRuntime = run(settings)
-    return TestClient(create_app(settings, runtime)), settings
+    return api_client(settings, runtime), settings
 
 
 @pytest.fixture

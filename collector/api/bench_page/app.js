@@ -2,6 +2,8 @@
 // Every tap becomes a StationEvent with its own event_id and the time of the tap. Events wait in
 // localStorage until the collector acknowledges them; ingestion is idempotent by event_id, so a
 // retry after a lost answer never counts twice, and a closed tab or a dead network loses nothing.
+// The page pairs once (a link with #pair=<code>, from `shopfloor collector token pair`) and sends its station
+// token as a bearer header; a refused token (401/403) keeps every tap queued until the page is paired again.
 "use strict";
 
 (() => {
@@ -36,6 +38,62 @@
   let retryTimer = null;
   let sending = false;
   let finishing = null;
+  let token = load(key("token"), null); // the station's bearer token, from pairing
+  let refusal = ""; // why the server refused the token: sending waits for a new pairing
+
+  const authorized = (headers) => (token ? { ...headers, Authorization: `Bearer ${token}` } : headers);
+
+  function needPairing(why) {
+    refusal = why;
+    const banner = $("problem-banner");
+    banner.textContent =
+      `Re-pair needed: ${why}. Taps are kept on this tablet. Ask for a new pairing link ` +
+      `(shopfloor collector token pair --site ${site} --station ${station}) and open it here.`;
+    banner.dataset.kind = "pairing";
+    banner.hidden = false;
+  }
+
+  function paired() {
+    refusal = "";
+    const banner = $("problem-banner");
+    if (banner.dataset.kind === "pairing") {
+      banner.hidden = true;
+      delete banner.dataset.kind;
+    }
+  }
+
+  // A pairing link carries its one-time code in the fragment (never sent to a server): exchange it for the
+  // station token, keep the token, and take the code out of the address bar and the history.
+  async function pairFromLink() {
+    const code = new URLSearchParams(location.hash.slice(1)).get("pair");
+    if (!code) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    try {
+      const response = await fetch("/api/pairing", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ code }),
+      });
+      if (!response.ok) {
+        needPairing(`this pairing link was refused (${response.status}: expired or used already)`);
+        return;
+      }
+      const answer = await response.json();
+      if (answer.site !== site || answer.station !== station) {
+        needPairing(`the link was for ${answer.site}/${answer.station}`);
+        return;
+      }
+      token = answer.token;
+      save(key("token"), token);
+      paired();
+      failures = 0;
+      send();
+      refresh();
+      loadCategories();
+    } catch (error) {
+      needPairing(`pairing needs the network (${error.message || error}); open the link again when online`);
+    }
+  }
 
   // crypto.randomUUID needs a secure context; a tablet on http://192.168.x.x is not one.
   function uuid() {
@@ -71,7 +129,7 @@
   }
 
   async function send() {
-    if (sending || queue.length === 0) return;
+    if (sending || queue.length === 0 || refusal) return;
     sending = true;
     try {
       while (queue.length > 0) {
@@ -94,6 +152,16 @@
         render();
       }
     } catch (error) {
+      if (error.refused && error.used !== token) {
+        setTimeout(send, 0); // paired again while this request was out: send with the new token
+        return;
+      }
+      if (error.refused) {
+        // Retrying with a refused token cannot succeed: wait for a new pairing, keep every tap.
+        needPairing(error.message);
+        showSync(error.message);
+        return;
+      }
       failures += 1;
       showSync(String(error.message || error));
       scheduleRetry();
@@ -103,15 +171,24 @@
   }
 
   async function post(batch) {
+    const used = token;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 10000);
     try {
       const response = await fetch(`/api/sites/${encodeURIComponent(site)}/events`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: authorized({ "Content-Type": "application/json" }),
         body: JSON.stringify(batch),
         signal: controller.signal,
       });
+      if (response.status === 401 || response.status === 403) {
+        const refused = new Error(
+          token ? `the server refused this tablet's token (${response.status})` : "this tablet is not paired yet",
+        );
+        refused.refused = true;
+        refused.used = used;
+        throw refused;
+      }
       if (response.status === 400 || response.status === 422) {
         // The whole body was refused: keep the events, visibly, instead of retrying forever.
         const detail = await response.text();
@@ -130,7 +207,11 @@
     const started = Date.now();
     try {
       const url = `/api/sites/${encodeURIComponent(site)}/stations/${encodeURIComponent(station)}/open-items`;
-      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      const used = token;
+      const response = await fetch(url, { headers: authorized({ Accept: "application/json" }) });
+      if ((response.status === 401 || response.status === 403) && used === token && !refusal) {
+        needPairing(token ? `the server refused this tablet's token (${response.status})` : "this tablet is not paired yet");
+      }
       if (!response.ok) throw new Error(`open items: server answered ${response.status}`);
       const answer = await response.json();
       serverItems = answer.items || [];
@@ -262,7 +343,7 @@
   async function loadCategories() {
     let categories = load(CATEGORIES_KEY, []);
     try {
-      const response = await fetch("/api/categories", { headers: { Accept: "application/json" } });
+      const response = await fetch("/api/categories", { headers: authorized({ Accept: "application/json" }) });
       if (response.ok) {
         categories = (await response.json()).categories || [];
         save(CATEGORIES_KEY, categories);
@@ -342,11 +423,23 @@
     const month = `${last.getFullYear()}-${String(last.getMonth() + 1).padStart(2, "0")}`;
     $("report-link").href = `/api/reports/sites/${encodeURIComponent(site)}?month=${month}&format=pdf`;
     $("report-link").hidden = false;
+    // A link cannot send the bearer header: fetch the PDF with it and open what came back.
+    $("report-link").addEventListener("click", async (click) => {
+      click.preventDefault();
+      try {
+        const response = await fetch($("report-link").href, { headers: authorized({}) });
+        if (!response.ok) throw new Error(`report: server answered ${response.status}`);
+        window.open(URL.createObjectURL(await response.blob()), "_blank");
+      } catch (error) {
+        showSync(String(error.message || error));
+      }
+    });
     $("checkin").addEventListener("submit", checkIn);
     $("finish-confirm").addEventListener("click", confirmFinish);
     $("finish-form").addEventListener("change", () => {
       $("barrier-field").hidden = new FormData($("finish-form")).get("repair_status") !== "End of life";
     });
+    window.addEventListener("hashchange", pairFromLink);
     window.addEventListener("online", () => {
       failures = 0;
       send();
@@ -360,9 +453,13 @@
     });
     setInterval(refresh, REFRESH_MS);
     render();
-    loadCategories();
-    refresh();
-    send();
+    if (!token && !location.hash.includes("pair=")) needPairing("this tablet is not paired yet");
+    // With a pairing link, pair first: requests sent before would go out without the token.
+    pairFromLink().finally(() => {
+      loadCategories();
+      refresh();
+      send();
+    });
   }
 
   start();

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
 
-from collector.api.deps import RuntimeDep, SiteId, StationId
+from collector.api.deps import ReadAny, ReadStation, RuntimeDep, SiteId, StationId, WriteSite, unauthorized
 from collector.api.errors import documented
 from collector.ingest.http import MAX_EVENTS_PER_POST, ingest_events
 from collector.storage.spool import SpoolFull
@@ -37,7 +38,41 @@ def bench_page(site: SiteId, station: StationId) -> FileResponse:
     return FileResponse(PAGE_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/api/categories", summary="Categories for the check-in form: ORDS, then the unpowered ones")
+class PairingIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64, description="the code of a pairing link (`token pair`)")
+
+
+class PairingOut(BaseModel):
+    token: str = Field(description="the station's bearer token: keep it, it is not shown again")
+    token_id: str
+    site: str
+    station: str
+
+
+@router.post(
+    "/api/pairing",
+    summary="A bench page exchanges a one-time pairing code for its station token",
+    responses=documented(400, 401),
+)
+async def pair(runtime: RuntimeDep, body: PairingIn) -> PairingOut:
+    redeemed = await asyncio.to_thread(runtime.tokens.redeem_pairing, body.code)
+    if redeemed is None:
+        raise unauthorized(
+            "this pairing code is unknown, expired or used already: ask for a new link "
+            "(shopfloor collector token pair --site SITE --station STATION)",
+            error="invalid_token",
+        )
+    token, text = redeemed
+    assert token.site is not None and token.station is not None
+    return PairingOut(token=text, token_id=token.id, site=token.site, station=token.station)
+
+
+@router.get(
+    "/api/categories",
+    summary="Categories for the check-in form: ORDS, then the unpowered ones",
+    dependencies=[ReadAny],
+    responses=documented(401, 403),
+)
 def categories() -> dict[str, list[dict[str, Any]]]:
     return {"categories": [{"name": c.name, "ords_id": c.ords_id, "powered": c.powered} for c in CATEGORIES.values()]}
 
@@ -45,13 +80,20 @@ def categories() -> dict[str, list[dict[str, Any]]]:
 @router.post(
     "/api/sites/{site}/events",
     summary="Station events from tablets and scanners: validated, spooled, then acknowledged",
-    responses=documented(400, 413, 503),
+    responses=documented(400, 401, 403, 413, 503),
 )
 async def post_events(
     runtime: RuntimeDep,
     site: SiteId,
     events: EventsBody,
+    token: WriteSite,
 ) -> JSONResponse:
+    if token.station is not None:
+        # A bench page's token writes its own station's events only.
+        stations = {e["station"] for e in events if isinstance(e, dict) and isinstance(e.get("station"), str)}
+        others = sorted(stations - {token.station})
+        if others:
+            raise HTTPException(403, f"token {token.id} is for {token.where}, not station {others[0][:64]}")
     try:
         answer = await asyncio.to_thread(
             ingest_events,
@@ -68,7 +110,12 @@ async def post_events(
     return JSONResponse({"accepted": answer.accepted, "rejected": answer.rejected, "duplicates": answer.duplicates})
 
 
-@router.get("/api/sites/{site}/stations/{station}/open-items", summary="Items checked in and not finished")
+@router.get(
+    "/api/sites/{site}/stations/{station}/open-items",
+    summary="Items checked in and not finished",
+    dependencies=[ReadStation],
+    responses=documented(401, 403),
+)
 async def open_items(runtime: RuntimeDep, request: Request, site: SiteId, station: StationId) -> dict[str, Any]:
     now = int(time.time() * 1000)
     histories = await asyncio.to_thread(runtime.items.open_items, site, station, now)

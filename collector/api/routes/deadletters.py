@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from collector.api.deps import RuntimeDep
+from collector.api.deps import Admin, RuntimeDep
 from collector.api.errors import documented
 from collector.ingest.requeue import requeue
 from collector.storage.dead_letters import CONTRACT, WRITE_REJECTED, DeadLetter
@@ -26,7 +26,10 @@ class LetterKind(StrEnum):
     WRITE_REJECTED = WRITE_REJECTED
 
 
-router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
+# Dead letters hold any site's raw payloads, and a requeue writes: the admin scope (all sites) only.
+router = APIRouter(
+    prefix="/api/dead-letters", tags=["dead letters"], dependencies=[Admin], responses=documented(401, 403)
+)
 
 
 class DeadLetterOut(BaseModel):

@@ -8,7 +8,8 @@ import time
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from collector.api.deps import RuntimeDep
+from collector.api.deps import ReadMetrics, RuntimeDep
+from collector.api.errors import documented
 from collector.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
@@ -34,6 +35,12 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"ready": ready, **checks_out}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (an all-sites read token unless api.metrics_access is open)",
+    response_class=Response,
+    dependencies=[ReadMetrics],
+    responses=documented(401, 403),
+)
 def metrics(runtime: RuntimeDep) -> Response:
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

@@ -8,7 +8,18 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from collector.api.deps import BucketQuery, RuntimeDep, SettingsDep, SiteId, StationId, TimeWindow, TimeZoneQuery
+from collector.api.deps import (
+    BucketQuery,
+    ReadAllSites,
+    ReadSite,
+    ReadStation,
+    RuntimeDep,
+    SettingsDep,
+    SiteId,
+    StationId,
+    TimeWindow,
+    TimeZoneQuery,
+)
 from collector.api.errors import documented, invalid
 from collector.influx.client import InfluxError
 from collector.kpi.models import CategoryKpis, Comparison, DataQuality, SiteKpis, StationKpis
@@ -18,7 +29,7 @@ from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings, SiteSettings
 from shopfloor.kpi.rates import Bucket
 
-router = APIRouter(prefix="/api", tags=["KPIs"])
+router = APIRouter(prefix="/api", tags=["KPIs"], responses=documented(401, 403))
 
 
 def _report(runtime: CollectorRuntime) -> KpiReport:
@@ -76,6 +87,7 @@ async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> dict[str, 
 
 @router.get(
     "/sites/{site}/kpis",
+    dependencies=[ReadSite],
     response_model=SiteKpis,
     response_model_by_alias=True,
     responses=documented(404, 503),
@@ -96,6 +108,7 @@ async def site_kpis(
 
 @router.get(
     "/sites/{site}/stations/{station}/kpis",
+    dependencies=[ReadStation],
     response_model=StationKpis,
     response_model_by_alias=True,
     responses=documented(404, 503),
@@ -118,6 +131,7 @@ async def station_kpis(
 
 @router.get(
     "/sites/{site}/kpis/categories",
+    dependencies=[ReadSite],
     response_model=CategoryKpis,
     response_model_by_alias=True,
     responses=documented(404, 503),
@@ -131,6 +145,7 @@ async def category_kpis(runtime: RuntimeDep, settings: SettingsDep, site: SiteId
 
 @router.get(
     "/kpis/compare",
+    dependencies=[ReadAllSites],
     response_model=Comparison,
     response_model_by_alias=True,
     responses=documented(503),
@@ -148,6 +163,7 @@ async def compare(runtime: RuntimeDep, settings: SettingsDep, window: TimeWindow
 
 @router.get(
     "/sites/{site}/kpis/data-quality",
+    dependencies=[ReadSite],
     response_model=DataQuality,
     response_model_by_alias=True,
     responses=documented(404, 503),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from collector.api.deps import RuntimeDep, SettingsDep, SiteId
+from collector.api.deps import ReadAllSites, ReadSite, RuntimeDep, SettingsDep, SiteId
 from collector.api.errors import documented, invalid
 from collector.influx.client import InfluxError
 from collector.kpi.queries import KpiQueries
@@ -15,7 +15,7 @@ from collector.reports.build import Rendered, ReportFormat, cluster_report, clus
 from collector.reports.labels import LabelError, catalogue
 from collector.reports.periods import Period, PeriodError, choose
 
-router = APIRouter(prefix="/api/reports", tags=["Reports"])
+router = APIRouter(prefix="/api/reports", tags=["Reports"], responses=documented(401, 403))
 
 Month = Annotated[str | None, Query(description="a local calendar month, YYYY-MM")]
 Quarter = Annotated[str | None, Query(description="a quarter, YYYY-Qn")]
@@ -55,6 +55,7 @@ REPORT_ANSWERS: dict[int | str, dict[str, object]] = {
 
 @router.get(
     "/sites/{site}",
+    dependencies=[ReadSite],
     summary="A site's report for a month, a quarter or a range, as HTML or PDF",
     response_class=Response,
     responses=REPORT_ANSWERS,
@@ -87,6 +88,7 @@ async def site(
 
 @router.get(
     "/cluster",
+    dependencies=[ReadAllSites],
     summary="Every site side by side, with the cluster's totals and ranking",
     response_class=Response,
     responses=REPORT_ANSWERS,

@@ -7,15 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from collector.api.app import create_app
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
 from collector.storage.spool import Spool
 from shopfloor.cli import main
 from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import Publisher, base_ts_ms, collector_yaml, load, reading
+from tests.harness.api import api_client
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,7 @@ def test_health_metrics_dead_letters_and_requeue_over_http(
     wait_until(lambda: runtime.dead_letters.count() == 1, 10, "dead letter stored")
     wait_until(lambda: influx_db.scalar("SELECT count(power) FROM meter") == 1, 10, "good reading stored")
 
-    with TestClient(create_app(settings, runtime)) as client:
+    with api_client(settings, runtime) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["broker"] and ready.json()["influxdb"]
@@ -90,7 +89,7 @@ def test_readyz_is_503_without_influxdb(tmp_path: Path, mosquitto: Mosquitto) ->
     )
     runtime = CollectorRuntime(settings)
     try:
-        with TestClient(create_app(settings, runtime)) as client:
+        with api_client(settings, runtime) as client:
             response = client.get("/readyz")
             assert response.status_code == 503
             assert response.json()["influxdb"] is False and response.json()["broker"] is False
@@ -148,6 +147,6 @@ def test_app_without_a_runtime_runs_its_own(
             database=influx_db.database,
         )
     )
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         wait_until(lambda: client.get("/readyz").status_code == 200, 10, "own runtime ready")
         assert client.get("/api/dead-letters").json() == []

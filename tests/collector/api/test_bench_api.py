@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.api.app import create_app
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
 from shopfloor.contract import Kind, build_topic
 from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import Publisher, collector_yaml, load
+from tests.harness.api import api_client
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def api(
     )
     settings = load(config)
     runtime = run_collector(settings)
-    with TestClient(create_app(settings, runtime)) as client:
+    with api_client(settings, runtime) as client:
         yield client, runtime
 
 

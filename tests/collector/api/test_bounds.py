@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from collector.api.app import create_app
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
 from collector.storage.dead_letters import CONTRACT, DeadLetterStore, NewDeadLetter
 from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import Publisher, base_ts_ms, collector_yaml, load, reading
+from tests.harness.api import api_client
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = pytest.mark.integration
@@ -98,7 +97,7 @@ def test_list_pages_are_bounded_and_show_only_the_head_of_each_payload(
 ) -> None:
     runtime, settings = bounded
     runtime.dead_letters.add_many([NewDeadLetter("t", b"x" * 50_000, "bad", CONTRACT, "gent")])
-    with TestClient(create_app(settings, runtime)) as client:
+    with api_client(settings, runtime) as client:
         assert client.get("/api/dead-letters?limit=10000").status_code == 422
         [letter] = client.get("/api/dead-letters?limit=500").json()
         assert len(letter["payload"]) == 1024 and letter["payload_complete"] is False
@@ -114,7 +113,7 @@ def test_a_2_mb_body_is_refused_with_413_and_422_answers_do_not_echo_the_input(
     bounded: tuple[CollectorRuntime, CollectorSettings],
 ) -> None:
     runtime, settings = bounded
-    with TestClient(create_app(settings, runtime)) as client:
+    with api_client(settings, runtime) as client:
         big = client.post("/api/sites/gent/events", content=b"[" + b" " * (2 * MB) + b"]")
         assert big.status_code == 413 and "http.max_body_bytes" in big.json()["detail"]
         chunked = client.post("/api/sites/gent/events", content=iter([b"[", b" " * (2 * MB), b"]"]))
@@ -131,7 +130,7 @@ def test_a_2_mb_body_is_refused_with_413_and_422_answers_do_not_echo_the_input(
 
 def test_days_beyond_its_cap_says_to_use_from_and_to(bounded: tuple[CollectorRuntime, CollectorSettings]) -> None:
     runtime, settings = bounded
-    with TestClient(create_app(settings, runtime)) as client:
+    with api_client(settings, runtime) as client:
         answer = client.get("/api/sites/gent/kpis?days=5000")
         assert answer.status_code == 422
         [error] = answer.json()["detail"]
@@ -145,7 +144,7 @@ def test_times_beyond_what_influxdb_can_answer_are_422_not_503(
 ) -> None:
     runtime, settings = bounded
     influx_db.write("meter,site=bad\\ site,device=main power=1.0 1763900000000", precision="ms")
-    with TestClient(create_app(settings, runtime)) as client:
+    with api_client(settings, runtime) as client:
         for query in ("from=100000000000000000000", "to=99999999999999999", "from=9999-01-01T00:00:00Z"):
             answer = client.get(f"/api/kpis/compare?{query}")
             assert answer.status_code == 422, (query, answer.text)
