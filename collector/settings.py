@@ -167,10 +167,12 @@ class HttpSettings(Section):
 class CardinalityLimitSettings(Section):
     """Ids first seen (not configured under ``sites:``) that may make new series; 0: configured ids only."""
 
-    max_sites: int = Field(default=50, ge=0, le=100_000, description="sites first seen, beyond those configured")
+    max_sites: int = Field(
+        default=10, ge=0, le=100_000, description="sites first seen, beyond those under sites: (a cluster: 0)"
+    )
     max_devices_per_site: int = Field(default=200, ge=0, le=100_000, description="meters first seen, per site")
     max_stations_per_site: int = Field(default=100, ge=0, le=100_000, description="bench stations first seen, per site")
-    max_edges_per_site: int = Field(default=20, ge=0, le=10_000, description="edge agents first seen, per site")
+    max_edges_per_site: int = Field(default=10, ge=0, le=10_000, description="edge agents first seen, per site")
 
 
 class IngestSettings(Section):

@@ -49,10 +49,10 @@ SOURCE_DIMENSION = {
 class Limits:
     """First-seen ids allowed beyond the configured ones (0: configured ids only)."""
 
-    max_sites: int = 50
+    max_sites: int = 10
     max_devices_per_site: int = 200
     max_stations_per_site: int = 100
-    max_edges_per_site: int = 20
+    max_edges_per_site: int = 10
 
     def of(self, dimension: Dimension) -> int:
         return {
