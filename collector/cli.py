@@ -163,8 +163,11 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _requeue(args: argparse.Namespace) -> int:
+    from collector.ingest.cardinality import guard_for
     from collector.ingest.requeue import requeue
+    from collector.metrics import CollectorMetrics
     from collector.storage.items import ItemStore, item_index_path
+    from collector.storage.known_ids import KnownIdStore, known_ids_path
     from collector.storage.spool import Spool
     from shopfloor.cli import CliError
 
@@ -176,6 +179,8 @@ def _requeue(args: argparse.Namespace) -> int:
     edited = args.payload.read_bytes() if args.payload is not None else None
     spool = Spool(settings.spool.path, settings.spool.max_rows, settings.spool.max_bytes)
     items = ItemStore(item_index_path(settings.spool.path))
+    known = KnownIdStore(known_ids_path(settings.spool.path))
+    guard = guard_for(settings, known, CollectorMetrics())
     ids = store.open_ids() if args.all else args.ids
     failed = 0
     for letter_id in ids:
@@ -187,10 +192,13 @@ def _requeue(args: argparse.Namespace) -> int:
             edited_payload=edited,
             item_index=items,
             on_event=items.record,
+            admit=guard.refuses,
+            max_future_skew_s=settings.subscription.max_future_skew_s,
         )
         failed += not result.ok
         print(f"{letter_id}: {'requeued' if result.ok else 'kept'}: {result.detail}")
     spool.close()
     items.close()
+    known.close()
     print(f"{len(ids) - failed} requeued, {failed} kept")
     return 0 if failed == 0 else 1

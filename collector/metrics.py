@@ -66,6 +66,12 @@ class CollectorMetrics:
             ["why"],
             registry=r,
         )
+        self.cardinality_refused = Counter(
+            "shopfloor_collector_cardinality_refused",
+            "Messages refused because their site, device, station or edge is beyond ingest.limits",
+            ["dimension"],
+            registry=r,
+        )
         self.spooled = Counter("shopfloor_collector_points_spooled", "Points committed to the spool", registry=r)
         self.written = Counter("shopfloor_collector_points_written", "Points written to InfluxDB", registry=r)
         self.write_errors = Counter(

@@ -16,6 +16,7 @@ from typing import Self
 
 from collector.drain.drainer import Drainer
 from collector.influx.connect import make_client
+from collector.ingest.cardinality import guard_for
 from collector.ingest.mqtt import MqttIn, subscription_filter
 from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics
@@ -23,6 +24,7 @@ from collector.points import ItemIndex
 from collector.settings import CollectorSettings
 from collector.storage.dead_letters import DeadLetterStore
 from collector.storage.items import ItemStore, item_index_path
+from collector.storage.known_ids import KnownIdStore, known_ids_path
 from collector.storage.spool import Spool
 from collector.storage.tokens import TokenStore, token_store_path
 
@@ -47,8 +49,12 @@ class CollectorRuntime:
         self.items = ItemStore(item_index_path(settings.spool.path))
         # API tokens: the API reads them per request, `shopfloor collector token` writes them (docs/security.md).
         self.tokens = TokenStore(token_store_path(settings.spool.path))
+        self.known_ids = KnownIdStore(known_ids_path(settings.spool.path))
+        self.cardinality = guard_for(settings, self.known_ids, self.metrics)
         self.influx = make_client(settings.influx)
-        self.drainer = Drainer(self.spool, self.influx, self.dead_letters, self.metrics, settings.influx)
+        self.drainer = Drainer(
+            self.spool, self.influx, self.dead_letters, self.metrics, settings.influx, settings.broker.prefix
+        )
         self.mqtt = MqttIn(settings, self.metrics)
         workers = settings.subscription.decode_workers
         # spawn, not fork: the parent runs threads (paho, drainer) whose locks a fork would copy.
@@ -67,6 +73,7 @@ class CollectorRuntime:
             batch_pool=self.batch_pool,
             batch_workers=workers,
             max_future_skew_s=settings.subscription.max_future_skew_s,
+            cardinality=self.cardinality,
         )
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self._started = False
@@ -116,6 +123,7 @@ class CollectorRuntime:
         self.dead_letters.close()
         self.items.close()
         self.tokens.close()
+        self.known_ids.close()
 
     def ready(self) -> dict[str, bool]:
         return {

@@ -148,6 +148,12 @@ class DeadLetterSettings(Section):
     max_payload_bytes: int = Field(
         default=65_536, ge=1024, le=16_777_216, description="a bigger payload keeps only its head (then no requeue)"
     )
+    max_cardinality_letters: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="open cardinality_limit letters kept; further ones are only counted (dropped, why=cap)",
+    )
 
 
 class HttpSettings(Section):
@@ -195,6 +201,21 @@ class ApiSettings(Section):
         return origins
 
 
+class CardinalityLimitSettings(Section):
+    """Ids first seen (not configured under ``sites:``) that may make new series; 0: configured ids only."""
+
+    max_sites: int = Field(
+        default=10, ge=0, le=100_000, description="sites first seen, beyond those under sites: (a cluster: 0)"
+    )
+    max_devices_per_site: int = Field(default=200, ge=0, le=100_000, description="meters first seen, per site")
+    max_stations_per_site: int = Field(default=100, ge=0, le=100_000, description="bench stations first seen, per site")
+    max_edges_per_site: int = Field(default=10, ge=0, le=10_000, description="edge agents first seen, per site")
+
+
+class IngestSettings(Section):
+    limits: CardinalityLimitSettings = Field(default_factory=CardinalityLimitSettings)
+
+
 class SiteSettings(Section):
     """Facts about one site for the KPI API and the ORDS export (docs/kpis.md). Every key has a default,
     so a site that is not configured still gets its KPIs."""
@@ -237,6 +258,7 @@ class CollectorSettings(Section):
     dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     sites: dict[str, SiteSettings] = Field(default_factory=dict)
 
     def site(self, site: str) -> SiteSettings:

@@ -10,6 +10,7 @@ import threading
 import time
 
 from collector.drain.delivery import Delivered, RetryLater, deliver
+from collector.drain.recover import contract_message_of
 from collector.drain.rollup import LateMinutes
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxError
@@ -19,6 +20,7 @@ from collector.settings import InfluxV1Settings, InfluxV2Settings
 from collector.storage.dead_letters import WRITE_REJECTED, DeadLetterStore, NewDeadLetter
 from collector.storage.spool import Spool, SpoolBatch
 from shopfloor.backoff import backoff_s
+from shopfloor.contract.topics import DEFAULT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,9 @@ class Drainer:
         dead_letters: DeadLetterStore,
         metrics: CollectorMetrics,
         settings: InfluxV1Settings | InfluxV2Settings,
+        prefix: str = DEFAULT_PREFIX,
     ) -> None:
+        self.prefix = prefix  # the topics of the contract messages that rejected lines are rebuilt into
         self.spool = spool
         self.client = client
         self.dead_letters = dead_letters
@@ -164,9 +168,7 @@ class Drainer:
             self._rollup_failing = False
 
     def _dead_letter(self, batch: SpoolBatch, rejected: list[tuple[str, str]]) -> None:
-        letters = [
-            NewDeadLetter("", line.encode(), reason, WRITE_REJECTED, batch.site_of(line)) for line, reason in rejected
-        ]
+        letters = [self._rejected_letter(line, reason, batch.site_of(line)) for line, reason in rejected]
         fresh = self.dead_letters.add_many(letters)
         self.metrics.dead_lettered.labels(WRITE_REJECTED).inc(len(fresh))
         log.warning("InfluxDB rejected %d line(s); kept in the dead-letter store: %s", len(rejected), rejected[0][1])
@@ -180,6 +182,14 @@ class Drainer:
                 deliver(self.client, markers)
             except RetryLater:
                 log.warning("could not write %d dead_letter marker point(s)", len(markers))
+
+    def _rejected_letter(self, line: str, reason: str, site: str | None) -> NewDeadLetter:
+        """The contract message the line came from, so a requeue validates it again; else the line alone."""
+        message = contract_message_of(line, site, self.prefix)
+        if message is None:
+            return NewDeadLetter("", line.encode(), reason, WRITE_REJECTED, site, line)
+        topic, payload = message
+        return NewDeadLetter(topic, payload, reason, WRITE_REJECTED, site, line)
 
     def _failed(self, exc: RetryLater) -> None:
         self.influx_ok = False

@@ -8,6 +8,7 @@ point has the same time and tags, so spooling it again overwrites the stored poi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,12 @@ def ingest_events(
     spool: Spool,
     metrics: CollectorMetrics,
     max_future_skew_s: float = 86_400,
+    admit_station: Callable[[str, str], str | None] | None = None,
 ) -> IngestAnswer:
-    """Validate, index and spool; raises ``collector.storage.spool.SpoolFull`` (nothing acknowledged then)."""
+    """Validate, index and spool; raises ``collector.storage.spool.SpoolFull`` (nothing acknowledged then).
+
+    ``admit_station``: the cardinality guard's check (collector/ingest/cardinality.py); an event of a site or
+    station beyond ``ingest.limits`` is rejected with its reason."""
     answer = IngestAnswer()
     lines: list[str] = []
     for raw in bodies:
@@ -58,6 +63,10 @@ def ingest_events(
         ahead = ahead_of_clock(event.ts_ms, int(time.time() * 1000), max_future_skew_s)
         if ahead is not None:
             answer.rejected.append({"event_id": event.event_id, "field": "ts_ms", "reason": ahead})
+            continue
+        refused = admit_station(site, event.station) if admit_station is not None else None
+        if refused is not None:
+            answer.rejected.append({"event_id": event.event_id, "field": "station", "reason": refused})
             continue
         if not items.record(site, event):
             answer.duplicates.append(event.event_id)

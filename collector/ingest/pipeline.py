@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
+from collector.ingest.cardinality import CardinalityGuard
 from collector.metrics import CollectorMetrics
 from collector.points import (
     NS_PER_MS,
@@ -31,7 +32,7 @@ from collector.points import (
     message_points,
     raw_reading_points,
 )
-from collector.storage.dead_letters import CONTRACT, DeadLetterStore, NewDeadLetter
+from collector.storage.dead_letters import CARDINALITY, CONTRACT, DeadLetterStore, NewDeadLetter
 from collector.storage.spool import Lane, Spool, SpoolFull, SpoolRow
 from shopfloor.contract import (
     ContractError,
@@ -102,6 +103,7 @@ class _Pending:
     reason: str | None = None
     site: str | None = None  # for a dead letter: the topic's site, when it named a valid one
     future: Future[Decoded] | None = None
+    kind: str = CONTRACT  # of its dead letter
 
     @property
     def ready(self) -> bool:
@@ -128,8 +130,10 @@ class Ingest:
         batch_pool: Executor | None = None,
         batch_workers: int = 0,
         max_future_skew_s: float = 86_400,
+        cardinality: CardinalityGuard | None = None,
     ) -> None:
         self.max_future_skew_s = max_future_skew_s
+        self.cardinality = cardinality
         self.prefix = prefix
         self.spool = spool
         self.dead_letters = dead_letters
@@ -150,7 +154,11 @@ class Ingest:
     def receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         parsed = _parsed(topic, self.prefix)
         if isinstance(parsed, ContractError):
-            entry = _Pending(topic, None, payload, mid, qos, reason=str(parsed), site=parsed.site)
+            site = None if parsed.site is None else self._known(parsed.site)
+            entry = _Pending(topic, None, payload, mid, qos, reason=str(parsed), site=site)
+        elif self.cardinality is not None and (refused := self.cardinality.refuses(parsed)) is not None:
+            entry = _Pending(topic, None, payload, mid, qos, reason=refused, site=self._known(parsed.site))
+            entry.kind = CARDINALITY
         else:
             entry = _Pending(topic, parsed, payload, mid, qos, site=parsed.site)
             if self.batch_pool is not None and parsed.kind is Kind.BATCH:
@@ -166,6 +174,10 @@ class Ingest:
             due = len(self._pending) - self._in_workers >= self.commit_every
         if due:
             self.flush()
+
+    def _known(self, site: str) -> str | None:
+        """A letter of an unknown site is filed under none: invented ids make no dead_letter series either."""
+        return site if self.cardinality is None else self.cardinality.known_site(site)
 
     def _to_worker(self, entry: _Pending, topic: Topic) -> None:
         assert self.batch_pool is not None
@@ -209,7 +221,7 @@ class Ingest:
                     rows.setdefault((entry.lane, entry.site), Points()).extend(entry.points)
                 else:
                     letters.append(
-                        NewDeadLetter(entry.raw_topic, entry.payload, entry.reason or "?", CONTRACT, entry.site)
+                        NewDeadLetter(entry.raw_topic, entry.payload, entry.reason or "?", entry.kind, entry.site)
                     )
             try:
                 if letters:
@@ -219,7 +231,7 @@ class Ingest:
                             letter.site, letter.kind, letter.reason, at_ms * NS_PER_MS + i % NS_PER_MS
                         )
                         rows.setdefault((Lane.LIVE, letter.site), Points()).lines.append(marker)
-                    self.metrics.dead_lettered.labels(CONTRACT).inc(len(fresh))
+                        self.metrics.dead_lettered.labels(letter.kind).inc()
                 self.spool.append_rows([SpoolRow(lane, points, site) for (lane, site), points in rows.items()])
             except SpoolFull as exc:
                 self._note_full(str(exc))

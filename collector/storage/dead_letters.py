@@ -1,12 +1,19 @@
 """The dead-letter store: every message the collector could not use, with its reason, topic, time and bytes.
 
-SQLite in WAL mode, beside the spool. Kinds: ``contract`` (the message broke contract v1) and
-``write_rejected`` (InfluxDB refused a line). A message redelivered by the broker is stored once: the
-row is keyed by a digest of topic and payload, and ``seen`` counts the deliveries.
+SQLite in WAL mode, beside the spool. Kinds: ``contract`` (the message broke contract v1),
+``write_rejected`` (InfluxDB refused a line) and ``cardinality_limit`` (a site, device or station beyond
+``ingest.limits``). A ``write_rejected`` letter keeps the contract message rebuilt from its line
+(:mod:`collector.drain.recover`) as its topic and payload, and the line itself in ``line``; one from before
+that (or whose line could not be rebuilt) has an empty topic and the line as its payload. A message
+redelivered by the broker is stored once: the row is keyed by a digest of topic and payload, and ``seen``
+counts the deliveries.
 
 Bounded: a payload beyond ``max_payload_bytes`` keeps its head, its size and its digest (it can no longer
 be requeued); the store as a whole keeps at most ``max_bytes`` and ``max_age_s``, dropping the oldest
 letters first and counting every drop (``on_drop``), so a flood of huge messages cannot fill the disk.
+A kind may also have a cap on its number of open letters (``caps``: ``cardinality_limit`` by default): past
+it, new letters of that kind are counted (``on_drop("cap", n)``) and not stored, so a flood of invented ids
+neither grows the store nor pushes the other letters out.
 ``shopfloor collector dead-letters`` and the API read it; requeue lives in :mod:`collector.ingest.requeue`.
 """
 
@@ -36,11 +43,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     seen INTEGER NOT NULL DEFAULT 1,
     requeued_at_ms INTEGER,
     site TEXT,
-    payload_bytes INTEGER
+    payload_bytes INTEGER,
+    line TEXT
 );
 CREATE INDEX IF NOT EXISTS dead_letters_open ON dead_letters (requeued_at_ms, id);
 """
-_ADDED_COLUMNS = {"site": "TEXT", "payload_bytes": "INTEGER"}
+_ADDED_COLUMNS = {"site": "TEXT", "payload_bytes": "INTEGER", "line": "TEXT"}
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ DropHook = Callable[[str, int], None]
 
 CONTRACT = "contract"
 WRITE_REJECTED = "write_rejected"
+CARDINALITY = "cardinality_limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,7 @@ class NewDeadLetter:
     reason: str
     kind: str
     site: str | None = None
+    line: str | None = None  # write_rejected: the line InfluxDB refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,12 @@ class DeadLetter:
     requeued_at_ms: int | None
     site: str | None = None
     payload_bytes: int | None = None  # the size received, when only the head of the payload was kept
+    line: str | None = None  # write_rejected: the line InfluxDB refused
+
+    @property
+    def only_lines(self) -> bool:
+        """A rejected write kept as line protocol only (before contract messages were kept, or not rebuildable)."""
+        return self.kind == WRITE_REJECTED and not self.topic
 
     @property
     def truncated(self) -> bool:
@@ -82,7 +98,7 @@ def _digest(topic: str, payload: bytes) -> bytes:
     return hashlib.blake2b(topic.encode() + b"\0" + payload, digest_size=16).digest()
 
 
-_COLUMNS = "id, received_at_ms, topic, payload, reason, kind, seen, requeued_at_ms, site, payload_bytes"
+_COLUMNS = "id, received_at_ms, topic, payload, reason, kind, seen, requeued_at_ms, site, payload_bytes, line"
 # What a letter costs besides its payload and reason: the row, its key and its index entries.
 _ROW_OVERHEAD = 200
 
@@ -96,8 +112,10 @@ class DeadLetterStore:
         max_age_s: float = 30 * 86_400,
         max_payload_bytes: int = 65_536,
         on_drop: DropHook | None = None,
+        caps: dict[str, int] | None = None,
     ) -> None:
         self.path = path
+        self.caps = {CARDINALITY: 1000} if caps is None else caps
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self.max_payload_bytes = max_payload_bytes
@@ -116,6 +134,17 @@ class DeadLetterStore:
             ).fetchone()[0]
         )
         self._bound_logged = False
+        self._cap_logged: set[str] = set()
+        self._open_by_kind = self._count_capped()
+
+    def _count_capped(self) -> dict[str, int]:
+        return {kind: self._count_open(kind) for kind in self.caps}
+
+    def _count_open(self, kind: str) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE requeued_at_ms IS NULL AND kind = ?", (kind,)
+        ).fetchone()
+        return int(row[0])
 
     @classmethod
     def open(cls, settings: DeadLetterSettings, on_drop: DropHook | None = None) -> DeadLetterStore:
@@ -125,6 +154,7 @@ class DeadLetterStore:
             max_age_s=settings.max_age_days * 86_400,
             max_payload_bytes=settings.max_payload_bytes,
             on_drop=on_drop,
+            caps={CARDINALITY: settings.max_cardinality_letters},
         )
 
     @property
@@ -141,20 +171,38 @@ class DeadLetterStore:
         """Store in one transaction. Returns the letters that were new, with their receive time (ms)."""
         now_ms = int(time.time() * 1000)
         fresh: list[tuple[NewDeadLetter, int]] = []
+        capped: dict[str, int] = {}
+        reopened = False  # a requeued letter of a capped kind that came again
         with self._lock:
             self._conn.execute("BEGIN")
             try:
                 for letter in letters:
+                    cap = self.caps.get(letter.kind)
+                    if cap is not None and self._open_by_kind[letter.kind] >= cap:
+                        capped[letter.kind] = capped.get(letter.kind, 0) + 1
+                        continue
                     digest = _digest(letter.topic, letter.payload)
                     payload, size = self._kept(letter)
                     cursor = self._conn.execute(
                         "INSERT OR IGNORE INTO dead_letters"
-                        " (digest, received_at_ms, topic, payload, reason, kind, site, payload_bytes)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (digest, now_ms, letter.topic, payload, letter.reason, letter.kind, letter.site, size),
+                        " (digest, received_at_ms, topic, payload, reason, kind, site, payload_bytes, line)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            digest,
+                            now_ms,
+                            letter.topic,
+                            payload,
+                            letter.reason,
+                            letter.kind,
+                            letter.site,
+                            size,
+                            letter.line,
+                        ),
                     )
                     if cursor.rowcount == 1:
                         fresh.append((letter, now_ms))
+                        if cap is not None:
+                            self._open_by_kind[letter.kind] += 1
                         self._bytes += len(payload) + len(letter.reason) + len(letter.topic) + _ROW_OVERHEAD
                     else:
                         self._conn.execute(
@@ -162,15 +210,33 @@ class DeadLetterStore:
                             " WHERE digest = ?",
                             (letter.reason, digest),
                         )
+                        reopened = reopened or cap is not None
                 dropped = self._enforce_bounds(now_ms)
+                if dropped or reopened:
+                    self._open_by_kind = self._count_capped()
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 self._bytes = self._count_bytes()
+                self._open_by_kind = self._count_capped()
                 raise
         for why, count in dropped.items():
             self._note_drop(why, count)
+        for kind, count in capped.items():
+            self._note_capped(kind, count)
         return fresh
+
+    def _note_capped(self, kind: str, count: int) -> None:
+        if kind not in self._cap_logged:
+            log.warning(
+                "dead-letter store holds %d open %s letters, its cap: further ones are counted in "
+                'shopfloor_collector_dead_letters_dropped_total{why="cap"}, not kept',
+                self.caps[kind],
+                kind,
+            )
+            self._cap_logged.add(kind)
+        if self.on_drop is not None:
+            self.on_drop("cap", count)
 
     def _count_bytes(self) -> int:
         return int(
@@ -271,6 +337,7 @@ class DeadLetterStore:
             self._conn.execute(
                 "UPDATE dead_letters SET requeued_at_ms = ? WHERE id = ?", (int(time.time() * 1000), letter_id)
             )
+            self._open_by_kind = self._count_capped()
 
     def close(self) -> None:
         with self._lock:

@@ -103,6 +103,7 @@ async def post_events(
             spool=runtime.spool,
             metrics=runtime.metrics,
             max_future_skew_s=runtime.settings.subscription.max_future_skew_s,
+            admit_station=runtime.cardinality.refuses_station,
         )
     except SpoolFull as exc:
         # Nothing was acknowledged: the client keeps the events and retries.

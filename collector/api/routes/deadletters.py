@@ -6,14 +6,14 @@ import base64
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from collector.api.deps import Admin, RuntimeDep
-from collector.api.errors import documented
-from collector.ingest.requeue import requeue
-from collector.storage.dead_letters import CONTRACT, WRITE_REJECTED, DeadLetter
+from collector.api.errors import ErrorOut, documented, invalid
+from collector.ingest.requeue import Refusal, requeue
+from collector.storage.dead_letters import CARDINALITY, CONTRACT, WRITE_REJECTED, DeadLetter
 
 # A list shows the head of each payload; one letter (GET /{id}) shows all that was kept.
 LIST_PAYLOAD_CHARS = 1024
@@ -24,6 +24,7 @@ LetterId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="dead letter
 class LetterKind(StrEnum):
     CONTRACT = CONTRACT
     WRITE_REJECTED = WRITE_REJECTED
+    CARDINALITY = CARDINALITY
 
 
 # Dead letters hold any site's raw payloads, and a requeue writes: the admin scope (all sites) only.
@@ -45,6 +46,7 @@ class DeadLetterOut(BaseModel):
     payload_base64: str | None = Field(description="the payload, when it is not UTF-8 text")
     payload_bytes: int = Field(description="the size received")
     payload_complete: bool = Field(description="false when this answer (or the store) holds only the head")
+    rejected_line: str | None = Field(default=None, description="write_rejected: the line InfluxDB refused")
 
     @classmethod
     def of(cls, letter: DeadLetter, head: int | None = None) -> DeadLetterOut:
@@ -71,6 +73,7 @@ class DeadLetterOut(BaseModel):
             payload_base64=raw,
             payload_bytes=letter.payload_bytes or len(letter.payload),
             payload_complete=whole and not letter.truncated,
+            rejected_line=letter.line,
         )
 
 
@@ -99,19 +102,42 @@ def show_dead_letter(letter_id: LetterId, runtime: RuntimeDep) -> DeadLetterOut:
     return DeadLetterOut.of(letter)
 
 
+async def _contract_payload(request: Request) -> bytes | None:
+    """The edited contract payload: a JSON body, or none. Line protocol (or any other text) is refused."""
+    body = await request.body()
+    if not body.strip():
+        return None
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(
+            415,
+            "a requeue takes the letter's contract payload, edited, as JSON (Content-Type: application/json), "
+            "or no body; line protocol is never accepted",
+        )
+    return body
+
+
+_REQUEUE_ERRORS: dict[int | str, dict[str, object]] = {
+    **documented(404, 413),
+    409: {"model": ErrorOut, "description": "this letter cannot be requeued (already requeued, lines only, cut)"},
+    415: {"model": ErrorOut, "description": "the body is not JSON: line protocol is never requeued"},
+}
+
+
 @router.post(
     "/{letter_id}/requeue",
-    summary="Re-validate (optionally an edited payload) and spool it",
-    responses=documented(400, 404, 413),
+    summary="Re-validate the letter's contract message (optionally with an edited JSON payload) and spool it",
+    description="The topic stays the letter's; the payload goes through the contract, the clock check and the "
+    "cardinality limits, as a message from the broker does. A write_rejected letter holds the contract message "
+    "rebuilt from its line; one that holds only line protocol is refused (409).",
+    responses=_REQUEUE_ERRORS,
+    openapi_extra={"requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}},
 )
 def requeue_dead_letter(
     letter_id: LetterId,
     runtime: RuntimeDep,
-    payload: str | None = Body(
-        default=None, media_type="text/plain", description="edited payload; the stored one when empty"
-    ),
+    edited: Annotated[bytes | None, Depends(_contract_payload)],
 ) -> RequeueOut:
-    edited = payload.encode() if payload else None
     result = requeue(
         runtime.dead_letters,
         runtime.spool,
@@ -120,7 +146,13 @@ def requeue_dead_letter(
         edited_payload=edited,
         item_index=runtime.items,
         on_event=runtime.items.record,
+        admit=runtime.cardinality.refuses,
+        max_future_skew_s=runtime.settings.subscription.max_future_skew_s,
     )
-    if not result.ok and result.detail == "no such dead letter":
+    if result.refusal is Refusal.MISSING:
         raise HTTPException(404, f"no dead letter {letter_id}")
+    if result.refusal is Refusal.CONFLICT:
+        raise HTTPException(409, result.detail)
+    if result.refusal is Refusal.INVALID:
+        raise invalid(("body",), result.detail)
     return RequeueOut(id=letter_id, requeued=result.ok, detail=result.detail)

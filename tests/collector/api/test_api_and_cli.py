@@ -63,13 +63,13 @@ def test_health_metrics_dead_letters_and_requeue_over_http(
         assert client.get(f"/api/dead-letters/{letter['id']}").json()["payload"] == json.dumps(wrong)
         assert client.get("/api/dead-letters/999999").status_code == 404
         # Still wrong as stored: kept, with the reason.
-        kept = client.post(f"/api/dead-letters/{letter['id']}/requeue").json()
-        assert kept["requeued"] is False and "still invalid" in kept["detail"]
+        kept = client.post(f"/api/dead-letters/{letter['id']}/requeue")
+        assert kept.status_code == 422 and "still invalid" in kept.json()["detail"][0]["msg"]
         fixed = {**wrong, "ts_ms": body["ts_ms"] + 1000, "seq": 2, "values": {"power": {"value": 2500.0, "unit": "W"}}}
         done = client.post(
             f"/api/dead-letters/{letter['id']}/requeue",
             content=json.dumps(fixed),
-            headers={"Content-Type": "text/plain"},
+            headers={"Content-Type": "application/json"},
         ).json()
         assert done == {"id": letter["id"], "requeued": True, "detail": "1 point(s) spooled"}
         assert client.get("/api/dead-letters").json() == []
