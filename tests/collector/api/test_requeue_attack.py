@@ -11,14 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from collector.api.app import create_app
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings
 from collector.storage.dead_letters import WRITE_REJECTED, NewDeadLetter
 from simulator.services import Influxd, Mosquitto, wait_until
 from tests.collector.traffic import Publisher, collector_yaml, load
+from tests.harness.api import api_client
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = pytest.mark.integration
@@ -85,7 +84,7 @@ def test_a_raw_line_requeue_is_refused_and_an_edited_contract_payload_lands(
         f"fixed=1,kg_diverted=1000,co2e_kg=99999 {now_ms * 1_000_000}"
     )
     url = f"/api/dead-letters/{letter.id}/requeue"
-    with TestClient(create_app(settings, runtime)) as client:
+    with api_client(settings, runtime) as client:
         as_text = client.post(url, content=attack, headers={"Content-Type": "text/plain"})
         assert as_text.status_code == 415 and "line protocol is never accepted" in as_text.json()["detail"]
         bare = client.post(url, content=attack.encode(), headers={"Content-Type": ""})
