@@ -64,7 +64,8 @@ from tests.collector.traffic import base_ts_ms, collector_yaml, load, reading  #
 SITE = "test-site"
 BENCH = "collector_throughput"
 CLIENTS = [sys.executable, str(REPO / "bench" / "live_clients.py")]
-SHOPFLOOR = str(Path(sys.executable).parent / "shopfloor")
+# The collector of this checkout (cwd=REPO), whichever checkout the venv was installed from.
+SHOPFLOOR = [sys.executable, "-m", "shopfloor.cli"]
 POLL_S = 0.005
 
 
@@ -154,6 +155,7 @@ class Bench:
     publisher: Child
     t0: int
     runs: int = 0
+    profile: Path | None = None  # py-spy's samples of each collector process go here (the bench extra)
 
     def database(self, shape: str) -> str:
         self.runs += 1
@@ -162,7 +164,7 @@ class Bench:
         return db
 
     @contextlib.contextmanager
-    def collectors(self, db: str, processes: int = 1) -> Iterator[None]:
+    def collectors(self, db: str, processes: int = 1, code: Path = REPO) -> Iterator[None]:
         """``processes`` real collector processes (one shared-subscription group when more than one), ready."""
         group = f"bench{self.runs}" if processes > 1 else None
         procs = []
@@ -180,17 +182,36 @@ class Bench:
             if k == 0:
                 init_db(load(config))  # as deployed: the rollup exists, so its catch-up runs (and is timed)
             log = (self.work / f"{db}-{k}.log").open("w")
-            procs.append((subprocess.Popen([SHOPFLOOR, "collector", "run", str(config)], stdout=log, stderr=log), port))
+            procs.append(
+                (
+                    subprocess.Popen([*SHOPFLOOR, "collector", "run", str(config)], stdout=log, stderr=log, cwd=code),
+                    port,
+                )
+            )
+        spies = []
         try:
             for _, port in procs:
                 wait_until(lambda port=port: _ready(port), 60, "collector /readyz")  # type: ignore[misc]
+            if self.profile is not None:
+                spies = [self._spy(proc.pid, self.profile / f"{db}-{k}.txt") for k, (proc, _) in enumerate(procs)]
             yield
         finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                spy.wait(60)
             for proc, _ in procs:
                 proc.send_signal(signal.SIGTERM)
             for proc, _ in procs:
                 if proc.wait(60) != 0:
                     raise RuntimeError(f"collector exited with {proc.returncode}: see {self.work}")
+
+    @staticmethod
+    def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "250"]
+        args = [*spy, "--format", "raw", "--threads", "--output", str(out)]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # py-spy attaches before the traffic starts
+        return proc
 
 
 def _ready(port: int) -> bool:
@@ -225,9 +246,9 @@ def live_bare(bench: Bench, messages: int) -> float:
     return messages / ((done_ns - sent["first_ns"]) / 1e9)
 
 
-def live_collector(bench: Bench, messages: int, processes: int = 1) -> float:
+def live_collector(bench: Bench, messages: int, processes: int = 1, code: Path = REPO) -> float:
     db = bench.database("live")
-    with bench.collectors(db, processes):
+    with bench.collectors(db, processes, code):
         sent = bench.publisher.ask(f"burst {messages}")
         done_ns = bench.influx.wait_for(db, messages)
     return messages / ((done_ns - sent["first_ns"]) / 1e9)
@@ -399,6 +420,14 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="live: also this many collectors in one group")
     parser.add_argument("--latency-seconds", type=float, default=5.0, help="seconds of traffic per latency level")
     parser.add_argument("--ceiling", type=float, default=0.0, help="latency: msg/s to take as the ceiling")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        action="append",
+        default=[],
+        help="live: also a collector run from this checkout (e.g. `git archive` of an older commit), alternating",
+    )
+    parser.add_argument("--profile", type=Path, help="record py-spy samples of the collector processes here")
     parser.add_argument("--decode-workers", type=int, default=0, help="subscription.decode_workers (flush)")
     args = parser.parse_args()
     shapes = set(args.shapes.split(","))
@@ -408,7 +437,9 @@ def main() -> int:
         with Mosquitto(work / "mqtt") as broker, Influxd(work / "influx") as influxd:
             t0 = base_ts_ms()
             cmd = [*CLIENTS, "publisher", "--port", str(broker.port), "--count", str(args.live), "--t0", str(t0)]
-            bench = Bench(broker, Influx(influxd.url), work, Child(cmd, '{"ready"'), t0)
+            bench = Bench(broker, Influx(influxd.url), work, Child(cmd, '{"ready"'), t0, profile=args.profile)
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
             try:
                 ceiling = args.ceiling
                 if "live" in shapes:
@@ -431,14 +462,30 @@ def main() -> int:
 
 def live_rows(bench: Bench, args: argparse.Namespace) -> list[Row]:
     bare, ours, more = Best(), Best(), Best()
+    others = {code: Best() for code in args.code}
     for _ in range(args.repeat):  # alternate: the machine is shared
         bare.add(live_bare(bench, args.live))
         ours.add(live_collector(bench, args.live))
+        for code, best in others.items():
+            best.add(live_collector(bench, args.live, code=code))
         if args.processes > 1:
             more.add(live_collector(bench, args.live, args.processes))
     print(f"live: bare {bare.rates}, collector {ours.rates}, {args.processes} collectors {more.rates}")
     figure = f"live, {args.live} msgs x 10 fields, 50 devices: publish -> all points counted in InfluxDB"
     rows = [Row(BENCH, figure, ours.best, "msg/s", bare.best, "bare paho subscriber", 0.75, note=ours.note())]
+    for code, best in others.items():
+        rows.append(
+            Row(
+                BENCH,
+                f"live, the collector of {code}",
+                best.best,
+                "msg/s",
+                bare.best,
+                "bare paho subscriber",
+                0.75,
+                note=best.note(),
+            )
+        )
     if more.rates:
         rows.append(
             Row(

@@ -80,6 +80,12 @@ class CollectorMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.write_batch_lines = Histogram(
+            "shopfloor_collector_write_batch_lines",
+            "Lines in one InfluxDB write request: 1 under light traffic, up to influx.batch_size under load",
+            buckets=(1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10_000, 100_000),
+            registry=r,
+        )
         self.spool_depth = Gauge("shopfloor_collector_spool_depth_points", "Points waiting in the spool", registry=r)
         self.spool_bytes = Gauge("shopfloor_collector_spool_bytes", "Bytes of line protocol in the spool", registry=r)
         self.spool_full = Gauge(

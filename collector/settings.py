@@ -50,7 +50,12 @@ class SubscriptionSettings(Section):
 class _InfluxCommon(Section):
     url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="lines per write request")
-    flush_interval_ms: int = Field(default=200, ge=1, le=60_000, description="longest wait for a batch to fill")
+    flush_interval_ms: int = Field(
+        default=0,
+        ge=0,
+        le=60_000,
+        description="longest wait for a batch to fill; 0: write at once, and batches grow while a write is in flight",
+    )
     gzip: bool | Literal["auto"] = Field(
         default="auto",
         description="compress write requests and query answers; auto: only when InfluxDB is on another host "

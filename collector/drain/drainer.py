@@ -1,6 +1,12 @@
-"""The spool drainer: oldest rows first, in batches cut by size (``batch_size``) and by time
-(``flush_interval_ms``), into InfluxDB. While InfluxDB is away it backs off (honouring Retry-After),
-logs once when the outage starts and once when it ends, and the spool keeps everything.
+"""The spool drainer: oldest rows first, in batches of at most ``batch_size`` lines, into InfluxDB. While InfluxDB
+is away it backs off (honouring Retry-After), logs once when the outage starts and once when it ends, and the
+spool keeps everything.
+
+Flushing adapts to the traffic (``flush_interval_ms: 0``, the default): an idle drainer writes what was
+committed at once, so a point under light traffic waits for no timer. Under load, what is committed while a
+write is in flight makes the next batch, so batches grow with the load, up to ``batch_size``. A
+``flush_interval_ms`` above 0 makes the drainer wait up to that long for a full batch instead (fewer,
+larger requests, for an InfluxDB far away).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ log = logging.getLogger(__name__)
 # While a backlog drains, raw points go first: the rollup catch-up re-reads every late point, so it
 # runs once the spool is empty, or at this pace during a long backlog.
 ROLLUP_EVERY_S_WHILE_BACKLOGGED = 60.0
+# An idle drainer wakes at the first commit; this is only how often it looks at the rollup and its stop flag.
+IDLE_WAKE_S = 1.0
 
 
 def retry_delay_s(attempt: int, retry_max_s: float, retry_after_s: float | None) -> float:
@@ -98,15 +106,17 @@ class Drainer:
         if batch is None:
             self._progress_at = time.monotonic()
             self._complete_rollup(force=True)
-            self.spool.wait(batch_size, flush_s)
+            # The first commit wakes us: under light traffic a point is written as soon as it is spooled.
+            self.spool.wait(1, IDLE_WAKE_S)
             return
-        age_s = time.time() - batch.oldest_created_ms / 1000
-        spooled = self.spool.depth_lines
-        if spooled < batch_size and age_s < flush_s and not self._stop.is_set():
-            self.spool.wait(batch_size - spooled, flush_s - age_s)
-            batch = self.spool.peek(batch_size)
-            if batch is None:
-                return
+        if flush_s > 0:
+            age_s = time.time() - batch.oldest_created_ms / 1000
+            spooled = self.spool.depth_lines
+            if spooled < batch_size and age_s < flush_s and not self._stop.is_set():
+                self.spool.wait(batch_size - spooled, flush_s - age_s)
+                batch = self.spool.peek(batch_size)
+                if batch is None:
+                    return
         self._write(batch)
 
     def _write(self, batch: SpoolBatch) -> None:
@@ -115,8 +125,10 @@ class Drainer:
         try:
             for start in range(0, len(batch.lines), size):
                 started = time.perf_counter()
-                deliver(self.client, batch.lines[start : start + size], outcome)
+                request = batch.lines[start : start + size]
+                deliver(self.client, request, outcome)
                 self.metrics.write_latency.observe(time.perf_counter() - started)
+                self.metrics.write_batch_lines.observe(len(request))
         except RetryLater as exc:
             self._failed(exc)
             return

@@ -1,12 +1,16 @@
 """The MQTT side: a persistent MQTT v5 session, QoS 1, manual acks, optionally a shared subscription.
 
-paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.pipeline.Ingest`;
-a small timer thread commits (and acks) whatever arrived in the last ``commit_interval_ms``.
+paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.pipeline.Ingest`.
+Commits adapt to the traffic: when the socket holds no further message, what was received is committed (and
+then acked) at once, in the network thread, so under light traffic a message waits for nothing. Under load
+the socket is never empty, and a commit takes ``commit_every`` messages. A small timer thread commits
+whatever is left after ``commit_interval_ms`` (a message followed by a half-arrived one, say).
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import threading
 from typing import Any
 
@@ -136,3 +140,19 @@ class MqttIn:
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         assert self._ingest is not None
         self._ingest.receive(message.topic, bytes(message.payload), message.mid, message.qos)
+        if not self._more_waiting():
+            self._ingest.flush()
+
+    def _more_waiting(self) -> bool:
+        """Whether the socket already holds more (a zero-timeout poll: a system call, no wait)."""
+        sock = self.client.socket()
+        if sock is None:
+            return False
+        pending = getattr(sock, "pending", None)  # TLS: bytes decrypted and buffered, invisible to select
+        if pending is not None and pending() > 0:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(readable)
