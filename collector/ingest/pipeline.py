@@ -2,9 +2,11 @@
 
 No paho here: :mod:`collector.ingest.mqtt` feeds :meth:`Ingest.receive` from its network thread and gives
 an ``ack`` callable. The topic is parsed once, on arrival, and travels with the message. Messages are
-grouped: every ``commit_every`` messages, or every ``commit_interval`` (the :meth:`flush` timer), one
-spool transaction and one dead-letter transaction commit, then the whole group is acknowledged. A bad
-message costs one decode and one row, so a flood of them never stalls the good ones.
+grouped, and the group adapts to the traffic: it is committed as soon as no further message is waiting
+(``more_waiting=False``: light traffic, one message a commit), else every ``commit_every`` messages, or
+at the latest by the :meth:`flush` timer. One spool transaction and one dead-letter transaction commit,
+then the whole group is acknowledged. A bad message costs one decode and one row, so a flood of them
+never stalls the good ones.
 
 Validating a ReadingBatch (a backlog flush: hundreds of readings in one message) is the costly part of
 the collector, so with ``decode_workers`` those messages are validated in worker processes while the
@@ -147,7 +149,8 @@ class Ingest:
         self._received = {kind: metrics.received.labels(kind.value) for kind in Kind}
         self._invalid = metrics.received.labels("invalid")
 
-    def receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def receive(self, topic: str, payload: bytes, mid: int, qos: int, more_waiting: bool = True) -> None:
+        """Take one message; commit the group (then ack it) when nothing more is waiting, or it is full."""
         parsed = _parsed(topic, self.prefix)
         if isinstance(parsed, ContractError):
             entry = _Pending(topic, None, payload, mid, qos, reason=str(parsed), site=parsed.site)
@@ -163,7 +166,7 @@ class Ingest:
                 self._decode(entry, parsed)
         with self._lock:
             self._pending.append(entry)
-            due = len(self._pending) - self._in_workers >= self.commit_every
+            due = not more_waiting or len(self._pending) - self._in_workers >= self.commit_every
         if due:
             self.flush()
 
