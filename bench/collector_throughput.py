@@ -156,6 +156,7 @@ class Bench:
     t0: int
     runs: int = 0
     profile: Path | None = None  # py-spy's samples of each collector process go here (the bench extra)
+    influx_extra: str = ""  # more influx: keys for the collectors, e.g. a flush_interval_ms
 
     def database(self, shape: str) -> str:
         self.runs += 1
@@ -164,7 +165,7 @@ class Bench:
         return db
 
     @contextlib.contextmanager
-    def collectors(self, db: str, processes: int = 1, code: Path = REPO) -> Iterator[None]:
+    def collectors(self, db: str, processes: int = 1, code: Path = REPO, influx: str = "") -> Iterator[None]:
         """``processes`` real collector processes (one shared-subscription group when more than one), ready."""
         group = f"bench{self.runs}" if processes > 1 else None
         procs = []
@@ -178,6 +179,7 @@ class Bench:
                 database=db,
                 shared_group=group,
                 http_port=port,
+                extra_influx=self.influx_extra + "".join(f"\n  {k}: {v}" for k, v in _pairs(influx)),
             )
             if k == 0:
                 init_db(load(config))  # as deployed: the rollup exists, so its catch-up runs (and is timed)
@@ -195,6 +197,8 @@ class Bench:
             if self.profile is not None:
                 spies = [self._spy(proc.pid, self.profile / f"{db}-{k}.txt") for k, (proc, _) in enumerate(procs)]
             yield
+            for _, port in procs:
+                print(f"  {db}: {_write_requests(port)}", flush=True)
         finally:
             for spy in spies:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
@@ -208,10 +212,27 @@ class Bench:
     @staticmethod
     def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
         spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "250"]
-        args = [*spy, "--format", "raw", "--threads", "--output", str(out)]
+        args = [*spy, "--format", "raw", "--threads", "--gil", "--output", str(out)]
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)  # py-spy attaches before the traffic starts
         return proc
+
+
+def _pairs(settings: str) -> list[tuple[str, str]]:
+    return [tuple(pair.split("=", 1)) for pair in settings.split(",") if pair]  # type: ignore[misc]
+
+
+def _write_requests(port: int) -> str:
+    """The collector's own count of its InfluxDB write requests, and their mean size, from /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("shopfloor_collector_write_batch_lines_count", "shopfloor_collector_write_batch_lines_sum"):
+            found[name.rsplit("_", 1)[1]] = float(value)
+    if not found.get("count"):
+        return "no write requests counted (a collector from before the write_batch_lines histogram?)"
+    return f"{found['count']:.0f} write requests, {found['sum'] / found['count']:.0f} lines each on average"
 
 
 def _ready(port: int) -> bool:
@@ -236,20 +257,24 @@ class Best:
         return f"best of {len(self.rates)}; min-max {min(self.rates):.0f}-{max(self.rates):.0f} {unit}"
 
 
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def live_bare(bench: Bench, messages: int) -> float:
     bare = Child([*CLIENTS, "bare", "--port", str(bench.broker.port), "--count", str(messages)], "ready")
     try:
-        sent = bench.publisher.ask(f"burst {messages}")
+        sent = bench.publisher.ask(f"burst {messages} {now_ms()}")
         done_ns = int(bare.expect("done").split()[1])
     finally:
         bare.close()
     return messages / ((done_ns - sent["first_ns"]) / 1e9)
 
 
-def live_collector(bench: Bench, messages: int, processes: int = 1, code: Path = REPO) -> float:
+def live_collector(bench: Bench, messages: int, processes: int = 1, code: Path = REPO, influx: str = "") -> float:
     db = bench.database("live")
-    with bench.collectors(db, processes, code):
-        sent = bench.publisher.ask(f"burst {messages}")
+    with bench.collectors(db, processes, code, influx):
+        sent = bench.publisher.ask(f"burst {messages} {now_ms()}")
         done_ns = bench.influx.wait_for(db, messages)
     return messages / ((done_ns - sent["first_ns"]) / 1e9)
 
@@ -264,7 +289,7 @@ class Latency:
 
 def poll_latency(bench: Bench, db: str, rate: float, count: int) -> Latency:
     times = bench.work / f"{db}-sent.json"
-    t0 = bench.t0 - 3_600_000  # an hour of ms before the live shape's points, none of them dated alike
+    t0 = now_ms()
     bench.publisher.send(f"paced {rate} {count} {times} {t0}")
     seen: dict[int, int] = {}
     oldest_unseen = 0
@@ -427,6 +452,13 @@ def main() -> int:
         default=[],
         help="live: also a collector run from this checkout (e.g. `git archive` of an older commit), alternating",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="live: also this checkout's collector with these influx settings, e.g. flush_interval_ms=200",
+    )
+    parser.add_argument("--flush-interval-ms", type=int, help="influx.flush_interval_ms of the live collectors")
     parser.add_argument("--profile", type=Path, help="record py-spy samples of the collector processes here")
     parser.add_argument("--decode-workers", type=int, default=0, help="subscription.decode_workers (flush)")
     args = parser.parse_args()
@@ -436,8 +468,10 @@ def main() -> int:
         work = Path(tmp)
         with Mosquitto(work / "mqtt") as broker, Influxd(work / "influx") as influxd:
             t0 = base_ts_ms()
-            cmd = [*CLIENTS, "publisher", "--port", str(broker.port), "--count", str(args.live), "--t0", str(t0)]
+            cmd = [*CLIENTS, "publisher", "--port", str(broker.port)]
             bench = Bench(broker, Influx(influxd.url), work, Child(cmd, '{"ready"'), t0, profile=args.profile)
+            if args.flush_interval_ms is not None:
+                bench.influx_extra = f"\n  flush_interval_ms: {args.flush_interval_ms}"
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
             try:
@@ -463,16 +497,22 @@ def main() -> int:
 def live_rows(bench: Bench, args: argparse.Namespace) -> list[Row]:
     bare, ours, more = Best(), Best(), Best()
     others = {code: Best() for code in args.code}
+    variants = {variant: Best() for variant in args.variant}
     for _ in range(args.repeat):  # alternate: the machine is shared
         bare.add(live_bare(bench, args.live))
         ours.add(live_collector(bench, args.live))
         for code, best in others.items():
             best.add(live_collector(bench, args.live, code=code))
+        for variant, best in variants.items():
+            best.add(live_collector(bench, args.live, influx=variant))
         if args.processes > 1:
             more.add(live_collector(bench, args.live, args.processes))
     print(f"live: bare {bare.rates}, collector {ours.rates}, {args.processes} collectors {more.rates}")
     figure = f"live, {args.live} msgs x 10 fields, 50 devices: publish -> all points counted in InfluxDB"
     rows = [Row(BENCH, figure, ours.best, "msg/s", bare.best, "bare paho subscriber", 0.75, note=ours.note())]
+    for variant, best in variants.items():
+        figure = f"live, this collector with influx {variant}"
+        rows.append(Row(BENCH, figure, best.best, "msg/s", bare.best, "bare paho subscriber", 0.75, note=best.note()))
     for code, best in others.items():
         rows.append(
             Row(

@@ -7,8 +7,10 @@ Each runs as its own process, so none of them shares a GIL with the consumer it 
   send, so it outruns every consumer measured here: the consumer, not the publisher, sets the pace. It stays
   up for the whole benchmark and takes commands on stdin, so every run is fed by the same process and the
   same payloads:
-  ``burst N`` publishes the first N live messages as fast as the broker takes them; ``paced RATE N FILE``
-  publishes N latency messages at RATE msg/s and writes each one's send time (monotonic ns) to FILE.
+  ``burst N T0`` publishes N messages as fast as the broker takes them; ``paced RATE N FILE T0`` publishes N
+  at RATE msg/s and writes each one's send time (monotonic ns) to FILE. Message ``seq`` is dated ``T0 + seq``
+  ms (the benchmark passes the time it starts: live data, whose minutes are still open when written, not a
+  backfill that sets the drainer's rollup catch-up going). Payloads are built before the first send.
   Each command answers one JSON line: the monotonic ns of the first send and of the last PUBACK.
 * ``bare``: a bare paho-mqtt subscriber (MQTT v5, QoS 1, paho's automatic acks, the collector's receive
   maximum) that only counts. It prints ``ready`` after the SUBACK and ``done <ns>`` at the last message.
@@ -40,14 +42,15 @@ WINDOW = 1000  # QoS 1 messages in flight from the publisher
 
 
 def live_messages(count: int, t0: int) -> list[tuple[str, bytes]]:
-    """The live shape: one 10-field MeterReading per message, 50 devices interleaved (tests' traffic)."""
+    """The backlog shape: one 10-field MeterReading per message, 50 devices interleaved (tests' traffic)."""
     from tests.collector.traffic import readings
 
     return list(readings(DEVICES, -(-count // DEVICES), t0))[:count]
 
 
 def latency_messages(count: int, t0: int) -> list[tuple[str, bytes]]:
-    """Like the live shape, but message ``seq`` is dated ``t0 + seq`` ms: one point per ms, found by its time."""
+    """The live shape: one 10-field MeterReading per message, 50 devices interleaved, message ``seq`` dated
+    ``t0 + seq`` ms: one point per ms, found by its time."""
     from shopfloor.contract import Kind, build_topic
     from tests.collector.traffic import reading
 
@@ -159,7 +162,6 @@ class RawPublisher:
 
 
 def run_publisher(args: argparse.Namespace) -> int:
-    live = live_messages(args.count, args.t0)
     publisher = RawPublisher(args.host, args.port)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
@@ -169,7 +171,7 @@ def run_publisher(args: argparse.Namespace) -> int:
         if words[0] == "quit":
             break
         if words[0] == "burst":
-            answer = publisher.burst(publisher.packets(live[: int(words[1])]))
+            answer = publisher.burst(publisher.packets(latency_messages(int(words[1]), int(words[2]))))
         elif words[0] == "paced":
             rate, count, path = float(words[1]), int(words[2]), Path(words[3])
             answer = publisher.paced(publisher.packets(latency_messages(count, int(words[4]))), rate, path)
@@ -240,8 +242,7 @@ def main() -> int:
     parser.add_argument("role", choices=["publisher", "bare", "bare-post"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--count", type=int, default=0, help="publisher: live messages to build; bare: to expect")
-    parser.add_argument("--t0", type=int, default=0, help="publisher: the first reading's ts_ms")
+    parser.add_argument("--count", type=int, default=0, help="bare: messages to expect")
     parser.add_argument("--influx", default="", help="bare-post: InfluxDB URL")
     parser.add_argument("--db", default="", help="bare-post: database")
     args = parser.parse_args()

@@ -33,6 +33,11 @@ class _LastSeen(Collector):
         with self._lock:
             self._seen[(site, source)] = when
 
+    def mark_all(self, sources: set[tuple[str, str]], when: float) -> None:
+        """Many (site, device) at once: one lock for a committed group."""
+        with self._lock:
+            self._seen.update(dict.fromkeys(sources, when))
+
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
             "shopfloor_collector_last_message_age_seconds",

@@ -3,8 +3,9 @@
 paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.pipeline.Ingest`.
 Commits adapt to the traffic: when the socket holds no further message, what was received is committed (and
 then acked) at once, in the network thread, so under light traffic a message waits for nothing. Under load
-the socket is never empty, and a commit takes ``commit_every`` messages. A small timer thread commits
-whatever is left after ``commit_interval_ms`` (a message followed by a half-arrived one, say).
+commits come at most every ``commit_interval_ms``, from a small commit thread, or every ``commit_every``
+messages. The same thread is the safety net for a message that waits with none after it (a half-arrived
+packet behind it, say).
 """
 
 from __future__ import annotations
@@ -80,13 +81,16 @@ class MqttIn:
             self.client.ack(mid, qos)
 
     def _commit_timer(self) -> None:
-        interval = self.settings.spool.commit_interval_ms / 1000
-        while not self._stop.wait(interval):
-            if self._ingest is not None:
-                try:
-                    self._ingest.flush()
-                except Exception:  # the one broad catch: the timer must survive a disk hiccup
-                    log.exception("spool commit failed; retrying")
+        safety_net_s = 4 * self.settings.spool.commit_interval_ms / 1000
+        while not self._stop.is_set():
+            if self._ingest is None:
+                self._stop.wait(safety_net_s)
+                continue
+            try:
+                self._ingest.commit_when_due(safety_net_s)
+            except Exception:  # the one broad catch: the timer must survive a disk hiccup
+                log.exception("spool commit failed; retrying")
+                self._stop.wait(safety_net_s)
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._accepted = not reason.is_failure

@@ -4,8 +4,8 @@
   drainer writes a single spooled point in the step that finds it. The spool's ``wait`` is the one place either
   could wait for a timer, so the drainer's tests use a spool whose ``wait`` fails the test (a real SQLite spool
   otherwise), and a real influxd.
-* Load: what was committed while a write was in flight goes out as one request, up to ``batch_size``; a backlog
-  through the real broker and collector is written in batches of more than one line.
+* Load: right after a write, a small batch waits for more (the flush interval), full batches go back to back,
+  and a backlog through the real broker and collector is written in batches of more than one line.
 * At-least-once is unchanged: nothing is acked before its commit, and a full spool still holds the ack.
 """
 
@@ -69,31 +69,35 @@ def test_an_idle_drainer_writes_a_single_point_in_the_step_that_finds_it(
     assert spool.depth_lines == 0
 
 
-def test_a_flush_interval_still_makes_the_drainer_wait_for_a_fuller_batch(
+def test_right_after_a_write_the_drainer_lets_a_small_batch_grow_for_the_flush_interval(
     influx_db: InfluxTestDB, tmp_path: Path
 ) -> None:
-    """The knob for an InfluxDB far away, and proof that the test above can fail."""
+    """Under load: what is committed just after a write waits for more (and the test above can fail)."""
     drainer, spool, metrics = drainer_with(influx_db, tmp_path, flush_interval_ms=60_000)
     spool.append([f"meter,device=m0,site=gent power=1.5 {T}"])
+    drainer.drain_once()  # the first after a quiet spell: at once, even with a minute's interval
+    assert batches(metrics) == (1.0, 1.0)
+    spool.append([f"meter,device=m0,site=gent power=2.5 {T + 1}"])
     with pytest.raises(AssertionError, match="the drainer waited"):
         drainer.drain_once()
-    assert batches(metrics) == (0.0, 0.0)
+    assert batches(metrics) == (1.0, 1.0)
 
 
-def test_what_was_committed_during_a_write_goes_out_together_up_to_the_batch_size(
-    influx_db: InfluxTestDB, tmp_path: Path
-) -> None:
-    drainer, spool, metrics = drainer_with(influx_db, tmp_path, batch_size=250)
+def test_full_batches_go_out_back_to_back_whatever_the_interval(influx_db: InfluxTestDB, tmp_path: Path) -> None:
+    drainer, spool, metrics = drainer_with(influx_db, tmp_path, batch_size=200, flush_interval_ms=60_000)
     for row in range(6):  # six commits of 100 lines while the drainer was busy
         spool.append([f"meter,device=m{row},site=gent power={i}.5 {T + i}" for i in range(100)])
-    while spool.depth_lines:
+    for _ in range(3):  # a full batch is always waiting: no wait, whole rows up to 200 lines
         drainer.drain_once()
+    assert spool.depth_lines == 0
     assert influx_db.scalar("SELECT count(power) FROM meter") == 600
-    # Whole rows up to 250 lines: 200, 200, 200.
     assert batches(metrics) == (3.0, 600.0)
 
 
-def ingest_for(tmp_path: Path, acked: list[tuple[int, int]], spool: Spool | None = None) -> Ingest:
+def ingest_for(
+    tmp_path: Path, acked: list[tuple[int, int]], spool: Spool | None = None, commit_gap_s: float = 3600
+) -> Ingest:
+    """An ingest whose commit gap outlasts any test: what it commits in ``receive``, it commits at once."""
     return Ingest(
         prefix="shopfloor",
         spool=spool or Spool(tmp_path / "s.sqlite", max_lines=1_000_000, max_bytes=1_000_000_000),
@@ -101,42 +105,62 @@ def ingest_for(tmp_path: Path, acked: list[tuple[int, int]], spool: Spool | None
         metrics=CollectorMetrics(),
         ack=acked.extend,
         commit_every=500,
+        commit_gap_s=commit_gap_s,
     )
 
 
-def test_a_message_nothing_follows_is_committed_and_acked_in_the_call_that_receives_it(tmp_path: Path) -> None:
+def message(i: int) -> bytes:
+    return json.dumps(reading(0, i, base_ts_ms())).encode()
+
+
+def test_a_message_after_a_quiet_spell_is_committed_and_acked_in_the_call_that_receives_it(tmp_path: Path) -> None:
     acked: list[tuple[int, int]] = []
     ingest = ingest_for(tmp_path, acked)
-    t0 = base_ts_ms()
-    ingest.receive(TOPIC, json.dumps(reading(0, 0, t0)).encode(), mid=1, qos=1, more_waiting=False)
+    ingest.receive(TOPIC, message(0), mid=1, qos=1, more_waiting=False)
     assert acked == [(1, 1)]
     assert ingest.spool.depth_lines == 1
 
 
-def test_a_burst_is_committed_in_groups_and_acked_only_after_each_commit(tmp_path: Path) -> None:
+def test_under_steady_traffic_commits_are_spaced_and_acks_wait_for_them(tmp_path: Path) -> None:
     acked: list[tuple[int, int]] = []
     ingest = ingest_for(tmp_path, acked)
-    t0 = base_ts_ms()
+    ingest.receive(TOPIC, message(0), mid=1, qos=1, more_waiting=False)  # after a quiet spell: at once
+    for i in range(1, 4):  # within the commit gap: grouped, not acked
+        ingest.receive(TOPIC, message(i), mid=i + 1, qos=1, more_waiting=False)
+    assert acked == [(1, 1)] and ingest.spool.depth_lines == 1
+    ingest.flush()  # what the commit thread does once the gap has passed
+    assert sorted(acked) == [(1, 1), (2, 1), (3, 1), (4, 1)] and ingest.spool.depth_lines == 4
+
+
+def test_the_commit_thread_commits_a_due_group_once_the_gap_has_passed(tmp_path: Path) -> None:
+    acked: list[tuple[int, int]] = []
+    ingest = ingest_for(tmp_path, acked, commit_gap_s=0.0)
+    ingest.receive(TOPIC, message(0), mid=1, qos=1, more_waiting=True)  # the socket held more: no commit yet
+    assert acked == []
+    ingest.commit_when_due(timeout=0.0)
+    assert acked == [(1, 1)]
+
+
+def test_a_burst_is_committed_in_groups_of_commit_every_and_acked_only_after_each_commit(tmp_path: Path) -> None:
+    acked: list[tuple[int, int]] = []
+    ingest = ingest_for(tmp_path, acked)
     for i in range(499):
-        ingest.receive(TOPIC, json.dumps(reading(0, i, t0)).encode(), mid=i + 1, qos=1, more_waiting=True)
+        ingest.receive(TOPIC, message(i), mid=i + 1, qos=1, more_waiting=True)
     assert acked == [] and ingest.spool.depth_lines == 0  # more is waiting: the group grows, nothing acked
-    ingest.receive(TOPIC, json.dumps(reading(0, 499, t0)).encode(), mid=500, qos=1, more_waiting=True)
+    ingest.receive(TOPIC, message(499), mid=500, qos=1, more_waiting=True)
     assert len(acked) == 500 and ingest.spool.depth_lines == 500  # commit_every: one commit, then the acks
     batch = ingest.spool.peek(10_000)
     assert batch is not None and len(batch.through) == 1 and len(batch.lines) == 500  # one row: one transaction
-    for i in range(500, 520):
-        ingest.receive(TOPIC, json.dumps(reading(0, i, t0)).encode(), mid=i + 1, qos=1, more_waiting=i < 519)
-    assert len(acked) == 520 and ingest.spool.depth_lines == 520  # the socket ran dry: committed at once
 
 
 def test_a_full_spool_still_holds_the_ack_of_a_message_nothing_follows(tmp_path: Path) -> None:
     acked: list[tuple[int, int]] = []
     spool = Spool(tmp_path / "s.sqlite", max_lines=1000, max_bytes=1_000_000)
     ingest = ingest_for(tmp_path, acked, spool)
-    t0 = base_ts_ms()
-    ingest.receive(TOPIC, json.dumps(reading(0, 0, t0)).encode(), mid=1, qos=1, more_waiting=False)
+    ingest.receive(TOPIC, message(0), mid=1, qos=1, more_waiting=False)
     spool.max_lines = 1  # now full
-    ingest.receive(TOPIC, json.dumps(reading(0, 1, t0)).encode(), mid=2, qos=1, more_waiting=False)
+    ingest.receive(TOPIC, message(1), mid=2, qos=1, more_waiting=True)
+    ingest.flush()
     assert acked == [(1, 1)]
     batch = spool.peek(100)
     assert batch is not None
