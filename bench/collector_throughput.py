@@ -1,29 +1,48 @@
-"""Collector throughput, end to end (MQTT in, InfluxDB out), against baselines measured in the same run.
+"""Collector throughput and latency, publish to queryable in InfluxDB, against baselines measured in the same run.
 
-Both shapes measure how fast a consumer works through a backlog the broker holds for its persistent
-session, so the Python publisher's own speed does not cap the figure:
+Every shape runs against a real mosquitto and a real influxd on free loopback ports. The publisher is one
+process for the whole run (bench/live_clients.py): it writes pre-encoded QoS 1 packets and outruns every
+consumer, so the consumer sets the pace. Rounds alternate the consumers; each figure is the best of
+``--repeat`` rounds, with the min and max beside it.
 
-* live shape: one 10-field MeterReading per message, 50 devices.
-  ours = messages/s until every point is stored in influxd (counted with InfluxQL);
-  baseline = a bare paho-mqtt subscriber that only counts the QoS 1 messages. Target ratio >= 0.5.
-* backlog-flush shape: one ReadingBatch (500 readings) per message.
-  ours = readings/s until every point is stored; baseline = a plain writer POSTing pre-built 5000-line
-  batches (uncompressed, one connection) straight into the same influxd. Target ratio >= 0.5.
+* live: the publisher runs while the consumer consumes. 20 000 one-reading messages (10 fields, 50 devices).
+  ours = a real ``shopfloor collector run`` process; done when InfluxQL ``count(power)`` (polled every 5 ms
+  once the broker has every message) sees every point; timed from the first publish.
+  baseline = a bare paho subscriber process (QoS 1, counts only), fed by the same publisher with the same
+  payloads. Target >= 0.75. Also: two collector processes in one shared-subscription group.
+* latency: the same collector process at 5 %, 20 % and 50 % of the live ceiling measured above. Each message
+  is dated ``t0 + seq`` ms, the publisher notes when it sent each (monotonic ns, one clock for every process),
+  and a poller asks InfluxDB for the points after the oldest not yet seen, back to back: a point's latency is
+  the end of the first answer that holds it minus its send time. That overstates it by at most one poll
+  (the poll's duration is printed). Baseline: a bare subscriber that POSTs every message at once.
+  Target at 20 %: p50 <= 30 ms, p99 <= 150 ms.
+* backlog: the same messages queued at the broker for the collector's persistent session before it starts
+  (the easy case, in-process runtime), against a bare paho subscriber taking the same backlog.
+* backlog flush: 200 ReadingBatch messages of 500 readings, queued, against a plain writer POSTing
+  pre-built 5000-line batches into the same influxd. Target >= 0.6.
 
-Run: .venv/bin/python bench/collector_throughput.py [--live 30000] [--batches 200]
+Each run checks the InfluxDB count: a single point missing fails the benchmark.
+
+Run: .venv/bin/python bench/collector_throughput.py [--live 20000] [--repeat 3] [--shapes live,latency,...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
+import signal
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -32,63 +51,335 @@ import paho.mqtt.client as paho
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.live_clients import live_messages  # noqa: E402
+from bench.table import Row, emit  # noqa: E402
 from collector.influx.init_db import init_db  # noqa: E402
 from collector.points import message_lines  # noqa: E402
 from collector.runtime import CollectorRuntime  # noqa: E402
 from collector.settings import CollectorSettings  # noqa: E402
 from shopfloor.contract import Kind, build_topic, decode  # noqa: E402
-from simulator.services import Influxd, Mosquitto, wait_until  # noqa: E402
-from tests.collector.traffic import Publisher, base_ts_ms, reading, readings  # noqa: E402
+from simulator.services import Influxd, Mosquitto, free_port, wait_until  # noqa: E402
+from tests.collector.traffic import base_ts_ms, collector_yaml, load, reading  # noqa: E402
 
 SITE = "test-site"
+BENCH = "collector_throughput"
+CLIENTS = [sys.executable, str(REPO / "bench" / "live_clients.py")]
+# The collector of this checkout (cwd=REPO), whichever checkout the venv was installed from.
+SHOPFLOOR = [sys.executable, "-m", "shopfloor.cli"]
+POLL_S = 0.005
 
 
-def influx_count(url: str, db: str) -> int:
-    q = urllib.parse.urlencode({"db": db, "q": "SELECT count(power) FROM meter"})
-    with urllib.request.urlopen(f"{url}/query?{q}", timeout=30) as resp:
-        result = json.loads(resp.read())["results"][0]
-    series = result.get("series")
-    return int(series[0]["values"][0][1]) if series else 0
+class Influx:
+    """InfluxQL over one keep-alive connection: the benchmark's polls cost influxd as little as they can."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.url = url
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 8086, timeout=60)
+
+    def query(self, db: str, q: str) -> list[list[object]]:
+        self.conn.request("GET", "/query?" + urllib.parse.urlencode({"db": db, "q": q, "epoch": "ms"}))
+        result = json.loads(self.conn.getresponse().read())["results"][0]
+        if "error" in result:
+            raise RuntimeError(result["error"])
+        series = result.get("series")
+        return series[0]["values"] if series else []
+
+    def count(self, db: str) -> int:
+        values = self.query(db, "SELECT count(power) FROM meter")
+        return int(values[0][1]) if values else 0  # type: ignore[call-overload]
+
+    def create(self, db: str) -> None:
+        httpx.post(f"{self.url}/query", data={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
+
+    def wait_for(self, db: str, points: int, timeout: float = 600) -> int:
+        """Poll the count until it holds ``points``; the monotonic ns of the answer that first did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.count(db)
+            now = time.monotonic_ns()
+            if got >= points:
+                if got != points:
+                    raise AssertionError(f"{db}: {got} points, expected {points}")
+                return now
+            time.sleep(POLL_S)
+        raise AssertionError(f"{db}: {self.count(db)} of {points} points after {timeout:.0f} s: points lost")
 
 
-def create_db(url: str, db: str) -> None:
-    httpx.post(f"{url}/query", data={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
+class Child:
+    """A benchmark process that talks in lines on stdin and stdout."""
+
+    def __init__(self, args: list[str], ready: str) -> None:
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+        self.expect(ready)
+
+    def line(self) -> str:
+        assert self.proc.stdout is not None
+        text = self.proc.stdout.readline()
+        if not text:
+            raise RuntimeError(f"{self.proc.args} exited with {self.proc.wait()}")
+        return text.strip()
+
+    def expect(self, start: str) -> str:
+        text = self.line()
+        if not text.startswith(start):
+            raise RuntimeError(f"{self.proc.args}: expected {start!r}, got {text!r}")
+        return text
+
+    def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def ask(self, command: str) -> dict[str, int]:
+        self.send(command)
+        answer: dict[str, int] = json.loads(self.line())
+        return answer
+
+    def close(self) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
-def settings_for(broker: Mosquitto, influx: Influxd, db: str, work: Path, workers: int = 0) -> CollectorSettings:
+@dataclass
+class Bench:
+    broker: Mosquitto
+    influx: Influx
+    work: Path
+    publisher: Child
+    t0: int
+    runs: int = 0
+    profile: Path | None = None  # py-spy's samples of each collector process go here (the bench extra)
+    influx_extra: str = ""  # more influx: keys for the collectors, e.g. a flush_interval_ms
+
+    def database(self, shape: str) -> str:
+        self.runs += 1
+        db = f"{shape}{self.runs}"
+        self.influx.create(db)
+        return db
+
+    @contextlib.contextmanager
+    def collectors(self, db: str, processes: int = 1, code: Path = REPO, influx: str = "") -> Iterator[None]:
+        """``processes`` real collector processes (one shared-subscription group when more than one), ready."""
+        group = f"bench{self.runs}" if processes > 1 else None
+        procs = []
+        for k in range(processes):
+            port = free_port()
+            config = collector_yaml(
+                self.work / f"{db}-{k}.yaml",
+                collector_id=f"{db}-{k}-{uuid.uuid4().hex[:4]}",
+                broker_port=self.broker.port,
+                influx_url=self.influx.url,
+                database=db,
+                shared_group=group,
+                http_port=port,
+                extra_influx=self.influx_extra + "".join(f"\n  {k}: {v}" for k, v in _pairs(influx)),
+            )
+            if k == 0:
+                init_db(load(config))  # as deployed: the rollup exists, so its catch-up runs (and is timed)
+            log = (self.work / f"{db}-{k}.log").open("w")
+            procs.append(
+                (
+                    subprocess.Popen([*SHOPFLOOR, "collector", "run", str(config)], stdout=log, stderr=log, cwd=code),
+                    port,
+                )
+            )
+        spies = []
+        try:
+            for _, port in procs:
+                wait_until(lambda port=port: _ready(port), 60, "collector /readyz")  # type: ignore[misc]
+            if self.profile is not None:
+                spies = [self._spy(proc.pid, self.profile / f"{db}-{k}.txt") for k, (proc, _) in enumerate(procs)]
+            yield
+            for _, port in procs:
+                print(f"  {db}: {_write_requests(port)}", flush=True)
+        finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                spy.wait(60)
+            for proc, _ in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc, _ in procs:
+                if proc.wait(60) != 0:
+                    raise RuntimeError(f"collector exited with {proc.returncode}: see {self.work}")
+
+    @staticmethod
+    def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "250"]
+        args = [*spy, "--format", "raw", "--threads", "--gil", "--output", str(out)]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # py-spy attaches before the traffic starts
+        return proc
+
+
+def _pairs(settings: str) -> list[tuple[str, str]]:
+    return [tuple(pair.split("=", 1)) for pair in settings.split(",") if pair]  # type: ignore[misc]
+
+
+def _write_requests(port: int) -> str:
+    """The collector's own count of its InfluxDB write requests, and their mean size, from /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("shopfloor_collector_write_batch_lines_count", "shopfloor_collector_write_batch_lines_sum"):
+            found[name.rsplit("_", 1)[1]] = float(value)
+    if not found.get("count"):
+        return "no write requests counted (a collector from before the write_batch_lines histogram?)"
+    return f"{found['count']:.0f} write requests, {found['sum'] / found['count']:.0f} lines each on average"
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class Best:
+    rates: list[float] = field(default_factory=list)
+
+    def add(self, rate: float) -> None:
+        self.rates.append(rate)
+
+    @property
+    def best(self) -> float:
+        return max(self.rates)
+
+    def note(self, unit: str = "msg/s") -> str:
+        return f"best of {len(self.rates)}; min-max {min(self.rates):.0f}-{max(self.rates):.0f} {unit}"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def live_bare(bench: Bench, messages: int) -> float:
+    bare = Child([*CLIENTS, "bare", "--port", str(bench.broker.port), "--count", str(messages)], "ready")
+    try:
+        sent = bench.publisher.ask(f"burst {messages} {now_ms()}")
+        done_ns = int(bare.expect("done").split()[1])
+    finally:
+        bare.close()
+    return messages / ((done_ns - sent["first_ns"]) / 1e9)
+
+
+def live_collector(bench: Bench, messages: int, processes: int = 1, code: Path = REPO, influx: str = "") -> float:
+    db = bench.database("live")
+    with bench.collectors(db, processes, code, influx):
+        sent = bench.publisher.ask(f"burst {messages} {now_ms()}")
+        done_ns = bench.influx.wait_for(db, messages)
+    return messages / ((done_ns - sent["first_ns"]) / 1e9)
+
+
+@dataclass
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    poll_ms: float
+
+
+def poll_latency(bench: Bench, db: str, rate: float, count: int) -> Latency:
+    times = bench.work / f"{db}-sent.json"
+    t0 = now_ms()
+    bench.publisher.send(f"paced {rate} {count} {times} {t0}")
+    seen: dict[int, int] = {}
+    oldest_unseen = 0
+    polls: list[int] = []
+    deadline = time.monotonic() + 120 + count / rate
+    while oldest_unseen < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{db}: {len(seen)} of {count} points seen: points lost")
+        asked = time.monotonic_ns()
+        rows = bench.influx.query(db, f"SELECT seq FROM meter WHERE time >= {(t0 + oldest_unseen) * 1_000_000}")
+        answered = time.monotonic_ns()
+        polls.append(answered - asked)
+        for _, seq in rows:
+            seen.setdefault(int(seq), answered)  # type: ignore[call-overload]
+        while oldest_unseen in seen:
+            oldest_unseen += 1
+        time.sleep(0.001)
+    bench.publisher.line()  # the publisher's answer: every PUBACK came
+    sent_ns = json.loads(times.read_text())
+    if bench.influx.query(db, "SELECT count(seq) FROM meter")[0][1] != count:
+        raise AssertionError(f"{db}: the count is not {count}")
+    latencies = sorted((seen[seq] - sent_ns[seq]) / 1e6 for seq in range(count))
+    return Latency(
+        statistics.median(latencies),
+        latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        latencies[-1],
+        statistics.median(polls) / 1e6,
+    )
+
+
+def latency_collector(bench: Bench, rate: float, count: int) -> Latency:
+    db = bench.database("latency")
+    with bench.collectors(db):
+        return poll_latency(bench, db, rate, count)
+
+
+def latency_bare_post(bench: Bench, rate: float, count: int) -> Latency:
+    db = bench.database("post")
+    args = [*CLIENTS, "bare-post", "--port", str(bench.broker.port), "--influx", bench.influx.url, "--db", db]
+    bare = Child(args, "ready")
+    try:
+        return poll_latency(bench, db, rate, count)
+    finally:
+        bare.close()
+
+
+# ---- the backlog shapes: consumers that start with the broker already holding everything
+
+
+def settings_for(bench: Bench, db: str, workers: int = 0) -> CollectorSettings:
     return CollectorSettings.model_validate(
         {
             "collector_id": f"bench-{uuid.uuid4().hex[:6]}",
-            "broker": {"port": broker.port},
+            "broker": {"port": bench.broker.port},
             "subscription": {"decode_workers": workers},
-            "influx": {"version": 1, "url": influx.url, "database": db},
-            "spool": {"path": str(work / f"{db}-spool.sqlite")},
-            "dead_letters": {"path": str(work / f"{db}-dead.sqlite")},
+            "influx": {"version": 1, "url": bench.influx.url, "database": db},
+            "spool": {"path": str(bench.work / f"{db}-spool.sqlite")},
+            "dead_letters": {"path": str(bench.work / f"{db}-dead.sqlite")},
         }
     )
 
 
-def run_ours(settings: CollectorSettings, broker: Mosquitto, messages: list[tuple[str, bytes]], points: int) -> float:
-    """Seconds for the collector to take a queued backlog of ``messages`` into InfluxDB."""
-    # As deployed: init-db made the rollup, so the catch-up for late (backlog) data runs and is timed too.
+def backlog_collector(bench: Bench, db: str, messages: list[tuple[str, bytes]], points: int, workers: int) -> float:
+    """Seconds for an in-process collector to take a queued backlog of ``messages`` into InfluxDB."""
+    settings = settings_for(bench, db, workers)
     init_db(settings)
     runtime = CollectorRuntime(settings)
     runtime.start()
     wait_until(runtime.mqtt.connected.is_set, 10, "collector subscribed")
     runtime.stop()  # the session stays on the broker, which queues the backlog for it
-    publisher = Publisher(broker.host, broker.port)
+    queue_at_broker(bench, messages)
+    runtime = CollectorRuntime(settings)
+    started = time.monotonic_ns()
+    runtime.start()
+    done_ns = bench.influx.wait_for(db, points)
+    runtime.stop()
+    return (done_ns - started) / 1e9
+
+
+def queue_at_broker(bench: Bench, messages: list[tuple[str, bytes]]) -> None:
+    from tests.collector.traffic import Publisher
+
+    publisher = Publisher(bench.broker.host, bench.broker.port)
     publisher.publish_all(messages, timeout=600)
     publisher.close()
-    runtime = CollectorRuntime(settings)
-    started = time.perf_counter()
-    runtime.start()
-    wait_until(lambda: runtime.metrics.written._value.get() >= points, 600, "all points written", interval=0.01)
-    elapsed = time.perf_counter() - started
-    runtime.stop()
-    return elapsed
 
 
-def run_bare_subscriber(broker: Mosquitto, messages: list[tuple[str, bytes]]) -> float:
+def backlog_bare(bench: Bench, messages: list[tuple[str, bytes]]) -> float:
+    from shopfloor.mqtt import connect_properties
+
     client_id = f"bare-{uuid.uuid4().hex[:6]}"
     count = 0
     done = threading.Event()
@@ -106,21 +397,17 @@ def run_bare_subscriber(broker: Mosquitto, messages: list[tuple[str, bytes]]) ->
         if count >= len(messages):
             done.set()
 
-    from shopfloor.mqtt import connect_properties
-
     client = make()
-    client.connect(broker.host, broker.port, clean_start=False, properties=connect_properties(3600, 1000))
+    client.connect(bench.broker.host, bench.broker.port, clean_start=False, properties=connect_properties(3600, 1000))
     client.loop_start()
     client.subscribe(f"shopfloor/v1/{SITE}/+/+", qos=1)
     subscribed.wait(10)
     client.disconnect()
     client.loop_stop()
-    publisher = Publisher(broker.host, broker.port)
-    publisher.publish_all(messages, timeout=600)
-    publisher.close()
+    queue_at_broker(bench, messages)
     client = make()
     started = time.perf_counter()
-    client.connect(broker.host, broker.port, clean_start=False, properties=connect_properties(3600, 1000))
+    client.connect(bench.broker.host, bench.broker.port, clean_start=False, properties=connect_properties(3600, 1000))
     client.loop_start()
     done.wait(600)
     elapsed = time.perf_counter() - started
@@ -129,12 +416,12 @@ def run_bare_subscriber(broker: Mosquitto, messages: list[tuple[str, bytes]]) ->
     return elapsed
 
 
-def run_plain_writer(influx: Influxd, db: str, lines: list[str], batch: int = 5000) -> float:
-    with httpx.Client(base_url=influx.url, timeout=60) as http:
+def plain_writer(influx: Influx, db: str, lines: list[str], batch: int = 5000) -> float:
+    with httpx.Client(base_url=influx.url, timeout=60) as client:
         started = time.perf_counter()
         for i in range(0, len(lines), batch):
             body = "\n".join(lines[i : i + batch]).encode()
-            http.post("/write", params={"db": db, "precision": "ns"}, content=body).raise_for_status()
+            client.post("/write", params={"db": db, "precision": "ns"}, content=body).raise_for_status()
         return time.perf_counter() - started
 
 
@@ -146,54 +433,186 @@ def batch_messages(n_messages: int, per_message: int, t0: int) -> list[tuple[str
     return out
 
 
+SHAPES = ("live", "latency", "backlog", "flush")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--live", type=int, default=30_000, help="messages in the live shape (50 devices)")
-    parser.add_argument("--batches", type=int, default=200, help="ReadingBatch messages of 500 readings")
-    parser.add_argument("--decode-workers", type=int, default=0, help="subscription.decode_workers for the backlog")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is reported")
+    parser.add_argument("--live", type=int, default=20_000, help="messages per live and backlog run (50 devices)")
+    parser.add_argument("--batches", type=int, default=200, help="ReadingBatch messages of 500 readings (flush)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the best of them")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, of {', '.join(SHAPES)}")
+    parser.add_argument("--processes", type=int, default=2, help="live: also this many collectors in one group")
+    parser.add_argument("--latency-seconds", type=float, default=5.0, help="seconds of traffic per latency level")
+    parser.add_argument("--ceiling", type=float, default=0.0, help="latency: msg/s to take as the ceiling")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        action="append",
+        default=[],
+        help="live: also a collector run from this checkout (e.g. `git archive` of an older commit), alternating",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="live: also this checkout's collector with these influx settings, e.g. flush_interval_ms=200",
+    )
+    parser.add_argument("--flush-interval-ms", type=int, help="influx.flush_interval_ms of the live collectors")
+    parser.add_argument("--profile", type=Path, help="record py-spy samples of the collector processes here")
+    parser.add_argument("--decode-workers", type=int, default=0, help="subscription.decode_workers (flush)")
     args = parser.parse_args()
+    shapes = set(args.shapes.split(","))
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with Mosquitto(work / "mqtt") as broker, Influxd(work / "influx") as influx:
+        with Mosquitto(work / "mqtt") as broker, Influxd(work / "influx") as influxd:
             t0 = base_ts_ms()
-            live = list(readings(50, args.live // 50, t0))
-            bare_rate = ours_rate = 0.0
-            for k in range(args.repeat):  # alternate, keep the best of each: the machine is shared
-                bare_rate = max(bare_rate, len(live) / run_bare_subscriber(broker, live))
-                create_db(influx.url, f"live{k}")
-                ours_s = run_ours(settings_for(broker, influx, f"live{k}", work), broker, live, len(live))
-                assert influx_count(influx.url, f"live{k}") == len(live)
-                ours_rate = max(ours_rate, len(live) / ours_s)
-            print(f"live shape ({len(live)} msgs, 1 reading x 10 fields each, 50 devices), best of {args.repeat}")
-            print(f"  bare paho QoS 1 subscriber (count only): {bare_rate:10.0f} msg/s")
-            ratio = ours_rate / bare_rate
-            print(f"  collector MQTT -> spool -> InfluxDB:      {ours_rate:10.0f} msg/s   ratio {ratio:.2f}")
-
-            per_message = 500
-            t1 = t0 - 86_400_000
-            backlog = batch_messages(args.batches, per_message, t1)
-            points = args.batches * per_message
-            prebuilt = [line for topic, payload in backlog for line in message_lines(decode(topic, payload))]
-            plain_rate = ours_b_rate = 0.0
-            for k in range(args.repeat):
-                create_db(influx.url, f"plain{k}")
-                plain_rate = max(plain_rate, points / run_plain_writer(influx, f"plain{k}", prebuilt))
-                assert influx_count(influx.url, f"plain{k}") == points
-                create_db(influx.url, f"backlog{k}")
-                ours_b = run_ours(
-                    settings_for(broker, influx, f"backlog{k}", work, args.decode_workers), broker, backlog, points
-                )
-                assert influx_count(influx.url, f"backlog{k}") == points
-                ours_b_rate = max(ours_b_rate, points / ours_b)
-            print(f"backlog-flush shape ({args.batches} ReadingBatch msgs x {per_message} readings = {points} points)")
-            print(f"  decode_workers={args.decode_workers}, best of {args.repeat}")
-            print(f"  plain writer, pre-built 5000-line POSTs: {plain_rate:10.0f} points/s")
-            print(
-                f"  collector MQTT -> spool -> InfluxDB:      {ours_b_rate:10.0f} points/s   "
-                f"ratio {ours_b_rate / plain_rate:.2f}"
-            )
+            cmd = [*CLIENTS, "publisher", "--port", str(broker.port)]
+            bench = Bench(broker, Influx(influxd.url), work, Child(cmd, '{"ready"'), t0, profile=args.profile)
+            if args.flush_interval_ms is not None:
+                bench.influx_extra = f"\n  flush_interval_ms: {args.flush_interval_ms}"
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            try:
+                ceiling = args.ceiling
+                if "live" in shapes:
+                    rows += live_rows(bench, args)
+                    ceiling = ceiling or rows[0].value
+                if "latency" in shapes:
+                    if not ceiling:
+                        raise SystemExit("latency needs the live shape in the same run, or --ceiling")
+                    rows += latency_rows(bench, args, ceiling)
+                if "backlog" in shapes:
+                    rows += backlog_rows(bench, args)
+                if "flush" in shapes:
+                    rows += flush_rows(bench, args, t0)
+            finally:
+                bench.publisher.send("quit")
+                bench.publisher.close()
+    emit(rows)
     return 0
+
+
+def live_rows(bench: Bench, args: argparse.Namespace) -> list[Row]:
+    bare, ours, more = Best(), Best(), Best()
+    others = {code: Best() for code in args.code}
+    variants = {variant: Best() for variant in args.variant}
+    for _ in range(args.repeat):  # alternate: the machine is shared
+        bare.add(live_bare(bench, args.live))
+        ours.add(live_collector(bench, args.live))
+        for code, best in others.items():
+            best.add(live_collector(bench, args.live, code=code))
+        for variant, best in variants.items():
+            best.add(live_collector(bench, args.live, influx=variant))
+        if args.processes > 1:
+            more.add(live_collector(bench, args.live, args.processes))
+    print(f"live: bare {bare.rates}, collector {ours.rates}, {args.processes} collectors {more.rates}")
+    figure = f"live, {args.live} msgs x 10 fields, 50 devices: publish -> all points counted in InfluxDB"
+    rows = [Row(BENCH, figure, ours.best, "msg/s", bare.best, "bare paho subscriber", 0.75, note=ours.note())]
+    for variant, best in variants.items():
+        figure = f"live, this collector with influx {variant}"
+        rows.append(Row(BENCH, figure, best.best, "msg/s", bare.best, "bare paho subscriber", 0.75, note=best.note()))
+    for code, best in others.items():
+        rows.append(
+            Row(
+                BENCH,
+                f"live, the collector of {code}",
+                best.best,
+                "msg/s",
+                bare.best,
+                "bare paho subscriber",
+                0.75,
+                note=best.note(),
+            )
+        )
+    if more.rates:
+        rows.append(
+            Row(
+                BENCH,
+                f"live, {args.processes} collector processes in one shared-subscription group",
+                more.best,
+                "msg/s",
+                bare.best,
+                "bare paho subscriber",
+                0.75,
+                note=more.note(),
+            )
+        )
+    return rows
+
+
+def latency_rows(bench: Bench, args: argparse.Namespace, ceiling: float) -> list[Row]:
+    rows = []
+    for share in (0.05, 0.2, 0.5):
+        rate = share * ceiling
+        count = max(200, int(rate * args.latency_seconds))
+        ours = latency_collector(bench, rate, count)
+        bare = latency_bare_post(bench, rate, count)
+        print(f"latency at {share:.0%} ({rate:.0f} msg/s): collector {ours}, bare POST {bare}")
+        where = f"latency at {share:.0%} of the ceiling ({rate:.0f} msg/s, {count} msgs)"
+        note = f"max {ours.max_ms:.0f} ms; one poll {ours.poll_ms:.1f} ms (the overstatement's bound)"
+        targeted = share == 0.2
+        for name, mine, theirs, target in (
+            ("p50", ours.p50_ms, bare.p50_ms, 30.0),
+            ("p99", ours.p99_ms, bare.p99_ms, 150.0),
+        ):
+            rows.append(
+                Row(
+                    BENCH,
+                    f"{where}, {name}: publish -> queryable",
+                    mine,
+                    "ms",
+                    theirs,
+                    "bare subscriber, one POST a message",
+                    target if targeted else None,
+                    "value",
+                    "<=",
+                    note,
+                )
+            )
+    return rows
+
+
+def backlog_rows(bench: Bench, args: argparse.Namespace) -> list[Row]:
+    messages = live_messages(args.live, bench.t0 - 7_200_000)
+    bare, ours = Best(), Best()
+    for _ in range(args.repeat):
+        bare.add(len(messages) / backlog_bare(bench, messages))
+        db = bench.database("backlog")
+        ours.add(len(messages) / backlog_collector(bench, db, messages, len(messages), 0))
+    figure = f"backlog, {len(messages)} msgs queued before the consumer starts"
+    return [Row(BENCH, figure, ours.best, "msg/s", bare.best, "bare paho subscriber", note=ours.note())]
+
+
+def flush_rows(bench: Bench, args: argparse.Namespace, t0: int) -> list[Row]:
+    per_message = 500
+    backlog = batch_messages(args.batches, per_message, t0 - 86_400_000)
+    points = args.batches * per_message
+    prebuilt = [line for topic, payload in backlog for line in message_lines(decode(topic, payload))]
+    plain, ours = Best(), Best()
+    for _ in range(args.repeat):
+        db = bench.database("plain")
+        plain.add(points / plain_writer(bench.influx, db, prebuilt))
+        if bench.influx.count(db) != points:
+            raise AssertionError(f"{db}: the plain writer lost points")
+        db = bench.database("flush")
+        ours.add(points / backlog_collector(bench, db, backlog, points, args.decode_workers))
+    figure = f"backlog flush, {args.batches} ReadingBatch x {per_message} readings"
+    if args.decode_workers:
+        figure += f", decode_workers={args.decode_workers}"
+    return [
+        Row(
+            BENCH,
+            figure,
+            ours.best,
+            "points/s",
+            plain.best,
+            "plain writer, pre-built 5000-line POSTs",
+            0.6,
+            note=ours.note("points/s"),
+        )
+    ]
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ class _LastSeen(Collector):
         with self._lock:
             self._seen[(site, source)] = when
 
+    def mark_all(self, sources: set[tuple[str, str]], when: float) -> None:
+        """Many (site, device) at once: one lock for a committed group."""
+        with self._lock:
+            self._seen.update(dict.fromkeys(sources, when))
+
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
             "shopfloor_collector_last_message_age_seconds",
@@ -84,6 +89,12 @@ class CollectorMetrics:
             "shopfloor_collector_write_latency_seconds",
             "Duration of one InfluxDB write request",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.write_batch_lines = Histogram(
+            "shopfloor_collector_write_batch_lines",
+            "Lines in one InfluxDB write request: 1 under light traffic, up to influx.batch_size under load",
+            buckets=(1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10_000, 100_000),
             registry=r,
         )
         self.spool_depth = Gauge("shopfloor_collector_spool_depth_points", "Points waiting in the spool", registry=r)

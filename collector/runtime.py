@@ -74,6 +74,7 @@ class CollectorRuntime:
             batch_workers=workers,
             max_future_skew_s=settings.subscription.max_future_skew_s,
             cardinality=self.cardinality,
+            commit_gap_s=settings.spool.commit_interval_ms / 1000,
         )
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self._started = False

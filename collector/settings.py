@@ -50,7 +50,13 @@ class SubscriptionSettings(Section):
 class _InfluxCommon(Section):
     url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="lines per write request")
-    flush_interval_ms: int = Field(default=200, ge=1, le=60_000, description="longest wait for a batch to fill")
+    flush_interval_ms: int = Field(
+        default=25,
+        ge=0,
+        le=60_000,
+        description="under load, the least time between write requests (batches grow meanwhile, up to batch_size); "
+        "after a quiet spell a point is written at once; 0: write every commit at once",
+    )
     gzip: bool | Literal["auto"] = Field(
         default="auto",
         description="compress write requests and query answers; auto: only when InfluxDB is on another host "
@@ -136,7 +142,13 @@ class SpoolSettings(Section):
     max_rows: int = Field(default=5_000_000, ge=1000, description="lines held while InfluxDB is away")
     max_bytes: int = Field(default=2_000_000_000, ge=1_000_000, description="bytes of line protocol held")
     commit_every: int = Field(default=500, ge=1, le=10_000, description="messages per spool commit (then acked)")
-    commit_interval_ms: int = Field(default=20, ge=1, le=1000, description="longest wait before a commit")
+    commit_interval_ms: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="under steady traffic, the time between commits (so a message's longest wait for its commit); "
+        "after a quiet spell a message is committed at once",
+    )
 
 
 class DeadLetterSettings(Section):

@@ -115,17 +115,22 @@ class SiteGauges(Collector):
 
     def raw_readings(self, site: str, readings: list[dict[str, Any]]) -> None:
         """The fast path's readings: one lock for the whole message (a backlog batch holds hundreds)."""
+        self.raw_readings_of([(site, readings)])
+
+    def raw_readings_of(self, messages: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """The fast path's readings of a committed group of messages, (site, readings) each: one lock for all."""
         now = time.time()
-        main = self.main_meters.get(site, "main")
         with self._lock:
-            for raw in readings:
-                device = raw["device"]
-                if device == main:
-                    values = raw.get("values") or {}
-                    power, energy = _number(values.get("power")), _number(values.get("energy_import"))
-                else:
-                    power = energy = None  # only the main meter's values feed the site's quarter
-                self._observe(site, device, raw["ts_ms"], raw["quality"] == OK, power, energy, now)
+            for site, readings in messages:
+                main = self.main_meters.get(site, "main")
+                for raw in readings:
+                    device = raw["device"]
+                    if device == main:
+                        values = raw.get("values") or {}
+                        power, energy = _number(values.get("power")), _number(values.get("energy_import"))
+                    else:
+                        power = energy = None  # only the main meter's values feed the site's quarter
+                    self._observe(site, device, raw["ts_ms"], raw["quality"] == OK, power, energy, now)
 
     def message(self, site: str, payload: object) -> None:
         if isinstance(payload, ReadingBatch):

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark, each reporting ratios against a baseline measured in the same run.
+# `make bench`: every benchmark, each reporting ratios against a baseline measured in the same run, then ONE table.
+# Each script appends its rows (bench/table.py's Row, JSON lines) to $SHOPFLOOR_BENCH_TABLE; the table is printed
+# at the end and kept in bench/results/ (git-ignored) with each script's own output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHOPFLOOR_BOOTSTRAP=test SHOPFLOOR_EXTRAS=test scripts/bootstrap.sh
+SHOPFLOOR_BOOTSTRAP=test SHOPFLOOR_EXTRAS=test,bench scripts/bootstrap.sh
 mkdir -p bench/results
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+export SHOPFLOOR_BENCH_TABLE="bench/results/table-${stamp}.jsonl"
+: > "$SHOPFLOOR_BENCH_TABLE"
 for bench in bench/edge_poll.py bench/collector_steps.py bench/collector_throughput.py bench/kpi_api.py bench/report_pdf.py bench/hostile_rss.py; do
   name="$(basename "$bench" .py)"
   echo "== $name"
   .venv/bin/python "$bench" | tee "bench/results/${name}-${stamp}.txt"
 done
+echo
+echo "== all figures, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+.venv/bin/python bench/table.py "$SHOPFLOOR_BENCH_TABLE" | tee "bench/results/table-${stamp}.md"

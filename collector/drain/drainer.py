@@ -1,11 +1,19 @@
-"""The spool drainer: oldest rows first, in batches cut by size (``batch_size``) and by time
-(``flush_interval_ms``), into InfluxDB. While InfluxDB is away it backs off (honouring Retry-After),
-logs once when the outage starts and once when it ends, and the spool keeps everything.
+"""The spool drainer: oldest rows first, in batches of at most ``batch_size`` lines, into InfluxDB. While InfluxDB
+is away it backs off (honouring Retry-After), logs once when the outage starts and once when it ends, and the
+spool keeps everything.
+
+Flushing adapts to the traffic. After a quiet spell (no write in the last ``flush_interval_ms``) the drainer
+writes what was committed at once, so a point under light traffic waits for no timer. Under load, writes
+come at most every ``flush_interval_ms`` (counted from the end of the last one) unless a full batch is
+waiting, and each takes all that was committed since, so batches grow with the load, up to ``batch_size``:
+InfluxDB pays a WAL sync per request, and a stream of small requests cost the whole machine more than half
+its throughput in the live benchmark (bench/README.md). ``flush_interval_ms: 0`` writes every commit at once.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 # While a backlog drains, raw points go first: the rollup catch-up re-reads every late point, so it
 # runs once the spool is empty, or at this pace during a long backlog.
 ROLLUP_EVERY_S_WHILE_BACKLOGGED = 60.0
+# An idle drainer wakes at the first commit; this is only how often it looks at the rollup and its stop flag.
+IDLE_WAKE_S = 1.0
 
 
 def retry_delay_s(attempt: int, retry_max_s: float, retry_after_s: float | None) -> float:
@@ -63,6 +73,7 @@ class Drainer:
         self._rollup_retry_at = 0.0
         self._rollup_failing = False
         self._progress_at = time.monotonic()  # the last write that succeeded, or the last empty spool
+        self._last_write_end = -math.inf  # monotonic; the flush interval counts from here
         metrics.spool_oldest_age.set_function(self._oldest_age_s)
         metrics.drainer_stalled.set_function(lambda: float(self.stalled()))
 
@@ -102,16 +113,21 @@ class Drainer:
         if batch is None:
             self._progress_at = time.monotonic()
             self._complete_rollup(force=True)
-            self.spool.wait(batch_size, flush_s)
+            # The first commit wakes us: under light traffic a point is written as soon as it is spooled.
+            self.spool.wait(1, IDLE_WAKE_S)
             return
-        age_s = time.time() - batch.oldest_created_ms / 1000
+        gap_s = self._last_write_end + flush_s - time.monotonic()
         spooled = self.spool.depth_lines
-        if spooled < batch_size and age_s < flush_s and not self._stop.is_set():
-            self.spool.wait(batch_size - spooled, flush_s - age_s)
+        if gap_s > 0 and spooled < batch_size and not self._stop.is_set():
+            # Under load: let the batch grow until the interval since the last write has passed, or it is full.
+            self.spool.wait(batch_size - spooled, gap_s)
             batch = self.spool.peek(batch_size)
             if batch is None:
                 return
-        self._write(batch)
+        try:
+            self._write(batch)
+        finally:
+            self._last_write_end = time.monotonic()
 
     def _write(self, batch: SpoolBatch) -> None:
         outcome = Delivered()
@@ -119,8 +135,10 @@ class Drainer:
         try:
             for start in range(0, len(batch.lines), size):
                 started = time.perf_counter()
-                deliver(self.client, batch.lines[start : start + size], outcome)
+                request = batch.lines[start : start + size]
+                deliver(self.client, request, outcome)
                 self.metrics.write_latency.observe(time.perf_counter() - started)
+                self.metrics.write_batch_lines.observe(len(request))
         except RetryLater as exc:
             self._failed(exc)
             return

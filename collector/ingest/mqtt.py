@@ -1,12 +1,17 @@
 """The MQTT side: a persistent MQTT v5 session, QoS 1, manual acks, optionally a shared subscription.
 
-paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.pipeline.Ingest`;
-a small timer thread commits (and acks) whatever arrived in the last ``commit_interval_ms``.
+paho runs its network loop in its own thread and hands each message to :class:`collector.ingest.pipeline.Ingest`.
+Commits adapt to the traffic: when the socket holds no further message, what was received is committed (and
+then acked) at once, in the network thread, so under light traffic a message waits for nothing. Under load
+commits come at most every ``commit_interval_ms``, from a small commit thread, or every ``commit_every``
+messages. The same thread is the safety net for a message that waits with none after it (a half-arrived
+packet behind it, say).
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import threading
 from typing import Any
 
@@ -76,13 +81,16 @@ class MqttIn:
             self.client.ack(mid, qos)
 
     def _commit_timer(self) -> None:
-        interval = self.settings.spool.commit_interval_ms / 1000
-        while not self._stop.wait(interval):
-            if self._ingest is not None:
-                try:
-                    self._ingest.flush()
-                except Exception:  # the one broad catch: the timer must survive a disk hiccup
-                    log.exception("spool commit failed; retrying")
+        safety_net_s = 4 * self.settings.spool.commit_interval_ms / 1000
+        while not self._stop.is_set():
+            if self._ingest is None:
+                self._stop.wait(safety_net_s)
+                continue
+            try:
+                self._ingest.commit_when_due(safety_net_s)
+            except Exception:  # the one broad catch: the timer must survive a disk hiccup
+                log.exception("spool commit failed; retrying")
+                self._stop.wait(safety_net_s)
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._accepted = not reason.is_failure
@@ -135,4 +143,19 @@ class MqttIn:
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         assert self._ingest is not None
-        self._ingest.receive(message.topic, bytes(message.payload), message.mid, message.qos)
+        payload = bytes(message.payload)
+        self._ingest.receive(message.topic, payload, message.mid, message.qos, more_waiting=self._more_waiting())
+
+    def _more_waiting(self) -> bool:
+        """Whether the socket already holds more (a zero-timeout poll: a system call, no wait)."""
+        sock = self.client.socket()
+        if sock is None:
+            return False
+        pending = getattr(sock, "pending", None)  # TLS: bytes decrypted and buffered, invisible to select
+        if pending is not None and pending() > 0:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(readable)

@@ -2,9 +2,13 @@
 
 No paho here: :mod:`collector.ingest.mqtt` feeds :meth:`Ingest.receive` from its network thread and gives
 an ``ack`` callable. The topic is parsed once, on arrival, and travels with the message. Messages are
-grouped: every ``commit_every`` messages, or every ``commit_interval`` (the :meth:`flush` timer), one
-spool transaction and one dead-letter transaction commit, then the whole group is acknowledged. A bad
-message costs one decode and one row, so a flood of them never stalls the good ones.
+grouped, and the group adapts to the traffic. When no further message is waiting (``more_waiting=False``)
+after a quiet spell (no commit for ``commit_gap_s``), the group is committed at once: under light traffic, one
+message a commit. Under steady traffic commits come at most every ``commit_gap_s`` (the commit thread's
+:meth:`commit_when_due`), since a SQLite commit costs as much as receiving dozens of messages; and a group
+of ``commit_every`` messages is committed at once. One spool transaction and one dead-letter transaction
+commit, then the whole group is acknowledged. A bad message costs one decode and one row, so a flood of them
+never stalls the good ones.
 
 Validating a ReadingBatch (a backlog flush: hundreds of readings in one message) is the costly part of
 the collector, so with ``decode_workers`` those messages are validated in worker processes while the
@@ -104,6 +108,7 @@ class _Pending:
     site: str | None = None  # for a dead letter: the topic's site, when it named a valid one
     future: Future[Decoded] | None = None
     kind: str = CONTRACT  # of its dead letter
+    readings: list[RawReading] | None = None  # the fast path's: for the alert gauges, once committed
 
     @property
     def ready(self) -> bool:
@@ -131,7 +136,11 @@ class Ingest:
         batch_workers: int = 0,
         max_future_skew_s: float = 86_400,
         cardinality: CardinalityGuard | None = None,
+        commit_gap_s: float = 0.005,
     ) -> None:
+        self.commit_gap_s = commit_gap_s
+        self._last_commit = 0.0
+        self._due = threading.Event()
         self.max_future_skew_s = max_future_skew_s
         self.cardinality = cardinality
         self.prefix = prefix
@@ -151,7 +160,8 @@ class Ingest:
         self._received = {kind: metrics.received.labels(kind.value) for kind in Kind}
         self._invalid = metrics.received.labels("invalid")
 
-    def receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def receive(self, topic: str, payload: bytes, mid: int, qos: int, more_waiting: bool = True) -> None:
+        """Take one message; commit the group (then ack it) when nothing more is waiting, or it is full."""
         parsed = _parsed(topic, self.prefix)
         if isinstance(parsed, ContractError):
             site = None if parsed.site is None else self._known(parsed.site)
@@ -164,16 +174,33 @@ class Ingest:
             if self.batch_pool is not None and parsed.kind is Kind.BATCH:
                 self._to_worker(entry, parsed)
                 return
-            entry.points = fast_points(parsed, payload, self.metrics.sites.raw_readings)
-            if entry.points is not None:
-                self.metrics.last_seen.mark(parsed.site, parsed.source, time.time())
+            readings = readings_if_plainly_valid(parsed, payload) if parsed.kind in _READING_KINDS else None
+            if readings is not None:
+                # The gauges and the last-seen ages learn of these readings at the commit, a group at a time.
+                entry.readings = readings
+                entry.points = raw_reading_points(parsed.site, readings)
             else:
                 self._decode(entry, parsed)
         with self._lock:
             self._pending.append(entry)
-            due = len(self._pending) - self._in_workers >= self.commit_every
-        if due:
+            grouped = len(self._pending) - self._in_workers
+        if grouped >= self.commit_every:
             self.flush()
+        elif not more_waiting:
+            if time.monotonic() - self._last_commit >= self.commit_gap_s:
+                self.flush()
+            else:
+                self._due.set()
+
+    def commit_when_due(self, timeout: float) -> None:
+        """The commit thread's step: wait up to ``timeout`` for a group to fall due, and commit it once
+        ``commit_gap_s`` has passed since the last commit (after ``timeout``, whatever waits: the safety net)."""
+        self._due.wait(timeout)
+        self._due.clear()
+        gap = self._last_commit + self.commit_gap_s - time.monotonic()
+        if gap > 0:
+            time.sleep(gap)
+        self.flush()
 
     def _known(self, site: str) -> str | None:
         """A letter of an unknown site is filed under none: invented ids make no dead_letter series either."""
@@ -215,8 +242,9 @@ class Ingest:
                 return
             rows: dict[tuple[Lane, str | None], Points] = {}
             letters: list[NewDeadLetter] = []
+            now_ms = int(time.time() * 1000)
             for entry in ready:
-                self._resolve(entry)
+                self._resolve(entry, now_ms)
                 if entry.points is not None:
                     rows.setdefault((entry.lane, entry.site), Points()).extend(entry.points)
                 else:
@@ -236,8 +264,12 @@ class Ingest:
             except SpoolFull as exc:
                 self._note_full(str(exc))
                 return
-            done = {id(entry) for entry in ready}
-            self._pending = [entry for entry in self._pending if id(entry) not in done]
+            self._last_commit = time.monotonic()
+            if len(ready) == len(self._pending):
+                self._pending = []
+            else:
+                done = {id(entry) for entry in ready}
+                self._pending = [entry for entry in self._pending if id(entry) not in done]
         self._counted(ready)
         if self._full_since is not None:
             log.warning(
@@ -249,7 +281,7 @@ class Ingest:
         if acks:
             self.ack(acks)
 
-    def _resolve(self, entry: _Pending) -> None:
+    def _resolve(self, entry: _Pending, now_ms: int) -> None:
         """The worker's answer, if it had one; then the clock check every valid message passes."""
         from_worker = entry.future is not None
         if entry.future is not None:
@@ -258,20 +290,36 @@ class Ingest:
             self._in_workers -= 1
         if entry.points is None:
             return
-        ahead = ahead_of_clock(entry.points.latest_ms, int(time.time() * 1000), self.max_future_skew_s)
+        ahead = ahead_of_clock(entry.points.latest_ms, now_ms, self.max_future_skew_s)
         if ahead is not None:
             entry.points, entry.reason = None, ahead
         elif from_worker and entry.topic is not None:
             self.metrics.last_seen.mark(entry.topic.site, entry.topic.source, time.time())
 
     def _counted(self, ready: list[_Pending]) -> None:
-        lines = 0
+        """Metrics for a committed group: one update per metric, not one per message."""
+        lines = invalid = 0
+        kinds: dict[Kind, int] = {}
+        seen: list[tuple[str, list[RawReading]]] = []
+        sources: set[tuple[str, str]] = set()
         for entry in ready:
-            if entry.points is None or entry.topic is None:
-                self._invalid.inc()
+            topic = entry.topic
+            if entry.points is None or topic is None:
+                invalid += 1
                 continue
             lines += len(entry.points.lines)
-            self._received[entry.topic.kind].inc()
+            kinds[topic.kind] = kinds.get(topic.kind, 0) + 1
+            if entry.readings is not None:
+                seen.append((topic.site, entry.readings))
+                sources.add((topic.site, topic.source))
+                entry.readings = None
+        if seen:
+            self.metrics.sites.raw_readings_of(seen)
+            self.metrics.last_seen.mark_all(sources, time.time())
+        if invalid:
+            self._invalid.inc(invalid)
+        for kind, count in kinds.items():
+            self._received[kind].inc(count)
         self.metrics.spooled.inc(lines)
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self.metrics.spool_bytes.set(self.spool.depth_bytes)
