@@ -15,12 +15,14 @@ from types import TracebackType
 from typing import Self
 
 from collector.drain.drainer import Drainer
+from collector.drain.kpi_days import KpiDayCatchUp
 from collector.influx.connect import make_client
 from collector.ingest.mqtt import MqttIn, subscription_filter
 from collector.ingest.pipeline import Ingest
+from collector.kpi.summaries import DaySummaries
 from collector.metrics import CollectorMetrics
 from collector.points import ItemIndex
-from collector.settings import CollectorSettings
+from collector.settings import CollectorSettings, InfluxV1Settings
 from collector.storage.dead_letters import DeadLetterStore
 from collector.storage.items import ItemStore, item_index_path
 from collector.storage.spool import Spool
@@ -45,7 +47,12 @@ class CollectorRuntime:
         # Every station event, from MQTT or HTTP, goes through the item index before its lines are built.
         self.items = ItemStore(item_index_path(settings.spool.path))
         self.influx = make_client(settings.influx)
-        self.drainer = Drainer(self.spool, self.influx, self.dead_letters, self.metrics, settings.influx)
+        kpi_days = (
+            KpiDayCatchUp(self.influx, DaySummaries.writer_for(settings.influx), settings.site)
+            if isinstance(settings.influx, InfluxV1Settings)
+            else None
+        )
+        self.drainer = Drainer(self.spool, self.influx, self.dead_letters, self.metrics, settings.influx, kpi_days)
         self.mqtt = MqttIn(settings, self.metrics)
         workers = settings.subscription.decode_workers
         # spawn, not fork: the parent runs threads (paho, drainer) whose locks a fork would copy.

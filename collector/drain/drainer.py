@@ -10,6 +10,7 @@ import threading
 import time
 
 from collector.drain.delivery import Delivered, RetryLater, deliver
+from collector.drain.kpi_days import KpiDayCatchUp
 from collector.drain.rollup import LateMinutes
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxError
@@ -42,6 +43,7 @@ class Drainer:
         dead_letters: DeadLetterStore,
         metrics: CollectorMetrics,
         settings: InfluxV1Settings | InfluxV2Settings,
+        kpi_days: KpiDayCatchUp | None = None,
     ) -> None:
         self.spool = spool
         self.client = client
@@ -58,6 +60,8 @@ class Drainer:
         self._last_rollup = time.monotonic()
         self._rollup_retry_at = 0.0
         self._rollup_failing = False
+        # The KPI day summaries (InfluxDB 1.x, like the rollup they read), kept current off the ingest path.
+        self.kpi_days = kpi_days if isinstance(settings, InfluxV1Settings) else None
         self._progress_at = time.monotonic()  # the last write that succeeded, or the last empty spool
         metrics.spool_oldest_age.set_function(self._oldest_age_s)
         metrics.drainer_stalled.set_function(lambda: float(self.stalled()))
@@ -98,6 +102,8 @@ class Drainer:
         if batch is None:
             self._progress_at = time.monotonic()
             self._complete_rollup(force=True)
+            if self.kpi_days is not None and not (self.late and self.late.ranges):
+                self._summarize_one()
             self.spool.wait(batch_size, flush_s)
             return
         age_s = time.time() - batch.oldest_created_ms / 1000
@@ -128,6 +134,10 @@ class Drainer:
         if self.late is not None:
             self.late.note_written(batch.meter_minutes, time.time_ns())
             self._complete_rollup(force=False)
+        if self.kpi_days is not None:
+            self.kpi_days.note_written(
+                (site for site, _ in batch.row_sites), batch.meter_minutes, int(time.time() * 1000)
+            )
         self.metrics.written.inc(outcome.written)
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self.metrics.spool_bytes.set(self.spool.depth_bytes)
@@ -162,6 +172,14 @@ class Drainer:
         if self._rollup_failing:
             log.warning("the 1-minute rollup for late data is complete again")
             self._rollup_failing = False
+
+    def _summarize_one(self) -> None:
+        """One KPI day summary per idle moment: live points never wait for more than one site-day."""
+        assert self.kpi_days is not None
+        try:
+            self.kpi_days.run_one(int(time.time() * 1000))
+        except Exception:  # a summary must never stop the drainer; the API computes that day from raw data
+            log.exception("KPI day summary failed")
 
     def _dead_letter(self, batch: SpoolBatch, rejected: list[tuple[str, str]]) -> None:
         letters = [
