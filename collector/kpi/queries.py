@@ -179,7 +179,12 @@ class KpiQueries:
                 found = []
             if found:
                 return found[0]
-            near = Range(at_ms - NEIGHBOUR_MS, at_ms) if before else Range(at_ms, at_ms + NEIGHBOUR_MS)
+            # A minute's row is dated at its end (the shift): the rows that end before and from ``at_ms``.
+            near = (
+                Range(at_ms - NEIGHBOUR_MS - MINUTE_MS, at_ms - MINUTE_MS)
+                if before
+                else Range(at_ms - MINUTE_MS, at_ms + NEIGHBOUR_MS)
+            )
             rows = self.meter_samples(site, device, near, per_minute=True)
         else:
             raw = f"time < {at_ms}ms ORDER BY time DESC" if before else f"time >= {at_ms}ms"

@@ -111,8 +111,6 @@ class PieceBuilder:
             Range(start_ms - (0 if open_start else shift), end_ms - (0 if open_end else shift)),
             per_minute,
         )
-        if per_minute and open_start:
-            samples = [s for s in samples if s.ts_ms >= start_ms + shift]
         if not open_start:
             before = self.q.meter_neighbour(site, device, start_ms, True, per_minute)
             if before is not None:
@@ -173,9 +171,8 @@ class PieceBuilder:
             for device in sorted(wanted | set(bench_of.values()))
         }
         for device in sorted(wanted):
-            piece.meters[device] = meter_piece(
-                clip_segments(by_device[device], start_ms, end_ms), hours, facts.timezone
-            )
+            # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole, as before.
+            piece.meters[device] = meter_piece(by_device[device], hours, facts.timezone)
         for name, sessions in sessions_by_station.items():
             piece.item_kwh[name] = item_energy_piece(by_device[bench_of[name]], sessions)
         finished = self.q.finished_items(site, Range(start_ms, end_ms), station)
