@@ -214,6 +214,7 @@ class DaySummaries:
             KPI_DAY,
             {"site": site},
             {
+                **numeric_fields(piece, facts.main_meter),
                 "basis": basis(facts),
                 "computed_ms": now_ms(),
                 "totals": json.dumps(totals, separators=(",", ":")),
@@ -261,6 +262,24 @@ class DaySummaries:
 
     def totals(self, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, dict[str, Any]]:
         return {at: json.loads(row["totals"]) for at, row in self._read("totals", site, facts, days).items()}
+
+
+def numeric_fields(piece: SitePiece, main_meter: str) -> dict[str, float | int]:
+    """The day's totals as plain fields, for InfluxQL (a Grafana panel can sum them; it cannot read JSON)."""
+    items = piece.items
+    fields: dict[str, float | int] = {
+        "items_final": items.items_final,
+        "items_returned": items.items_returned,
+        "kg_final": float(items.kg_final),
+        "kg_returned": float(items.kg_returned),
+        "kg_diverted": float(items.kg_diverted),
+        "co2e_kg": float(items.co2e_kg),
+        "staffed_h": sum(piece.staffed_s.values()) / 3600,
+    }
+    meter = piece.meters.get(main_meter)
+    if meter is not None and meter.has_data:
+        fields["main_kwh"] = meter.kwh
+    return fields
 
 
 def totals_of_piece(piece: SitePiece, main_meter: str) -> tuple[ItemSums, float, float | None]:
