@@ -55,8 +55,6 @@ from shopfloor.kpi.rates import (
 )
 from shopfloor.kpi.sessions import Interval, open_items
 
-Sessions = dict[str, dict[str, list[Interval]]]  # station -> item id -> sessions
-
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
@@ -79,12 +77,6 @@ def coverage_answer(device: str, coverage: Coverage) -> dict[str, Any]:
             for gap in sorted(coverage.gaps, key=lambda gap: gap.start_ms - gap.end_ms)[:5]
         ],
     }
-
-
-def site_energy(segs: Sequence[Segment], items_final: int) -> tuple[float | None, float | None]:
-    """The main meter's kWh over the range (None without data), and kWh per item finished."""
-    kwh = sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None
-    return kwh, kwh / items_final if kwh is not None and items_final else None
 
 
 class KpiReport:
