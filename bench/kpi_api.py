@@ -9,18 +9,29 @@ one-minute rollup filled as ``init-db`` and the catch-up fill it. Then, best of 
 * ``GET /api/compare`` over all sites (``KpiReport.compare``), against the sum of the sites' main meters.
 
 Run: .venv/bin/python bench/kpi_api.py [--days 30] [--sites 3] [--repeat 3]
+
+``--growth``: the read model's scale series (docs/performance.md#kpi-read-model). Days 7/30/90/365 x sites
+3/10/20 need a year of 20 workshops, which the simulator cannot write in a bench's time, so it is made in
+bulk as line protocol: the simulator's three workshops for their last three days (minute readings, events),
+copied under 20 site ids, written and summarized as the collector's catch-up does; every older day is a copy
+of one of those days' summary and ``finished`` points, shifted in time. So each day holds what a real day
+stores, and the range's edges are real raw data. Each call is timed ``--calls`` times in each of
+``--repeat`` rounds: the best round's median, and the p95 over all calls.
+Run: .venv/bin/python bench/kpi_api.py --growth
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +43,8 @@ from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
 from collector.kpi.queries import KpiQueries, Range  # noqa: E402
 from collector.kpi.report import KpiReport  # noqa: E402
+from collector.kpi.summaries import KPI_DAY, SETTLE_MS, DaySummaries, day_bounds  # noqa: E402
+from collector.points import point  # noqa: E402
 from collector.settings import InfluxV1Settings, SiteSettings  # noqa: E402
 from shopfloor.contract import parse_topic  # noqa: E402
 from shopfloor.kpi.rates import Bucket  # noqa: E402
@@ -68,12 +81,180 @@ def minute_series(site: str, device: str, window: Range) -> str:
     )
 
 
+GROWTH_DAYS = (7, 30, 90, 365)
+GROWTH_SITES = (3, 10, 20)
+TZ = "Europe/Brussels"
+
+
+def timed(calls: int, repeat: int, call: Callable[[], object]) -> tuple[float, float]:
+    """Best round's median, and the p95 over every call, in seconds."""
+    rounds: list[list[float]] = []
+    for _ in range(repeat):
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        rounds.append(sorted(times))
+    every = sorted(t for one in rounds for t in one)
+    best = min(one[len(one) // 2] for one in rounds)
+    return best, every[min(len(every) - 1, int(0.95 * len(every)))]
+
+
+def _shift_line(line: str, shift_ns: int) -> str:
+    head, _, stamp = line.rpartition(" ")
+    return f"{head} {int(stamp) + shift_ns}"
+
+
+def growth(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="kpi-growth-") as tmp:
+        influxd = Influxd(Path(tmp) / "influxd").start()
+        try:
+            # The rollup of a day of 20 sites is one long query on a loaded 2-core machine.
+            settings = InfluxV1Settings(url=influxd.url, database="shopfloor", timeout_s=300)
+            init_v1(settings)
+            now = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
+            n_sites, n_days = max(GROWTH_SITES), max(GROWTH_DAYS)
+            # Three simulated workshops for the last days; the other sites are copies of them under their own ids.
+            simulated = build_sites(SimulateSettings(sites=3, epoch_days=5, live=False), now)
+            writer = make_client(settings)
+            rollup_writer = DaySummaries.writer_for(settings)
+            summaries = DaySummaries(writer, rollup_writer)
+            ids = [f"{simulated[k % 3].spec.id}-{k}" for k in range(n_sites)]
+            facts = {
+                ids[k]: SiteSettings(
+                    main_meter=simulated[k % 3].spec.main_meter_id,
+                    timezone=TZ,
+                    opening_hours=simulated[k % 3].spec.opening_hours_spec,
+                    capacity_limit_kw=simulated[k % 3].spec.capacity_limit_kw,
+                )
+                for k in range(n_sites)
+            }
+            prepared = time.perf_counter()
+            today = day_bounds(now, TZ)[0]
+            real_start = day_bounds(today - 3 * DAY_MS, TZ)[0]  # two settled days, and yesterday
+            written = 0
+            raw: list[list[str]] = []
+            for site in simulated:
+                lines: list[str] = []
+                for topic, payload in site.history(real_start, now, MINUTE_MS):
+                    decoded, reason = decode_points(parse_topic(topic), payload)
+                    assert decoded is not None, reason
+                    lines.extend(decoded.lines)
+                raw.append(lines)
+            templates: dict[str, list[tuple[int, list[str]]]] = {}
+            for k, site_id in enumerate(ids):
+                tag = re.compile(rf",site={re.escape(simulated[k % 3].spec.id)}(?=[, ])")
+                lines = [tag.sub(f",site={site_id}", line) for line in raw[k % 3]]
+                for i in range(0, len(lines), 10_000):
+                    assert writer.write(lines[i : i + 10_000]).ok
+                written += len(lines)
+                templates[site_id] = [
+                    (
+                        day,
+                        [
+                            line
+                            for line in lines
+                            if line.startswith("repair_event")
+                            and "type=finished" in line
+                            and day * 1_000_000 <= int(line.rpartition(" ")[2]) < (day + DAY_MS) * 1_000_000
+                        ],
+                    )
+                    for day in (real_start, day_bounds(real_start + DAY_MS + 3_600_000, TZ)[0])
+                ]
+            rebuild_rollup(settings, 4, now * 1_000_000)
+            copies: list[str] = []
+            summary_rows: list[str] = []
+            for site_id in ids:
+                spec_facts = facts[site_id]
+                stored = []
+                for day, _ in templates[site_id]:
+                    day = day_bounds(day, TZ)[0]
+                    if day_bounds(day, TZ)[1] + SETTLE_MS <= now:
+                        summaries.summarize(site_id, spec_facts, day)
+                    row = writer.query(
+                        f'SELECT basis, computed_ms, totals, detail FROM "rollup"."{KPI_DAY}" '
+                        f"WHERE site = '{site_id}' AND time = {day}ms",
+                        epoch="ms",
+                    )
+                    stored.append((day, row[0]))
+                older = day_bounds(real_start - 1, TZ)[0]
+                i = 0
+                while older > now - (n_days + 2) * DAY_MS:
+                    day, row = stored[i % len(stored)]
+                    shift = older - day
+                    detail = json.loads(row["detail"])
+                    detail["start_ms"] += shift
+                    detail["end_ms"] += shift
+                    for meter in detail["meters"].values():
+                        if meter["peak_slot_ms"] is not None:
+                            meter["peak_slot_ms"] += shift
+                    summary_rows.append(
+                        point(
+                            KPI_DAY,
+                            {"site": site_id},
+                            {
+                                "basis": row["basis"],
+                                "computed_ms": row["computed_ms"],
+                                "totals": row["totals"],
+                                "detail": json.dumps(detail, separators=(",", ":")),
+                            },
+                            older * 1_000_000,
+                        )
+                    )
+                    copies.extend(_shift_line(line, shift * 1_000_000) for line in templates[site_id][i % 2][1])
+                    older = day_bounds(older - 1, TZ)[0]
+                    i += 1
+            for i in range(0, len(copies), 10_000):
+                assert writer.write(copies[i : i + 10_000]).ok
+            for i in range(0, len(summary_rows), 500):
+                assert rollup_writer.write(summary_rows[i : i + 500]).ok
+            took = time.perf_counter() - prepared
+            print(
+                f"data: {written} raw points (3 real days x {n_sites} sites), {len(summary_rows)} copied day "
+                f"summaries and {len(copies)} copied finished points, written in {took:.0f} s"
+            )
+            report = KpiReport(KpiQueries(writer))
+            print(f"best-round median and p95 of {args.calls} calls x {args.repeat} rounds, milliseconds")
+            print(f"{'call':34} {'days':>5} {'sites':>5} {'median':>8} {'p95':>8} {'x 30 d':>7}")
+            first = ids[0]
+
+            def ask(name: str, window: Range, chosen: dict[str, SiteSettings]) -> object:
+                if name == "site kpis":
+                    return report.kpis(first, facts[first], window, Bucket.DAY)
+                return report.compare(chosen, window)
+
+            results: dict[tuple[str, int, int], float] = {}
+            for name in ("site kpis", "compare"):
+                for n in GROWTH_SITES if name == "compare" else (1,):
+                    chosen = {site_id: facts[site_id] for site_id in ids[:n]}
+                    for days in GROWTH_DAYS:
+                        window = Range(now - days * DAY_MS, now)
+                        if name == "site kpis":
+                            answer = report.kpis(first, facts[first], window, Bucket.DAY)
+                            assert answer["items"]["finished"] > 0 and answer["energy"]["kwh"]
+                        best, p95 = timed(args.calls, args.repeat, partial(ask, name, window, chosen))
+                        results[(name, n, days)] = p95
+                        base = results.get((name, n, 30))
+                        ratio = f"{p95 / base:7.2f}" if base else f"{'':>7}"
+                        print(f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio}")
+            writer.close()
+            rollup_writer.close()
+        finally:
+            influxd.stop()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=30, help="range of every answer, and of the data")
     parser.add_argument("--sites", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each call; the best is reported")
+    parser.add_argument("--growth", action="store_true", help="the read model's growth series (days x sites)")
+    parser.add_argument("--calls", type=int, default=5, help="--growth: calls per round")
     args = parser.parse_args()
+    if args.growth:
+        return growth(args)
 
     with tempfile.TemporaryDirectory(prefix="kpi-bench-") as tmp:
         influxd = Influxd(Path(tmp) / "influxd").start()

@@ -15,13 +15,15 @@ from types import TracebackType
 from typing import Self
 
 from collector.drain.drainer import Drainer
+from collector.drain.kpi_days import KpiDayCatchUp
 from collector.influx.connect import make_client
 from collector.ingest.cardinality import guard_for
 from collector.ingest.mqtt import MqttIn, subscription_filter
 from collector.ingest.pipeline import Ingest
+from collector.kpi.summaries import DaySummaries
 from collector.metrics import CollectorMetrics
 from collector.points import ItemIndex
-from collector.settings import CollectorSettings
+from collector.settings import CollectorSettings, InfluxV1Settings
 from collector.storage.dead_letters import DeadLetterStore
 from collector.storage.items import ItemStore, item_index_path
 from collector.storage.known_ids import KnownIdStore, known_ids_path
@@ -52,8 +54,19 @@ class CollectorRuntime:
         self.known_ids = KnownIdStore(known_ids_path(settings.spool.path))
         self.cardinality = guard_for(settings, self.known_ids, self.metrics)
         self.influx = make_client(settings.influx)
+        kpi_days = (
+            KpiDayCatchUp(self.influx, DaySummaries.writer_for(settings.influx), settings.site)
+            if isinstance(settings.influx, InfluxV1Settings)
+            else None
+        )
         self.drainer = Drainer(
-            self.spool, self.influx, self.dead_letters, self.metrics, settings.influx, settings.broker.prefix
+            self.spool,
+            self.influx,
+            self.dead_letters,
+            self.metrics,
+            settings.influx,
+            prefix=settings.broker.prefix,
+            kpi_days=kpi_days,
         )
         self.mqtt = MqttIn(settings, self.metrics)
         workers = settings.subscription.decode_workers

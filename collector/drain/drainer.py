@@ -18,6 +18,7 @@ import threading
 import time
 
 from collector.drain.delivery import Delivered, RetryLater, deliver
+from collector.drain.kpi_days import KpiDayCatchUp
 from collector.drain.recover import contract_message_of
 from collector.drain.rollup import LateMinutes
 from collector.influx import schema
@@ -54,7 +55,9 @@ class Drainer:
         dead_letters: DeadLetterStore,
         metrics: CollectorMetrics,
         settings: InfluxV1Settings | InfluxV2Settings,
+        *,
         prefix: str = DEFAULT_PREFIX,
+        kpi_days: KpiDayCatchUp | None = None,
     ) -> None:
         self.prefix = prefix  # the topics of the contract messages that rejected lines are rebuilt into
         self.spool = spool
@@ -72,6 +75,8 @@ class Drainer:
         self._last_rollup = time.monotonic()
         self._rollup_retry_at = 0.0
         self._rollup_failing = False
+        # The KPI day summaries (InfluxDB 1.x, like the rollup they read), kept current off the ingest path.
+        self.kpi_days = kpi_days if isinstance(settings, InfluxV1Settings) else None
         self._progress_at = time.monotonic()  # the last write that succeeded, or the last empty spool
         self._last_write_end = -math.inf  # monotonic; the flush interval counts from here
         metrics.spool_oldest_age.set_function(self._oldest_age_s)
@@ -113,6 +118,8 @@ class Drainer:
         if batch is None:
             self._progress_at = time.monotonic()
             self._complete_rollup(force=True)
+            if self.kpi_days is not None and not (self.late and self.late.ranges):
+                self._summarize_one()
             # The first commit wakes us: under light traffic a point is written as soon as it is spooled.
             self.spool.wait(1, IDLE_WAKE_S)
             return
@@ -150,6 +157,10 @@ class Drainer:
         if self.late is not None:
             self.late.note_written(batch.meter_minutes, time.time_ns())
             self._complete_rollup(force=False)
+        if self.kpi_days is not None:
+            self.kpi_days.note_written(
+                (site for site, _ in batch.row_sites), batch.meter_minutes, int(time.time() * 1000)
+            )
         self.metrics.written.inc(outcome.written)
         self.metrics.spool_depth.set(self.spool.depth_lines)
         self.metrics.spool_bytes.set(self.spool.depth_bytes)
@@ -184,6 +195,14 @@ class Drainer:
         if self._rollup_failing:
             log.warning("the 1-minute rollup for late data is complete again")
             self._rollup_failing = False
+
+    def _summarize_one(self) -> None:
+        """One KPI day summary per idle moment: live points never wait for more than one site-day."""
+        assert self.kpi_days is not None
+        try:
+            self.kpi_days.run_one(int(time.time() * 1000))
+        except Exception:  # a summary must never stop the drainer; the API computes that day from raw data
+            log.exception("KPI day summary failed")
 
     def _dead_letter(self, batch: SpoolBatch, rejected: list[tuple[str, str]]) -> None:
         letters = [self._rejected_letter(line, reason, batch.site_of(line)) for line, reason in rejected]

@@ -21,6 +21,8 @@ from shopfloor.kpi.rates import FinishedItem, stored_item
 # Up to this range, meter samples are read raw (one per reading); beyond, one per minute.
 RAW_METER_RANGE_MS = 6 * 3_600_000
 MINUTE_MS = 60_000
+# Without a rollup, a piece's neighbouring sample is looked for this far from its boundary.
+NEIGHBOUR_MS = 6 * 3_600_000
 
 OUTCOME_FIELDS = (
     "final",
@@ -132,9 +134,13 @@ class KpiQueries:
             )
         return events
 
-    def meter_samples(self, site: str, device: str, window: Range) -> list[MeterSample]:
+    def meter_samples(self, site: str, device: str, window: Range, per_minute: bool | None = None) -> list[MeterSample]:
+        """``per_minute``: read one sample a minute (True) or every raw one (False); by default, by the
+        range's length. A piece of a long range is read as the whole range would be, so both agree."""
         where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
-        if window.end_ms - window.start_ms <= RAW_METER_RANGE_MS:
+        if per_minute is None:
+            per_minute = window.end_ms - window.start_ms > RAW_METER_RANGE_MS
+        if not per_minute:
             return self._samples(f"SELECT power, energy_import FROM meter WHERE {where} AND {window.where()}", 0)
         # A minute's last counter value was read near the minute's end: date it there (the shift).
         try:
@@ -156,6 +162,47 @@ class KpiQueries:
             )
             samples = head + samples
         return samples
+
+    def meter_neighbour(self, site: str, device: str, at_ms: int, before: bool, per_minute: bool) -> MeterSample | None:
+        """The sample just before ``at_ms`` (or the first at or after it): the segment that crosses a piece's
+        boundary. From the rollup, else from raw data near the boundary (a gap longer than that is a gap)."""
+        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
+        order = f"time < {at_ms - MINUTE_MS}ms ORDER BY time DESC" if before else f"time >= {at_ms - MINUTE_MS}ms"
+        if per_minute:
+            try:
+                found = self._samples(
+                    f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
+                    f"WHERE {where} AND {order} LIMIT 1",
+                    MINUTE_MS,
+                )
+            except InfluxQueryError:
+                found = []
+            if found:
+                return found[0]
+            # A minute's row is dated at its end (the shift): the rows that end before and from ``at_ms``.
+            near = (
+                Range(at_ms - NEIGHBOUR_MS - MINUTE_MS, at_ms - MINUTE_MS)
+                if before
+                else Range(at_ms - MINUTE_MS, at_ms + NEIGHBOUR_MS)
+            )
+            rows = self.meter_samples(site, device, near, per_minute=True)
+        else:
+            raw = f"time < {at_ms}ms ORDER BY time DESC" if before else f"time >= {at_ms}ms"
+            rows = self._samples(f"SELECT power, energy_import FROM meter WHERE {where} AND {raw} LIMIT 1", 0)
+        if not rows:
+            return None
+        return rows[-1] if before else rows[0]
+
+    def checked_in_items(self, site: str, window: Range, station: str | None = None) -> set[str]:
+        """Item ids checked in during the window (the reports' "items in")."""
+        where = f"site = '{_ident(site)}' AND type = 'checked_in' AND {window.where()}"
+        if station is not None:
+            where += f" AND station = '{_ident(station)}'"
+        return {
+            row["item_id"]
+            for row in self._rows(f"SELECT item_id FROM repair_event WHERE {where}")
+            if row.get("item_id")
+        }
 
     def last_data_ms(self, site: str, until_ms: int) -> int | None:
         newest: int | None = None

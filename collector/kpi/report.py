@@ -2,6 +2,12 @@
 
 Every number is computed by ``shopfloor.kpi`` (docs/kpis.md); this module only picks the inputs and
 shapes the JSON. A rate with a zero denominator is ``None`` (JSON null).
+
+The read model: a range is cut at local midnight into pieces (``shopfloor.kpi.pieces``). The whole days
+inside it come from the stored day summaries (``collector.kpi.summaries``), the partial days at its edges
+(and any day without a current summary) are computed from raw data, and the pieces are added up. So a
+call costs about the days and sites asked for, not the samples stored. Items (throughput, categories,
+median repair time) are still read per item: one point each.
 """
 
 from __future__ import annotations
@@ -15,24 +21,29 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.kpi.queries import KpiQueries, Range
+from collector.kpi.queries import RAW_METER_RANGE_MS, KpiQueries, Range
+from collector.kpi.summaries import (
+    SETTLE_MS,
+    DaySummaries,
+    PieceBuilder,
+    day_bounds,
+    local_midnights,
+    totals_of_piece,
+)
 from collector.settings import SiteSettings
-from shopfloor.contract import EventType
 from shopfloor.kpi.compare import SiteTotals, cluster_totals, compare_sites, rank_sites
 from shopfloor.kpi.energy import (
+    BaseLoad,
     Coverage,
+    MonthlyPeak,
+    OpenLoad,
     Segment,
-    bench_energy_by_item,
     capacity_cost_eur,
     item_energy_summary,
-    kwh_per_day,
     meter_coverage,
-    monthly_peaks,
-    open_load,
     segments,
-    weekly_demand_profile,
 )
-from shopfloor.kpi.energy import base_load as compute_base_load
+from shopfloor.kpi.pieces import ItemSums, MeterPiece, SitePiece, energy_totals, item_kwh_totals, mean_watts
 from shopfloor.kpi.rates import (
     Bucket,
     FinishedItem,
@@ -42,12 +53,7 @@ from shopfloor.kpi.rates import (
     median_repair_time,
     throughput,
 )
-from shopfloor.kpi.sessions import Interval, clip, item_histories, open_items, staffed_intervals
-
-# Sessions that began before the range still count inside it: events are read this far back.
-SESSION_LOOKBACK_MS = 86_400_000
-
-Sessions = dict[str, dict[str, list[Interval]]]  # station -> item id -> sessions
+from shopfloor.kpi.sessions import Interval, open_items
 
 
 def iso(ms: int) -> str:
@@ -73,17 +79,13 @@ def coverage_answer(device: str, coverage: Coverage) -> dict[str, Any]:
     }
 
 
-def site_energy(segs: Sequence[Segment], items_final: int) -> tuple[float | None, float | None]:
-    """The main meter's kWh over the range (None without data), and kWh per item finished."""
-    kwh = sum(seg.kwh for seg in segs if seg.kwh is not None) if segs else None
-    return kwh, kwh / items_final if kwh is not None and items_final else None
-
-
 class KpiReport:
     def __init__(self, queries: KpiQueries, reuse_segments: bool = False) -> None:
         """``reuse_segments``: keep each meter's segments for the life of this object, so a report asking
         several answers of one range reads and segments each meter once (the API makes one per request)."""
         self.q = queries
+        self._live = PieceBuilder(queries)
+        self._stored = DaySummaries(queries.client)
         self._reuse = reuse_segments
         self._kept: dict[tuple[str, str, int, int], list[Segment]] = {}
         self._lock = threading.Lock()
@@ -100,32 +102,61 @@ class KpiReport:
                 self._kept[key] = found
         return found
 
-    def _bench(self, site: str, window: Range, station: str | None) -> tuple[float, Sessions]:
-        """Staffed bench-hours in the window, and the item sessions of each station (by item id)."""
-        hours, sessions, _ = self._bench_and_intake(site, window, station)
-        return hours, sessions
+    def _pieces(
+        self,
+        site: str,
+        facts: SiteSettings,
+        window: Range,
+        devices: Sequence[str],
+        station: str | None = None,
+        totals_only: bool = False,
+    ) -> list[Any]:
+        """The window's pieces, oldest first: stored day summaries where current, raw data elsewhere.
 
-    def _bench_and_intake(self, site: str, window: Range, station: str | None) -> tuple[float, Sessions, int]:
-        """``_bench``, and the items checked in during the window (the report's "items in")."""
-        events = self.q.station_events(site, Range(window.start_ms - SESSION_LOOKBACK_MS, window.end_ms), station)
-        checked_in = {
-            event.item_id
-            for event in events
-            if event.type is EventType.CHECKED_IN and event.ts_ms >= window.start_ms and event.item_id is not None
-        }
+        With ``totals_only``, stored days come as their ``totals`` dicts (what ``compare`` adds up)."""
+        per_minute = window.end_ms - window.start_ms > RAW_METER_RANGE_MS
         until = min(window.end_ms, now_ms())
-        by_station: dict[str, list[Any]] = {}
-        for event in events:
-            by_station.setdefault(event.station, []).append(event)
-        hours = 0.0
-        sessions: Sessions = {}
-        for name, station_events in by_station.items():
-            staffed = clip(staffed_intervals(station_events, until), Interval(window.start_ms, window.end_ms))
-            hours += sum(span.seconds for span in staffed) / 3600
-            for item_id, history in item_histories(station_events, until).items():
-                if history.sessions:
-                    sessions.setdefault(name, {})[item_id] = list(history.sessions)
-        return hours, sessions, len(checked_in)
+        cuts = local_midnights(window.start_ms, window.end_ms, facts.timezone)
+        if not cuts:
+            return [
+                self._live.build(
+                    site, facts, window.start_ms, window.end_ms, devices, per_minute, True, True, until, station
+                )
+            ]
+        days = cuts[:-1]
+        # A stored day is used only where the range reaches past the time that day settles.
+        usable = [day for day in days if day_bounds(day, facts.timezone)[1] + SETTLE_MS <= window.end_ms]
+        stored: dict[int, Any] = {}
+        if per_minute and usable:
+            reader = self._stored.totals if totals_only else self._stored.details
+            stored = dict(reader(site, facts, usable))
+        pieces: list[Any] = [
+            self._live.build(
+                site, facts, window.start_ms, cuts[0], devices, per_minute, True, False, until, station, window.end_ms
+            )
+        ]
+        for day, next_day in zip(days, cuts[1:], strict=True):
+            if day in stored:
+                pieces.append(stored[day])
+            else:
+                pieces.append(
+                    self._live.build(
+                        site, facts, day, next_day, devices, per_minute, False, False, until, station, window.end_ms
+                    )
+                )
+        pieces.append(
+            self._live.build(site, facts, cuts[-1], window.end_ms, devices, per_minute, False, True, until, station)
+        )
+        return pieces
+
+    def _bench_and_intake(
+        self, site: str, window: Range, station: str | None, pieces: Sequence[SitePiece]
+    ) -> tuple[float, int]:
+        """Staffed bench-hours in the window (from the pieces), and the items checked in during it."""
+        seconds = sum(
+            value for piece in pieces for name, value in piece.staffed_s.items() if station is None or name == station
+        )
+        return seconds / 3600, len(self.q.checked_in_items(site, window, station))
 
     def _items(self, items: Sequence[FinishedItem], bench_hours: float) -> dict[str, Any]:
         kpis = item_kpis(items, bench_hours)
@@ -153,51 +184,38 @@ class KpiReport:
 
     def _energy(
         self,
-        site: str,
         meter: str,
         facts: SiteSettings,
-        window: Range,
+        pieces: Sequence[SitePiece],
         fixed_by_station: dict[str, list[str]],
-        sessions: Sessions,
         items_final: int,
         grid_connection: bool,
     ) -> dict[str, Any]:
-        benches = {
-            station: facts.bench_meter(station)
-            for station, item_ids in fixed_by_station.items()
-            if any(item in sessions.get(station, {}) for item in item_ids)
-        }
-        devices = sorted({meter, *benches.values()})
-        # One query per meter, side by side: InfluxDB answers them on its own cores.
-        with ThreadPoolExecutor(max_workers=min(4, len(devices))) as pool:
-            by_device = dict(zip(devices, pool.map(lambda d: self._segments(site, d, window), devices), strict=True))
-        segs = by_device[meter]
-        kwh_total, kwh_per_item = site_energy(segs, items_final)
+        energy = energy_totals([piece.meters.get(meter, MeterPiece()) for piece in pieces], facts.timezone)
         hours = facts.hours()
         per_item: list[float | None] = []
         for station, item_ids in fixed_by_station.items():
-            energy: dict[str, float | None] = {}
-            if station in benches:
-                bench_segs = by_device[benches[station]]
-                energy = bench_energy_by_item(bench_segs, sessions[station])
-            per_item.extend(energy.get(item) for item in item_ids)
+            by_item = item_kwh_totals(piece.item_kwh.get(station, {}) for piece in pieces)
+            per_item.extend(by_item.get(item) for item in item_ids)
+        closed_watts, closed_hours = mean_watts(energy.closed)
+        open_watts, open_hours = mean_watts(energy.open)
         return {
             "meter": meter,
-            "kwh": kwh_total,
-            "days": [asdict(day) for day in kwh_per_day(segs, facts.timezone)],
-            "base_load": asdict(compute_base_load(segs, hours)) if hours is not None else None,
-            "open_load": asdict(open_load(segs, hours)) if hours is not None else None,
-            **self._peaks(segs, facts, grid_connection),
-            "demand_profile": weekly_demand_profile(segs, facts.timezone),
+            "kwh": energy.kwh,
+            "days": [asdict(day) for day in energy.days],
+            "base_load": asdict(BaseLoad(closed_watts, closed_hours)) if hours is not None else None,
+            "open_load": asdict(OpenLoad(open_watts, open_hours)) if hours is not None else None,
+            **self._peaks(energy.peaks, facts, grid_connection),
+            "demand_profile": energy.profile,
             "per_item": asdict(item_energy_summary(per_item)),
-            "kwh_per_item": kwh_per_item,
+            "kwh_per_item": energy.kwh / items_final if energy.kwh is not None and items_final else None,
         }
 
     @staticmethod
-    def _peaks(segs: Sequence[Segment], facts: SiteSettings, grid_connection: bool) -> dict[str, Any]:
+    def _peaks(monthly: Sequence[MonthlyPeak], facts: SiteSettings, grid_connection: bool) -> dict[str, Any]:
         """Monthly 15-minute peaks. The capacity tariff (``billed_kw``) and the contracted limit belong to the
         grid connection, the main meter: a bench sub-meter reports its own peak only (docs/kpis.md)."""
-        peaks = [asdict(peak) for peak in monthly_peaks(segs, facts.timezone)]
+        peaks = [asdict(peak) for peak in monthly]
         if not grid_connection:
             return {"peaks": [{k: v for k, v in peak.items() if k != "billed_kw"} for peak in peaks]}
         tariff = facts.capacity_tariff_eur_per_kw_year
@@ -213,12 +231,13 @@ class KpiReport:
         """``GET /api/sites/{site}/kpis`` and, with ``station``, the station's."""
         rows = self.q.finished_with_ids(site, window, station)
         items = [item for item, _ in rows]
-        bench_hours, sessions, checked_in = self._bench_and_intake(site, window, station)
         fixed_by_station: dict[str, list[str]] = {}
         for item, item_id in rows:
             if item.terms.fixed and item_id is not None:
                 fixed_by_station.setdefault(item.station, []).append(item_id)
         meter = facts.main_meter if station is None else facts.bench_meter(station)
+        pieces = self._pieces(site, facts, window, [meter], station)
+        bench_hours, checked_in = self._bench_and_intake(site, window, station, pieces)
         summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
         body: dict[str, Any] = {"site": site}
         if station is not None:
@@ -232,7 +251,7 @@ class KpiReport:
                 "items": summary,
                 "throughput": [asdict(row) for row in throughput(items, bucket, facts.timezone)],
                 "energy": self._energy(
-                    site, meter, facts, window, fixed_by_station, sessions, int(summary["finished"]), station is None
+                    meter, facts, pieces, fixed_by_station, int(summary["finished"]), station is None
                 ),
             }
         )
@@ -242,16 +261,22 @@ class KpiReport:
         """The part of ``kpis`` a report compares periods on: the same ``items``, and ``energy.kwh`` and
         ``energy.kwh_per_item``, without the per-day, peak, load and per-item energy work."""
         items = self.q.finished_items(site, window)
-        bench_hours, _, checked_in = self._bench_and_intake(site, window, None)
+        pieces = self._pieces(site, facts, window, [facts.main_meter])
+        bench_hours, checked_in = self._bench_and_intake(site, window, None, pieces)
         summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
-        kwh, kwh_per_item = site_energy(self._segments(site, facts.main_meter, window), int(summary["finished"]))
+        kwh = energy_totals([piece.meters.get(facts.main_meter, MeterPiece()) for piece in pieces], facts.timezone).kwh
+        finished = int(summary["finished"])
         return {
             "site": site,
             "from": iso(window.start_ms),
             "to": iso(window.end_ms),
             "timezone": facts.timezone,
             "items": summary,
-            "energy": {"meter": facts.main_meter, "kwh": kwh, "kwh_per_item": kwh_per_item},
+            "energy": {
+                "meter": facts.main_meter,
+                "kwh": kwh,
+                "kwh_per_item": kwh / finished if kwh is not None and finished else None,
+            },
         }
 
     def categories(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
@@ -289,27 +314,39 @@ class KpiReport:
             "items_open": len(pending),
         }
 
+    def _site_totals(self, site: str, facts: SiteSettings, window: Range) -> SiteTotals:
+        sums = ItemSums()
+        staffed_s = 0.0
+        kwh: float | None = None
+        for piece in self._pieces(site, facts, window, [facts.main_meter], totals_only=True):
+            if isinstance(piece, SitePiece):
+                items, seconds, piece_kwh = totals_of_piece(piece, facts.main_meter)
+            else:
+                items = ItemSums(**piece["items"])
+                seconds = float(piece["staffed_s"])
+                piece_kwh = piece["kwh"].get(facts.main_meter)
+            sums.add(items)
+            staffed_s += seconds
+            if piece_kwh is not None:
+                kwh = piece_kwh if kwh is None else kwh + piece_kwh
+        return SiteTotals(
+            site=site,
+            items_final=sums.items_final,
+            items_returned=sums.items_returned,
+            kg_final=sums.kg_final,
+            kg_returned=sums.kg_returned,
+            kg_diverted=sums.kg_diverted,
+            co2e_kg=sums.co2e_kg,
+            bench_hours=staffed_s / 3600,
+            kwh=kwh,
+            last_data_ms=self.q.last_data_ms(site, window.end_ms),
+        )
+
     def compare(self, sites: dict[str, SiteSettings], window: Range) -> dict[str, Any]:
-        totals: list[SiteTotals] = []
-        for site, facts in sites.items():
-            items = self.q.finished_items(site, window)
-            kpis = item_kpis(items, 0.0)
-            bench_hours, _ = self._bench(site, window, None)
-            kwh, _ = site_energy(self._segments(site, facts.main_meter, window), kpis.items_final)
-            totals.append(
-                SiteTotals(
-                    site=site,
-                    items_final=kpis.items_final,
-                    items_returned=kpis.reuse.items_returned,
-                    kg_final=kpis.reuse.kg_final,
-                    kg_returned=kpis.reuse.kg_returned,
-                    kg_diverted=kpis.diverted.kg_diverted,
-                    co2e_kg=kpis.diverted.co2e_kg,
-                    bench_hours=bench_hours,
-                    kwh=kwh,
-                    last_data_ms=self.q.last_data_ms(site, window.end_ms),
-                )
-            )
+        names = list(sites)
+        # Sites side by side: each one's few queries wait on InfluxDB, which answers them on its own cores.
+        with ThreadPoolExecutor(max_workers=min(4, max(1, len(names)))) as pool:
+            totals = list(pool.map(lambda name: self._site_totals(name, sites[name], window), names))
         rows = compare_sites(totals, now_ms())
         return {
             "from": iso(window.start_ms),

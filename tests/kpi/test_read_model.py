@@ -1,0 +1,146 @@
+"""The KPI read model against the path it replaced, on the demo's 30 days in a real influxd.
+
+``reference_path.ReferenceKpiReport`` is the KPI code as it was before issue 15 (every meter sample of the
+range through ``shopfloor.kpi`` on each call). ``collector.kpi.report.KpiReport`` now adds up the stored
+day summaries and the raw partial edges. Every KPI of every site, station and category must be the same,
+to the rounding docs/kpis.md states (relative 1e-9: only the order of float additions differs).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from collector.influx.client import InfluxClient
+from collector.influx.connect import make_client
+from collector.kpi.queries import KpiQueries, Range
+from collector.kpi.report import KpiReport
+from collector.kpi.summaries import SETTLE_MS, DaySummaries, day_bounds, local_midnights
+from collector.settings import InfluxV1Settings, SiteSettings
+from shopfloor.kpi.rates import Bucket
+from simulator.services import Influxd
+from tests.kpi.reference_path import ReferenceKpiReport
+from tests.reports.demo_data import DemoData, load_demo
+
+pytestmark = [pytest.mark.integration]
+
+DAYS = 30
+REL = 1e-9
+
+
+class Demo:
+    def __init__(self, settings: InfluxV1Settings, data: DemoData, client: InfluxClient) -> None:
+        self.settings = settings
+        self.data = data
+        self.client = client
+        self.facts = {
+            spec.id: SiteSettings(
+                main_meter=spec.main_meter_id,
+                timezone=spec.timezone,
+                opening_hours=spec.opening_hours_spec,
+                capacity_limit_kw=spec.capacity_limit_kw,
+                capacity_tariff_eur_per_kw_year=41.25,
+            )
+            for spec in data.specs
+        }
+        self.window = Range(data.start_ms, data.end_ms)
+
+
+@pytest.fixture(scope="module")
+def demo(influxd: Influxd) -> Iterator[Demo]:
+    settings = InfluxV1Settings(url=influxd.url, database=f"readmodel_{uuid.uuid4().hex[:8]}")
+    now = int(time.time() * 1000) // 60_000 * 60_000
+    data = load_demo(settings, DAYS, now)
+    client = make_client(settings)
+    summaries = DaySummaries(client, DaySummaries.writer_for(settings))
+    for spec in data.specs:
+        facts = SiteSettings(
+            main_meter=spec.main_meter_id, timezone=spec.timezone, opening_hours=spec.opening_hours_spec
+        )
+        for day in local_midnights(data.start_ms, data.end_ms, spec.timezone):
+            if day_bounds(day, spec.timezone)[1] + SETTLE_MS <= now:
+                summaries.summarize(spec.id, facts, day)
+    try:
+        yield Demo(settings, data, client)
+    finally:
+        client.query(f'DROP DATABASE "{settings.database}"')
+        client.close()
+
+
+def assert_same(new: Any, old: Any, where: str = "") -> None:
+    if isinstance(old, dict):
+        assert isinstance(new, dict) and new.keys() == old.keys(), f"{where}: keys {sorted(new)} != {sorted(old)}"
+        for key in old:
+            assert_same(new[key], old[key], f"{where}.{key}")
+    elif isinstance(old, list):
+        assert isinstance(new, list) and len(new) == len(old), f"{where}: {len(new)} rows != {len(old)}"
+        for i, (a, b) in enumerate(zip(new, old, strict=True)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(old, float) and not isinstance(new, bool) and isinstance(new, int | float):
+        assert math.isclose(new, old, rel_tol=REL, abs_tol=1e-9), f"{where}: {new} != {old}"
+    else:
+        assert new == old, f"{where}: {new!r} != {old!r}"
+
+
+class CountingSummaries(DaySummaries):
+    days_read = 0
+
+    def details(self, site: str, facts: SiteSettings, days: Any) -> Any:
+        found = super().details(site, facts, days)
+        CountingSummaries.days_read += len(found)
+        return found
+
+
+def reports(demo: Demo) -> tuple[KpiReport, ReferenceKpiReport]:
+    new = KpiReport(KpiQueries(demo.client))
+    new._stored = CountingSummaries(demo.client)
+    return new, ReferenceKpiReport(KpiQueries(demo.client))
+
+
+def test_site_and_station_kpis_equal_the_old_path(demo: Demo) -> None:
+    new, old = reports(demo)
+    CountingSummaries.days_read = 0
+    checked = 0
+    for site, facts in demo.facts.items():
+        answer = old.kpis(site, facts, demo.window, Bucket.DAY)
+        assert_same(new.kpis(site, facts, demo.window, Bucket.DAY), answer, site)
+        assert answer["items"]["finished"] > 0 and answer["energy"]["base_load"]["watts"], (
+            "an empty demo proves nothing"
+        )
+        assert answer["energy"]["per_item"]["items_known"] > 0
+        for station in new.q.stations(site):
+            assert_same(
+                new.kpis(site, facts, demo.window, Bucket.DAY, station),
+                old.kpis(site, facts, demo.window, Bucket.DAY, station),
+                f"{site}/{station}",
+            )
+            checked += 1
+        assert_same(new.categories(site, facts, demo.window), old.categories(site, facts, demo.window), site)
+        assert_same(new.headline(site, facts, demo.window), old.headline(site, facts, demo.window), site)
+    assert checked >= 6
+    # The answers came from the summaries: every settled whole day of every call.
+    assert CountingSummaries.days_read >= len(demo.facts) * 4 * (DAYS - 2)
+
+
+def test_compare_equals_the_old_path(demo: Demo) -> None:
+    new, old = reports(demo)
+    later = int(time.time() * 1000)
+    with pytest.MonkeyPatch.context() as patch:
+        # compare's data_age_s is measured against "now": freeze it for both paths.
+        patch.setattr("collector.kpi.report.now_ms", lambda: later)
+        patch.setattr("tests.kpi.reference_path.now_ms", lambda: later)
+        assert_same(new.compare(demo.facts, demo.window), old.compare(demo.facts, demo.window), "compare")
+
+
+def test_a_range_of_past_whole_days_and_one_inside_a_day(demo: Demo) -> None:
+    """Edges at midnight (no partial day) and a range shorter than a day (all edge, raw samples)."""
+    new, old = reports(demo)
+    site, facts = next(iter(demo.facts.items()))
+    days = local_midnights(demo.data.start_ms, demo.data.end_ms, facts.timezone)
+    for window in (Range(days[3], days[10]), Range(days[5] + 3_600_000 * 9, days[5] + 3_600_000 * 13)):
+        assert_same(new.kpis(site, facts, window, Bucket.HOUR), old.kpis(site, facts, window, Bucket.HOUR), site)
