@@ -3,40 +3,30 @@
 from __future__ import annotations
 
 from dashboards.definitions.common import (
-    CATEGORY,
     COLLECTOR_URL,
-    MAIN_METER,
-    MAIN_METER_FILTER,
     METER_SOURCE,
     SITE,
     SITE_FILTER,
     age_column,
-    bench_hours_query,
-    kwh_query,
     report_links,
 )
 from dashboards.model import Dashboard, Grid, Json, Panel, Target
 
 UID = "shopfloor-cluster-comparison"
 
-FINISHED_AT_SITE = f'"type" = \'finished\' AND {SITE_FILTER} AND "category" =~ /^$category$/'
-SITE_KPIS = (
-    'SELECT sum("final") AS "items", sum("returned_to_use") / sum("final") AS "reuse_rate", '
-    'sum("kg_diverted") AS "kg_diverted" '
-    f'FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"'
+# The KPI API's day summaries (docs/kpis.md, read model): one point per site and settled local day. The
+# comparison sums them, so it shows the API's numbers for the same days; a range's partial first day and
+# today (not summarized before it settles, SETTLE in docs/dashboards.md) are not in it.
+KPI_DAY = '"rollup"."kpi_day"'
+SETTLED_DAYS = (
+    "Whole local days of each site that have settled (summarized at 08:15 the next day), from the KPI API's "
+    "day summaries: today and the range's first, partial day are not counted."
 )
-ITEMS = f'SELECT sum("final") AS "items" FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"'
-
-
-def _ratio(left: str, right: str, alias: str) -> Json:
-    return {
-        "id": "calculateField",
-        "options": {"mode": "binary", "binary": {"left": left, "operator": "/", "right": right}, "alias": alias},
-    }
-
-
-JOIN_BY_SITE: Json = {"id": "joinByField", "options": {"byField": "site", "mode": "outer"}}
-KWH_PER_ITEM: tuple[Json, ...] = (JOIN_BY_SITE, _ratio("kwh", "items", "kwh_per_item"))
+SITE_KPIS = (
+    'SELECT sum("main_kwh") AS "kwh", sum("items_final") AS "items", '
+    'sum("items_returned") / sum("items_final") AS "reuse_rate", sum("staffed_h") AS "bench_hours", '
+    f'sum("kg_diverted") AS "kg_diverted" FROM {KPI_DAY} WHERE $timeFilter AND {SITE_FILTER} GROUP BY "site"'
+)
 
 
 def _unit(name: str, unit: str, display: str, decimals: int) -> Json:
@@ -64,27 +54,40 @@ def _bars(title: str, grid: Grid, query: str, unit: str, decimals: int, descript
     )
 
 
+def _site_sums(*columns: str) -> str:
+    """``columns`` (InfluxQL expressions with their alias) per site over the range's summarized days."""
+    return f'SELECT {", ".join(columns)} FROM {KPI_DAY} WHERE $timeFilter AND {SITE_FILTER} GROUP BY "site"'
+
+
+KWH_PER_ITEM = 'sum("main_kwh") / sum("items_final") AS "kwh_per_item"'
+REUSE_RATE = 'sum("items_returned") / sum("items_final") AS "reuse_rate"'
+ITEMS_PER_BENCH_HOUR = 'sum("items_final") / sum("staffed_h") AS "items_per_bench_hour"'
+KG_DIVERTED = 'sum("kg_diverted") AS "kg_diverted"'
+
+
 def build() -> Dashboard:
-    kwh = Target(kwh_query(MAIN_METER_FILTER), ref_id="A", format="table")
-    kpis = Target(SITE_KPIS, ref_id="B", format="table")
-    bench_hours = Target(bench_hours_query(), ref_id="C", format="table")
+    side_by_side = _site_sums(
+        'sum("main_kwh") AS "kwh"',
+        'sum("items_final") AS "items"',
+        KWH_PER_ITEM,
+        REUSE_RATE,
+        'sum("staffed_h") AS "bench_hours"',
+        ITEMS_PER_BENCH_HOUR,
+        KG_DIVERTED,
+    )
     panels = (
         Panel(
             "table",
             "Sites side by side",
             Grid(0, 0, 24, 7),
-            (kwh, kpis, bench_hours),
-            interval="1m",
-            max_data_points=1000,
-            description="kWh: main meter. Bench-hours: staffed time of the stations, as the KPI API counts it "
-            "(docs/kpis.md). The category filter applies to the items only.",
+            (Target(side_by_side, format="table"),),
+            description=f"{SETTLED_DAYS} kWh: the site's main meter (the collector's site settings). "
+            "Bench-hours: staffed time of the stations, as the KPI API counts it (docs/kpis.md).",
             transformations=(
-                *KWH_PER_ITEM,
-                _ratio("items", "bench_hours", "items_per_bench_hour"),
                 {
                     "id": "organize",
                     "options": {
-                        "excludeByName": {"Time": True, "Time 1": True, "Time 2": True},
+                        "excludeByName": {"Time": True},
                         "indexByName": {
                             "site": 0,
                             "kwh": 1,
@@ -108,70 +111,37 @@ def build() -> Dashboard:
                 _unit("kg_diverted", "masskg", "kg diverted", 1),
             ),
         ),
-        Panel(
-            "barchart",
+        _bars(
             "kWh per item",
             Grid(0, 7, 8, 8),
-            (kwh, kpis),
-            interval="1m",
-            max_data_points=1000,
-            unit="kwatth",
-            decimals=2,
-            description="main-meter kWh / items with a final outcome",
-            options={"xField": "site", "showValue": "always", "legend": {"showLegend": False}},
-            transformations=(
-                *KWH_PER_ITEM,
-                {
-                    "id": "organize",
-                    "options": {
-                        "excludeByName": {
-                            "Time": True,
-                            "Time 1": True,
-                            "Time 2": True,
-                            "kwh": True,
-                            "items": True,
-                            "reuse_rate": True,
-                            "kg_diverted": True,
-                        }
-                    },
-                },
-            ),
+            _site_sums(KWH_PER_ITEM),
+            "kwatth",
+            2,
+            f"main-meter kWh / items with a final outcome. {SETTLED_DAYS}",
         ),
         _bars(
             "Reuse rate",
             Grid(8, 7, 8, 8),
-            'SELECT sum("returned_to_use") / sum("final") AS "reuse_rate" '
-            f'FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} GROUP BY "site"',
+            _site_sums(REUSE_RATE),
             "percentunit",
             0,
-            "items returned to use / items with a final outcome",
+            f"items returned to use / items with a final outcome. {SETTLED_DAYS}",
         ),
-        Panel(
-            "barchart",
+        _bars(
             "Throughput per bench-hour",
             Grid(16, 7, 8, 8),
-            (Target(ITEMS, ref_id="A", format="table"), Target(bench_hours_query(), ref_id="B", format="table")),
-            unit="none",
-            decimals=2,
-            description="items with a final outcome / staffed bench-hours (docs/kpis.md)",
-            options={"xField": "site", "showValue": "always", "legend": {"showLegend": False}},
-            transformations=(
-                JOIN_BY_SITE,
-                _ratio("items", "bench_hours", "items_per_bench_hour"),
-                {
-                    "id": "organize",
-                    "options": {"excludeByName": {"Time": True, "Time 1": True, "items": True, "bench_hours": True}},
-                },
-            ),
+            _site_sums(ITEMS_PER_BENCH_HOUR),
+            "none",
+            2,
+            f"items with a final outcome / staffed bench-hours (docs/kpis.md). {SETTLED_DAYS}",
         ),
         _bars(
             "kg diverted",
             Grid(0, 15, 12, 8),
-            f'SELECT sum("kg_diverted") AS "kg_diverted" FROM "repair_event" WHERE $timeFilter AND {FINISHED_AT_SITE} '
-            'GROUP BY "site"',
+            _site_sums(KG_DIVERTED),
             "masskg",
             0,
-            "weight of Fixed items",
+            f"weight of Fixed items. {SETTLED_DAYS}",
         ),
         Panel(
             "table",
@@ -210,10 +180,11 @@ def build() -> Dashboard:
     return Dashboard(
         uid=UID,
         title="Cluster comparison",
-        description="For coordinators: kWh per item, reuse rate, throughput, kg diverted and data freshness per site.",
+        description="For coordinators: kWh per item, reuse rate, throughput, kg diverted and data freshness per site, "
+        "from the KPI API's day summaries (settled days).",
         tags=("shopfloor", "cluster"),
         panels=panels,
-        variables=(SITE, CATEGORY, MAIN_METER, METER_SOURCE, COLLECTOR_URL),
+        variables=(SITE, METER_SOURCE, COLLECTOR_URL),
         time_from="now-30d",
         refresh="5m",
         links=report_links(

@@ -12,9 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from collector.influx.schema import rollup_statement
+from collector.settings import SiteSettings
 from shopfloor.cli import main as shopfloor
 from simulator.services import Influxd
-from tests.dashboards import dataset
+from tests.dashboards import dataset, summaries
 from tests.harness.influx import InfluxTestDB
 
 
@@ -26,6 +27,17 @@ def seed(db: InfluxTestDB) -> None:
     start_ms = dataset.ms(dataset.MONTH_START - timedelta(days=1))
     end_ms = dataset.ms(dataset.NOW + timedelta(minutes=1))
     db.query(rollup_statement(db.database, f"time >= {start_ms}ms AND time < {end_ms}ms"))
+    summarize_settled_days(db)
+
+
+# The sites as the collector is configured for the dataset: UTC days, the opening hours its meters follow.
+SITE_FACTS = SiteSettings(timezone="UTC", opening_hours="mon-fri 08:00-18:00")
+
+
+def summarize_settled_days(db: InfluxTestDB) -> int:
+    """The KPI day summaries as the collector's catch-up writes them at ``NOW``: every settled day of the dataset."""
+    start_ms, now_ms = dataset.ms(dataset.MONTH_START), dataset.ms(dataset.NOW)
+    return summaries.summarize_settled_days(db, dict.fromkeys(dataset.SITES, SITE_FACTS), start_ms, now_ms, now_ms)
 
 
 def main(argv: list[str]) -> int:

@@ -1,8 +1,9 @@
 """Staffed bench-hours: the KPI API and the cluster dashboard agree, on the simulator's events in a real influxd.
 
 The simulated stations report what real ones do: item events, working/paused/idle states, and a bench
-that opens and closes with the site (issue 16, item 7). Both read the same stored points: the API through
-``KpiReport`` (``staffed_intervals``), the dashboard through its InfluxQL (``elapsed`` per station).
+that opens and closes with the site (issue 16, item 7). Both read the same day summaries
+(``rollup.kpi_day``, written by the collector's catch-up): the API through ``KpiReport``, the dashboard by summing
+their ``staffed_h``. The bounds check that the summaries' staffed time (``staffed_intervals``) is plausible.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from collector.influx.v1 import InfluxV1Client
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
+from collector.kpi.summaries import SETTLE_MS
 from collector.points import event_line
 from collector.settings import InfluxV1Settings, SiteSettings
 from dashboards import generate
@@ -27,6 +29,7 @@ from shopfloor.kpi.rates import Bucket
 from simulator.services import Influxd
 from simulator.sites import SiteSpec, default_sites
 from simulator.workshop import Workshop
+from tests.dashboards.summaries import summarize_settled_days
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = pytest.mark.integration
@@ -38,6 +41,14 @@ START_MS = int((NOW - timedelta(days=30)).timestamp() * 1000)
 SITES = default_sites(3)
 
 
+# The catch-up's clock: an hour after the range's last day settled.
+SETTLED_MS = NOW_MS + SETTLE_MS + 3_600_000
+
+
+def facts(site: SiteSpec) -> SiteSettings:
+    return SiteSettings(opening_hours=site.opening_hours_spec, timezone=site.timezone)
+
+
 @pytest.fixture(scope="module")
 def stored(influxd: Influxd) -> Iterator[InfluxTestDB]:
     db = InfluxTestDB(influxd.url, f"staffed_{uuid.uuid4().hex[:10]}")
@@ -47,6 +58,9 @@ def stored(influxd: Influxd) -> Iterator[InfluxTestDB]:
         for site in SITES:
             events = Workshop(site, seed=42).events_between(START_MS, NOW_MS)
             db.write("\n".join(event_line(site.id, event) for event in events), precision="ns")
+        # The day summaries the cluster dashboard reads, as the collector's catch-up writes them once the days settled.
+        written = summarize_settled_days(db, {site.id: facts(site) for site in SITES}, START_MS, NOW_MS - 1, SETTLED_MS)
+        assert written == 30 * len(SITES)
         yield db
     finally:
         db.drop()
@@ -56,8 +70,7 @@ def api_bench_hours(db: InfluxTestDB, site: SiteSpec) -> dict[str, float]:
     writer = InfluxV1Client(InfluxV1Settings(url=db.url, database=db.database))
     try:
         report = KpiReport(KpiQueries(writer))
-        facts = SiteSettings(opening_hours=site.opening_hours_spec, timezone=site.timezone)
-        body = report.kpis(site.id, facts, Range(START_MS, NOW_MS), Bucket.WEEK)
+        body = report.kpis(site.id, facts(site), Range(START_MS, NOW_MS), Bucket.WEEK)
         return body["items"]  # type: ignore[no-any-return]
     finally:
         writer.close()
