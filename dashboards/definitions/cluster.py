@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboards.definitions.common import (
     COLLECTOR_URL,
+    KPI_DAY,
     METER_SOURCE,
     SITE,
     SITE_FILTER,
@@ -14,10 +15,8 @@ from dashboards.model import Dashboard, Grid, Json, Panel, Target
 
 UID = "shopfloor-cluster-comparison"
 
-# The KPI API's day summaries (docs/kpis.md, read model): one point per site and settled local day. The
-# comparison sums them, so it shows the API's numbers for the same days; a range's partial first day and
-# today (not summarized before it settles, SETTLE in docs/dashboards.md) are not in it.
-KPI_DAY = '"rollup"."kpi_day"'
+# The comparison sums the day summaries, so it shows the API's numbers for the same days; a range's partial
+# first day and today (not summarized before it settles) are not in it.
 SETTLED_DAYS = (
     "Whole local days of each site that have settled (summarized at 08:15 the next day), from the KPI API's "
     "day summaries: today and the range's first, partial day are not counted."

@@ -85,6 +85,9 @@ STATION_FILTER = '"station" =~ /^$station$/'
 CATEGORY_FILTER = '"category" =~ /^$category$/'
 FINISHED = f"\"type\" = 'finished' AND {SITE_FILTER} AND {STATION_FILTER} AND {CATEGORY_FILTER}"
 MAIN_METER_FILTER = f"{SITE_FILTER} AND \"device\" = '$main_meter'"
+# The KPI API's day summaries (docs/kpis.md, read model): one point per site and settled local day, at its
+# local midnight, written by the collector's catch-up 8 h 15 min after the day ended.
+KPI_DAY = '"rollup"."kpi_day"'
 
 
 def kwh_query(device_filter: str, group_by: str = '"site"') -> str:

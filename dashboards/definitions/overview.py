@@ -8,6 +8,7 @@ from dashboards.definitions.common import (
     COLLECTOR_URL,
     DEMAND_THRESHOLDS,
     FINISHED,
+    KPI_DAY,
     MAIN_METER,
     MAIN_METER_FILTER,
     METER_SOURCE,
@@ -69,15 +70,17 @@ def build() -> Dashboard:
         ),
         _stat(
             "kWh yesterday",
-            kwh_query(MAIN_METER_FILTER),
+            # The KPI API's day summary of yesterday (docs/kpis.md): its main-meter kWh, the API's number.
+            f'SELECT sum("main_kwh") AS "kwh" FROM {KPI_DAY} WHERE $timeFilter AND {SITE_FILTER} GROUP BY "site"',
             Grid(8, 0, 4, 4),
             "kwatth",
             decimals=1,
-            interval="1m",
-            max_data_points=1000,
             time_from="now/d",
             time_shift="1d/d",
-            description="the whole of yesterday",
+            no_value="after 08:15",
+            description="the whole of yesterday, from the KPI API's day summary of the site's local day: it is "
+            "written once the day settled, at 08:15 (until then the panel shows no value). Main meter: the "
+            "collector's site settings.",
         ),
         _stat(
             "Base load (7 days)",

@@ -34,7 +34,7 @@ from shopfloor.kpi.energy import (
     share,
 )
 from shopfloor.kpi.opening_hours import OpeningHours
-from shopfloor.kpi.rates import FinishedItem, diversion, fix_rate, ratio, reuse_rate
+from shopfloor.kpi.rates import Bucket, FinishedItem, diversion, fix_rate, ratio, reuse_rate
 from shopfloor.kpi.sessions import Interval, clip, staffed_intervals
 from tests.dashboards import dataset as ds
 from tests.dashboards.previews import SITE_FACTS
@@ -120,18 +120,20 @@ def _kwh_today(client: InfluxQL) -> None:
 
 @check("site-overview", "kWh yesterday")
 def _kwh_yesterday(client: InfluxQL) -> None:
-    yesterday = ds.TODAY - timedelta(days=1)
-    for source in SOURCES:
-        got = by_name(run(client, "site-overview", "kWh yesterday", source))
-        for site in ds.SITES:
-            day = next(d for d in kwh_per_day(segs(site), "UTC") if d.day == yesterday.date().isoformat())
-            # The dashboard counts deltas between readings inside the day: the segment from 23:59 to
-            # midnight, which the KPI includes, belongs to no in-range pair.
-            last_minute = ds.power_w(site, "main", ds.TODAY - timedelta(minutes=1)) / 1000 / 60
-            # And the KPI counts the counter's value after Brussels' meter swap, which the dashboard skips.
-            reset = reset_loss_kwh(MINUTE_MS) if site == "brussels-reuse" else 0.0
-            assert got[site] == pytest.approx(day.kwh - last_minute - reset, abs=1e-6)
-            assert got[site] > 100
+    yesterday = (ds.TODAY - timedelta(days=1)).date().isoformat()
+    collector = make_client(InfluxV1Settings(url=client.url, database=client.database))
+    report = KpiReport(KpiQueries(collector))
+    got = by_name(run(client, "site-overview", "kWh yesterday"))
+    assert set(got) == set(ds.SITES)
+    for site in ds.SITES:
+        # The KPI API's kWh of yesterday, as its daily series gives it for a range reaching to now.
+        body = report.kpis(site, SITE_FACTS, Range(ds.ms(ds.TODAY - timedelta(days=7)), NOW_MS), Bucket.DAY)
+        (api_day,) = (day for day in body["energy"]["days"] if day["day"] == yesterday)
+        assert got[site] == pytest.approx(api_day["kwh"], abs=1e-9)
+        # And the KPI module's, from the raw readings: no missing last minute, the meter swap counted.
+        (day,) = (day for day in kwh_per_day(segs(site), "UTC") if day.day == yesterday)
+        assert got[site] == pytest.approx(day.kwh, abs=1e-6)
+        assert got[site] > 100
 
 
 @check("site-overview", "Base load (7 days)")
@@ -405,21 +407,6 @@ def staffed_hours(site: str) -> float:
     return total / 3600
 
 
-def reset_loss_kwh(bucket_ms: int) -> float:
-    """What the KPI counts, and the dashboard does not, around Brussels' meter swap.
-
-    The dashboard adds back a counter drop between two ``$__interval`` buckets, so it loses the
-    energy from the last reading before the reset's bucket to the last reading in it. The KPI counts
-    that stretch, except the half minute before the reset (it takes the counter's new value).
-    """
-    times = [r.ts_ms for r in ds.readings() if (r.site, r.device) == ("brussels-reuse", "main")]
-    first_after = min(t for t in times if t > ds.ms(ds.RESET_AT))
-    bucket = first_after - first_after % bucket_ms  # the bucket whose last() is below the one before
-    before = max(t for t in times if t < bucket)
-    last_in_bucket = max(t for t in times if t < bucket + bucket_ms)
-    return share(segs("brussels-reuse"), Interval(before, last_in_bucket)).kwh
-
-
 MINUTE_MS = 60_000
 
 
@@ -428,14 +415,18 @@ MINUTE_MS = 60_000
 FIRST_MIDNIGHT_MS = ds.ms((ds.NOW - timedelta(days=30)).replace(hour=0, minute=0) + timedelta(days=1))
 
 
-def api_comparison(client: InfluxQL) -> dict[str, dict[str, Any]]:
-    """The KPI API's comparison (``KpiReport.compare``, behind ``/api/kpis/compare``) of the settled days."""
+def api_comparison(client: InfluxQL, start_ms: int, end_ms: int) -> dict[str, dict[str, Any]]:
+    """The KPI API's site comparison (``KpiReport.compare``, behind ``/api/kpis/compare``) of ``[start, end)``."""
     collector = make_client(InfluxV1Settings(url=client.url, database=client.database))
-    answer = KpiReport(KpiQueries(collector)).compare(
-        dict.fromkeys(ds.SITES, SITE_FACTS), Range(FIRST_MIDNIGHT_MS, TODAY_MS)
-    )
+    answer = KpiReport(KpiQueries(collector)).compare(dict.fromkeys(ds.SITES, SITE_FACTS), Range(start_ms, end_ms))
     rows = {row["site"]: row for row in answer["sites"]}
     assert set(rows) == set(ds.SITES)
+    return rows
+
+
+def settled_comparison(client: InfluxQL) -> dict[str, dict[str, Any]]:
+    """The API's comparison of the cluster dashboard's settled days."""
+    rows = api_comparison(client, FIRST_MIDNIGHT_MS, TODAY_MS)
     for site, row in rows.items():
         # The settled days hold every item but today's, and the main meter's energy.
         settled = [i for i in items(FIRST_MIDNIGHT_MS, site) if i.finished_ms < TODAY_MS]
@@ -446,7 +437,7 @@ def api_comparison(client: InfluxQL) -> dict[str, dict[str, Any]]:
 
 @check("cluster-comparison", "Sites side by side")
 def _side_by_side(client: InfluxQL) -> None:
-    kpi = api_comparison(client)
+    kpi = settled_comparison(client)
     (frame,) = run(client, "cluster-comparison", "Sites side by side")
     assert frame.columns == [
         "site",
@@ -475,7 +466,7 @@ def _side_by_side(client: InfluxQL) -> None:
 
 
 def _bar(client: InfluxQL, title: str, column: str, api_key: str) -> None:
-    kpi = api_comparison(client)
+    kpi = settled_comparison(client)
     (frame,) = run(client, "cluster-comparison", title)
     assert frame.columns == ["site", column]
     assert dict(frame.rows) == {site: pytest.approx(row[api_key]) for site, row in kpi.items()}
