@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dashboards.model import Dashboard, Json, Threshold, Variable
-from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 
 SITE = Variable(
     "site",
@@ -107,22 +106,6 @@ def kwh_query(device_filter: str, group_by: str = '"site"') -> str:
         '(SELECT -1 * "step" AS "kwh" FROM (SELECT difference(last("energy_import")) AS "step" FROM $meter_source '
         f'{where} GROUP BY time($__interval), {tags} fill(none)) WHERE "step" < 0)'
         f" WHERE $timeFilter{outer_group}"
-    )
-
-
-def bench_hours_query(group_by: str = '"site"') -> str:
-    """Staffed bench-hours as ``shopfloor.kpi.sessions.staffed_intervals`` counts them, in InfluxQL.
-
-    The time from each event of a station to its next one counts, unless the next one comes more than
-    ``STAFFED_MAX_SILENCE_MS`` later (the bench was left). ``elapsed`` per station gives those gaps.
-    What InfluxQL cannot see (a gap after a ``closed`` state; a session longer than the limit without
-    any event) is listed in docs/dashboards.md.
-    """
-    return (
-        # In microseconds: whole milliseconds would drop each gap's sub-millisecond part (event times carry one).
-        'SELECT sum("gap") / 3600000000 AS "bench_hours" FROM (SELECT elapsed("event_id", 1u) AS "gap" '
-        f'FROM "repair_event" WHERE $timeFilter AND {SITE_FILTER} GROUP BY "site", "station") '
-        f'WHERE "gap" <= {STAFFED_MAX_SILENCE_MS * 1000} GROUP BY {group_by}'
     )
 
 
