@@ -143,7 +143,7 @@ class SpoolSettings(Section):
     max_bytes: int = Field(default=2_000_000_000, ge=1_000_000, description="bytes of line protocol held")
     commit_every: int = Field(default=500, ge=1, le=10_000, description="messages per spool commit (then acked)")
     commit_interval_ms: int = Field(
-        default=5,
+        default=20,
         ge=1,
         le=1000,
         description="under steady traffic, the time between commits (so a message's longest wait for its commit); "
