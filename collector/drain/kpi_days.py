@@ -64,7 +64,10 @@ class KpiDayCatchUp:
         except InfluxError as exc:
             self.pending.add((site, day))
             if not self._failing:
-                log.warning("cannot write the KPI day summary of %s: %s (the API reads raw data meanwhile)", site, exc)
+                fix = " (run `shopfloor collector init-db`)" if "retention policy not found" in str(exc) else ""
+                log.warning(
+                    "cannot write the KPI day summary of %s: %s%s; the API reads raw data meanwhile", site, exc, fix
+                )
             self._failing = True
             return False
         self._failing = False

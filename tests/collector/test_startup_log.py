@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from collector.influx.init_db import init_db
+from collector.settings import load_settings
 from simulator.services import Influxd, Mosquitto, free_port, wait_until
 from tests.harness.influx import InfluxTestDB
 
@@ -35,6 +37,7 @@ http:
   port: {free_port()}
 """
     )
+    init_db(load_settings(config))  # as deployed: the rollup the day summaries write into exists
     log_path = tmp_path / "collector.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
