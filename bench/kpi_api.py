@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
+from collector.influx.client import InfluxClient, Series, WriteResponse  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
 from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
@@ -99,6 +100,48 @@ def timed(calls: int, repeat: int, call: Callable[[], object]) -> tuple[float, f
     every = sorted(t for one in rounds for t in one)
     best = min(one[len(one) // 2] for one in rounds)
     return best, every[min(len(every) - 1, int(0.95 * len(every)))]
+
+
+class CountingClient(InfluxClient):
+    """Delegates to a client and counts the HTTP requests of its queries and their time: the cost of a call
+    that does not depend on the machine's load."""
+
+    def __init__(self, inner: InfluxClient) -> None:
+        self.inner = inner
+        self.requests = 0
+        self.statements = 0
+        self.seconds = 0.0
+
+    @property
+    def target(self) -> str:
+        return self.inner.target
+
+    def write(self, lines: list[str]) -> WriteResponse:
+        return self.inner.write(lines)
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        started = time.perf_counter()
+        try:
+            return self.inner.series(statement, epoch)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.requests += 1
+            self.statements += 1
+
+    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+        started = time.perf_counter()
+        try:
+            return self.inner.series_many(statements, epoch)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.requests += 1
+            self.statements += len(statements)
+
+    def ping(self) -> bool:
+        return self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _shift_line(line: str, shift_ns: int) -> str:
@@ -214,9 +257,14 @@ def growth(args: argparse.Namespace) -> int:
                 f"data: {written} raw points (3 real days x {n_sites} sites), {len(summary_rows)} copied day "
                 f"summaries and {len(copies)} copied finished points, written in {took:.0f} s"
             )
-            report = KpiReport(KpiQueries(writer))
-            print(f"best-round median and p95 of {args.calls} calls x {args.repeat} rounds, milliseconds")
-            print(f"{'call':34} {'days':>5} {'sites':>5} {'median':>8} {'p95':>8} {'x 30 d':>7}")
+            counted = CountingClient(writer)
+            report = KpiReport(KpiQueries(counted))
+            print(f"best-round median and p95 of {args.calls} calls x {args.repeat} rounds, milliseconds;")
+            print("requests and statements: InfluxDB /query requests and InfluxQL statements of one call")
+            print(
+                f"{'call':34} {'days':>5} {'sites':>5} {'median':>8} {'p95':>8} {'x 30 d':>7} "
+                f"{'requests':>8} {'statements':>10} {'influx ms':>9}"
+            )
             first = ids[0]
 
             def ask(name: str, window: Range, chosen: dict[str, SiteSettings]) -> object:
@@ -233,11 +281,18 @@ def growth(args: argparse.Namespace) -> int:
                         if name == "site kpis":
                             answer = report.kpis(first, facts[first], window, Bucket.DAY)
                             assert answer["items"]["finished"] > 0 and answer["energy"]["kwh"]
+                        counted.requests = counted.statements = 0
+                        counted.seconds = 0.0
+                        ask(name, window, chosen)
+                        requests, statements, influx_s = counted.requests, counted.statements, counted.seconds
                         best, p95 = timed(args.calls, args.repeat, partial(ask, name, window, chosen))
                         results[(name, n, days)] = p95
                         base = results.get((name, n, 30))
                         ratio = f"{p95 / base:7.2f}" if base else f"{'':>7}"
-                        print(f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio}")
+                        print(
+                            f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio} "
+                            f"{requests:8} {statements:10} {influx_s * 1000:9.1f}"
+                        )
             writer.close()
             rollup_writer.close()
         finally:
