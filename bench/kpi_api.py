@@ -23,7 +23,9 @@ Run: .venv/bin/python bench/kpi_api.py --growth
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import re
 import sys
 import tempfile
@@ -272,6 +274,15 @@ def growth(args: argparse.Namespace) -> int:
                     return report.kpis(first, facts[first], window, Bucket.DAY)
                 return report.compare(chosen, window)
 
+            if args.profile:
+                everyone = {site_id: facts[site_id] for site_id in ids}
+                for name, chosen, days in (("site kpis", {}, 30), ("compare", everyone, 365)):
+                    window = Range(now - days * DAY_MS, now)
+                    profiler = cProfile.Profile()
+                    profiler.runcall(ask, name, window, chosen)
+                    print(f"--- {name}, {days} days, {max(1, len(chosen))} sites: cProfile, by own time")
+                    pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+                return 0
             results: dict[tuple[str, int, int], float] = {}
             for name in ("site kpis", "compare"):
                 for n in GROWTH_SITES if name == "compare" else (1,):
@@ -307,6 +318,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each call; the best is reported")
     parser.add_argument("--growth", action="store_true", help="the read model's growth series (days x sites)")
     parser.add_argument("--calls", type=int, default=5, help="--growth: calls per round")
+    parser.add_argument(
+        "--profile", action="store_true", help="--growth: profile one site-KPI and one compare call instead"
+    )
     args = parser.parse_args()
     if args.growth:
         return growth(args)
