@@ -9,6 +9,7 @@ is not used: that day is computed from raw data, like a range's partial edges.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -59,6 +60,7 @@ def local_midnights(start_ms: int, end_ms: int, timezone: str) -> list[int]:
         day += timedelta(days=1)
 
 
+@functools.lru_cache(maxsize=65_536)
 def day_bounds(at_ms: int, timezone: str) -> tuple[int, int]:
     """The local day holding ``at_ms``: its midnight and the next, in ms."""
     zone = ZoneInfo(timezone)
