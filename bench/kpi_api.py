@@ -23,14 +23,16 @@ Run: .venv/bin/python bench/kpi_api.py --growth
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import re
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -38,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
+from collector.influx.client import InfluxClient, Series, WriteResponse  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
 from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
@@ -99,6 +102,48 @@ def timed(calls: int, repeat: int, call: Callable[[], object]) -> tuple[float, f
     every = sorted(t for one in rounds for t in one)
     best = min(one[len(one) // 2] for one in rounds)
     return best, every[min(len(every) - 1, int(0.95 * len(every)))]
+
+
+class CountingClient(InfluxClient):
+    """Delegates to a client and counts the HTTP requests of its queries and their time: the cost of a call
+    that does not depend on the machine's load."""
+
+    def __init__(self, inner: InfluxClient) -> None:
+        self.inner = inner
+        self.requests = 0
+        self.statements = 0
+        self.seconds = 0.0
+
+    @property
+    def target(self) -> str:
+        return self.inner.target
+
+    def write(self, lines: list[str]) -> WriteResponse:
+        return self.inner.write(lines)
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        started = time.perf_counter()
+        try:
+            return self.inner.series(statement, epoch)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.requests += 1
+            self.statements += 1
+
+    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+        started = time.perf_counter()
+        try:
+            return self.inner.series_many(statements, epoch)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.requests += 1
+            self.statements += len(statements)
+
+    def ping(self) -> bool:
+        return self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _shift_line(line: str, shift_ns: int) -> str:
@@ -214,9 +259,14 @@ def growth(args: argparse.Namespace) -> int:
                 f"data: {written} raw points (3 real days x {n_sites} sites), {len(summary_rows)} copied day "
                 f"summaries and {len(copies)} copied finished points, written in {took:.0f} s"
             )
-            report = KpiReport(KpiQueries(writer))
-            print(f"best-round median and p95 of {args.calls} calls x {args.repeat} rounds, milliseconds")
-            print(f"{'call':34} {'days':>5} {'sites':>5} {'median':>8} {'p95':>8} {'x 30 d':>7}")
+            counted = CountingClient(writer)
+            report = KpiReport(KpiQueries(counted))
+            print(f"best-round median and p95 of {args.calls} calls x {args.repeat} rounds, milliseconds;")
+            print("requests and statements: InfluxDB /query requests and InfluxQL statements of one call")
+            print(
+                f"{'call':34} {'days':>5} {'sites':>5} {'median':>8} {'p95':>8} {'x 30 d':>7} "
+                f"{'requests':>8} {'statements':>10} {'influx ms':>9}"
+            )
             first = ids[0]
 
             def ask(name: str, window: Range, chosen: dict[str, SiteSettings]) -> object:
@@ -224,6 +274,15 @@ def growth(args: argparse.Namespace) -> int:
                     return report.kpis(first, facts[first], window, Bucket.DAY)
                 return report.compare(chosen, window)
 
+            if args.profile:
+                everyone = {site_id: facts[site_id] for site_id in ids}
+                for name, chosen, days in (("site kpis", {}, 30), ("compare", everyone, 365)):
+                    window = Range(now - days * DAY_MS, now)
+                    profiler = cProfile.Profile()
+                    profiler.runcall(ask, name, window, chosen)
+                    print(f"--- {name}, {days} days, {max(1, len(chosen))} sites: cProfile, by own time")
+                    pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+                return 0
             results: dict[tuple[str, int, int], float] = {}
             for name in ("site kpis", "compare"):
                 for n in GROWTH_SITES if name == "compare" else (1,):
@@ -233,11 +292,18 @@ def growth(args: argparse.Namespace) -> int:
                         if name == "site kpis":
                             answer = report.kpis(first, facts[first], window, Bucket.DAY)
                             assert answer["items"]["finished"] > 0 and answer["energy"]["kwh"]
+                        counted.requests = counted.statements = 0
+                        counted.seconds = 0.0
+                        ask(name, window, chosen)
+                        requests, statements, influx_s = counted.requests, counted.statements, counted.seconds
                         best, p95 = timed(args.calls, args.repeat, partial(ask, name, window, chosen))
                         results[(name, n, days)] = p95
                         base = results.get((name, n, 30))
                         ratio = f"{p95 / base:7.2f}" if base else f"{'':>7}"
-                        print(f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio}")
+                        print(
+                            f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio} "
+                            f"{requests:8} {statements:10} {influx_s * 1000:9.1f}"
+                        )
             writer.close()
             rollup_writer.close()
         finally:
@@ -252,6 +318,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each call; the best is reported")
     parser.add_argument("--growth", action="store_true", help="the read model's growth series (days x sites)")
     parser.add_argument("--calls", type=int, default=5, help="--growth: calls per round")
+    parser.add_argument(
+        "--profile", action="store_true", help="--growth: profile one site-KPI and one compare call instead"
+    )
     args = parser.parse_args()
     if args.growth:
         return growth(args)

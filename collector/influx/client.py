@@ -11,6 +11,7 @@ import email.utils
 import json
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,12 @@ class InfluxClient(ABC):
     @abstractmethod
     def series(self, statement: str, epoch: str | None = None) -> list[Series]:
         """The series of one InfluxQL statement. ``epoch="ms"``: times as integer ms. Raises InfluxError."""
+
+    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+        """The series of each statement, in order. A client that can send them in one request does (InfluxQL
+        allows several statements separated by ``;``); this default asks one at a time. Raises InfluxError
+        when any statement fails."""
+        return [self.series(statement, epoch) for statement in statements]
 
     @abstractmethod
     def ping(self) -> bool: ...

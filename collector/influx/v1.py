@@ -6,6 +6,7 @@ Gzip only when InfluxDB is on another host (``influx.gzip: auto``), basic auth w
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 
 import httpx
 
@@ -63,6 +64,13 @@ class InfluxV1Client(InfluxClient):
             return False
 
     def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        return self.series_many([statement], epoch)[0]
+
+    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+        """One ``/query`` request for all ``statements`` (joined by ``;``), one result each, in order."""
+        if not statements:
+            return []
+        statement = ";\n".join(statements)
         data = {"q": statement, "db": self.settings.database}
         if epoch is not None:
             data["epoch"] = epoch
@@ -73,12 +81,20 @@ class InfluxV1Client(InfluxClient):
         if response.status_code == 401:
             raise InfluxQueryError(f"InfluxDB at {self.settings.url} refused the credentials (401)")
         try:
-            result = response.json()["results"][0]
-        except (ValueError, KeyError, IndexError) as exc:
+            body = response.json()
+            if "error" in body and "results" not in body:
+                raise InfluxQueryError(f"{statement}: {body['error']}")
+            results = body["results"]
+            if len(results) != len(statements) and len(results) == 1 and "error" in results[0]:
+                raise InfluxQueryError(f"{statement}: {results[0]['error']}")
+            answers: list[list[Series]] = []
+            for one, result in zip(statements, results, strict=True):
+                if "error" in result:
+                    raise InfluxQueryError(f"{one}: {result['error']}")
+                answers.append(series_of(result))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise InfluxQueryError(f"{statement}: HTTP {response.status_code}: {response.text[:300]}") from exc
-        if "error" in result:
-            raise InfluxQueryError(f"{statement}: {result['error']}")
-        return series_of(result)
+        return answers
 
     def close(self) -> None:
         self._http.close()

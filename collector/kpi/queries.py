@@ -8,6 +8,7 @@ else aggregated by InfluxDB on the fly, so a 30-day call moves 43 k rows per met
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,30 @@ def _ident(value: str) -> str:
     return value
 
 
+def samples_of(series: list[Series], shift_ms: int) -> list[MeterSample]:
+    """Straight from the answer's columns: a month is 43,000 rows a meter, so no dict per row."""
+    samples: list[MeterSample] = []
+    for one in series:
+        at, power, energy = (one.columns.index(name) for name in ("time", "power", "energy_import"))
+        samples.extend(
+            MeterSample(
+                int(row[at]) + shift_ms,
+                None if row[power] is None else float(row[power]),
+                None if row[energy] is None else float(row[energy]),
+            )
+            for row in one.values
+        )
+    return samples
+
+
+def neighbour_near(at_ms: int, before: bool) -> Range:
+    """Where a neighbour is looked for in raw data when the rollup has none. A minute's row is dated at its
+    end (the shift): the rows that end before and from ``at_ms``."""
+    if before:
+        return Range(at_ms - NEIGHBOUR_MS - MINUTE_MS, at_ms - MINUTE_MS)
+    return Range(at_ms - MINUTE_MS, at_ms + NEIGHBOUR_MS)
+
+
 class KpiQueries:
     """Every method raises ``collector.influx.client.InfluxError`` when InfluxDB cannot answer."""
 
@@ -70,19 +95,7 @@ class KpiQueries:
         return rows_of(self._series(statement))
 
     def _samples(self, statement: str, shift_ms: int) -> list[MeterSample]:
-        """Straight from the answer's columns: a month is 43,000 rows a meter, so no dict per row."""
-        samples: list[MeterSample] = []
-        for one in self._series(statement):
-            at, power, energy = (one.columns.index(name) for name in ("time", "power", "energy_import"))
-            samples.extend(
-                MeterSample(
-                    int(row[at]) + shift_ms,
-                    None if row[power] is None else float(row[power]),
-                    None if row[energy] is None else float(row[energy]),
-                )
-                for row in one.values
-            )
-        return samples
+        return samples_of(self._series(statement), shift_ms)
 
     def finished_items(self, site: str, window: Range, station: str | None = None) -> list[FinishedItem]:
         return [item for item, _ in self.finished_with_ids(site, window, station)]
@@ -91,11 +104,19 @@ class KpiQueries:
         self, site: str, window: Range, station: str | None = None
     ) -> list[tuple[FinishedItem, str | None]]:
         """Each stored ``finished`` point as the KPI input, with its item id."""
+        return self.finished_of(site, self._series(self.finished_statement(site, window, station)))
+
+    @staticmethod
+    def finished_statement(site: str, window: Range, station: str | None = None) -> str:
         where = f"site = '{_ident(site)}' AND type = 'finished' AND {window.where()}"
         if station is not None:
             where += f" AND station = '{_ident(station)}'"
         fields = ", ".join(OUTCOME_FIELDS)
-        rows = self._rows(f"SELECT station, category, barrier, item_id, {fields} FROM repair_event WHERE {where}")
+        return f"SELECT station, category, barrier, item_id, {fields} FROM repair_event WHERE {where}"
+
+    @staticmethod
+    def finished_of(site: str, series: list[Series]) -> list[tuple[FinishedItem, str | None]]:
+        rows = rows_of(series)
         return [
             (
                 stored_item(site, row.get("station") or "", int(row["time"]), row.get("category"), row),
@@ -107,10 +128,18 @@ class KpiQueries:
 
     def station_events(self, site: str, window: Range, station: str | None = None) -> list[StationEvent]:
         """Station events without their payload details: enough for sessions and staffed time."""
+        return self.events_of(self._series(self.events_statement(site, window, station)))
+
+    @staticmethod
+    def events_statement(site: str, window: Range, station: str | None = None) -> str:
         where = f"site = '{_ident(site)}' AND {window.where()}"
         if station is not None:
             where += f" AND station = '{_ident(station)}'"
-        rows = self._rows(f"SELECT station, type, state, item_id, event_id FROM repair_event WHERE {where}")
+        return f"SELECT station, type, state, item_id, event_id FROM repair_event WHERE {where}"
+
+    @staticmethod
+    def events_of(series: list[Series]) -> list[StationEvent]:
+        rows = rows_of(series)
         events: list[StationEvent] = []
         for row in rows:
             try:
@@ -137,58 +166,84 @@ class KpiQueries:
     def meter_samples(self, site: str, device: str, window: Range, per_minute: bool | None = None) -> list[MeterSample]:
         """``per_minute``: read one sample a minute (True) or every raw one (False); by default, by the
         range's length. A piece of a long range is read as the whole range would be, so both agree."""
-        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
         if per_minute is None:
             per_minute = window.end_ms - window.start_ms > RAW_METER_RANGE_MS
+        statement = self.samples_statement(site, device, window, per_minute)
         if not per_minute:
-            return self._samples(f"SELECT power, energy_import FROM meter WHERE {where} AND {window.where()}", 0)
+            return self._samples(statement, 0)
         # A minute's last counter value was read near the minute's end: date it there (the shift).
         try:
-            samples = self._samples(
-                f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
-                f"WHERE {where} AND {window.where()}",
-                MINUTE_MS,
-            )
+            samples = self._samples(statement, MINUTE_MS)
         except InfluxQueryError:
             samples = []  # no rollup policy (a database not made by init-db)
-        # The continuous query rolls up only what arrives in time: history written later (a backfill, an
-        # ORDS-era import, a long outage) is aggregated here, for the part of the range before the rollup.
+        return self.samples_with_head(site, device, window, samples)
+
+    @staticmethod
+    def samples_statement(site: str, device: str, window: Range, per_minute: bool) -> str:
+        """Raw samples, or the rollup's minute rows (dated at the minute's start: shift them by a minute)."""
+        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
+        if not per_minute:
+            return f"SELECT power, energy_import FROM meter WHERE {where} AND {window.where()}"
+        return (
+            f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
+            f"WHERE {where} AND {window.where()}"
+        )
+
+    def samples_with_head(self, site: str, device: str, window: Range, samples: list[MeterSample]) -> list[MeterSample]:
+        """The rollup's minute rows of ``window`` completed with what the rollup lacks before them."""
+        statement = self.head_statement(site, device, window, samples)
+        if statement is None:
+            return samples
+        return self._samples(statement, MINUTE_MS) + samples
+
+    @staticmethod
+    def head_statement(site: str, device: str, window: Range, samples: list[MeterSample]) -> str | None:
+        """The continuous query rolls up only what arrives in time: history written later (a backfill, an
+        ORDS-era import, a long outage) is aggregated on the fly, for the part of ``window`` before the
+        rollup's first row in ``samples`` (None: nothing is missing)."""
+        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
         head_end = samples[0].ts_ms - MINUTE_MS if samples else window.end_ms
-        if head_end - window.start_ms > MINUTE_MS:
-            head = self._samples(
-                "SELECT mean(power) AS power, last(energy_import) AS energy_import FROM meter "
-                f"WHERE {where} AND {Range(window.start_ms, head_end).where()} GROUP BY time(1m) fill(none)",
-                MINUTE_MS,
-            )
-            samples = head + samples
-        return samples
+        if head_end - window.start_ms <= MINUTE_MS:
+            return None
+        return (
+            "SELECT mean(power) AS power, last(energy_import) AS energy_import FROM meter "
+            f"WHERE {where} AND {Range(window.start_ms, head_end).where()} GROUP BY time(1m) fill(none)"
+        )
 
     def meter_neighbour(self, site: str, device: str, at_ms: int, before: bool, per_minute: bool) -> MeterSample | None:
         """The sample just before ``at_ms`` (or the first at or after it): the segment that crosses a piece's
         boundary. From the rollup, else from raw data near the boundary (a gap longer than that is a gap)."""
-        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
-        order = f"time < {at_ms - MINUTE_MS}ms ORDER BY time DESC" if before else f"time >= {at_ms - MINUTE_MS}ms"
+        statement = self.neighbour_statement(site, device, at_ms, before, per_minute)
         if per_minute:
             try:
-                found = self._samples(
-                    f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
-                    f"WHERE {where} AND {order} LIMIT 1",
-                    MINUTE_MS,
-                )
+                found = self._samples(statement, MINUTE_MS)
             except InfluxQueryError:
                 found = []
-            if found:
-                return found[0]
-            # A minute's row is dated at its end (the shift): the rows that end before and from ``at_ms``.
-            near = (
-                Range(at_ms - NEIGHBOUR_MS - MINUTE_MS, at_ms - MINUTE_MS)
-                if before
-                else Range(at_ms - MINUTE_MS, at_ms + NEIGHBOUR_MS)
-            )
-            rows = self.meter_samples(site, device, near, per_minute=True)
         else:
+            found = self._samples(statement, 0)
+        return self.neighbour_of(site, device, at_ms, before, per_minute, found)
+
+    @staticmethod
+    def neighbour_statement(site: str, device: str, at_ms: int, before: bool, per_minute: bool) -> str:
+        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
+        if not per_minute:
             raw = f"time < {at_ms}ms ORDER BY time DESC" if before else f"time >= {at_ms}ms"
-            rows = self._samples(f"SELECT power, energy_import FROM meter WHERE {where} AND {raw} LIMIT 1", 0)
+            return f"SELECT power, energy_import FROM meter WHERE {where} AND {raw} LIMIT 1"
+        order = f"time < {at_ms - MINUTE_MS}ms ORDER BY time DESC" if before else f"time >= {at_ms - MINUTE_MS}ms"
+        return (
+            f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
+            f"WHERE {where} AND {order} LIMIT 1"
+        )
+
+    def neighbour_of(
+        self, site: str, device: str, at_ms: int, before: bool, per_minute: bool, found: list[MeterSample]
+    ) -> MeterSample | None:
+        """The neighbour from ``neighbour_statement``'s answer, else (per minute) from raw data near ``at_ms``."""
+        if not per_minute:
+            return found[0] if found else None
+        if found:
+            return found[0]
+        rows = self.meter_samples(site, device, neighbour_near(at_ms, before), per_minute=True)
         if not rows:
             return None
         return rows[-1] if before else rows[0]
@@ -203,6 +258,27 @@ class KpiQueries:
             for row in self._rows(f"SELECT item_id FROM repair_event WHERE {where}")
             if row.get("item_id")
         }
+
+    def last_data_by_site(self, sites: list[str], until_ms: int) -> dict[str, int | None]:
+        """``last_data_ms`` of several sites in one request: the newest reading and event, ``GROUP BY site``."""
+        newest: dict[str, int | None] = dict.fromkeys(sites)
+        if not sites:
+            return newest
+        chosen = "|".join(re.escape(_ident(site)) for site in sites)
+        where = f"site =~ /^({chosen})$/ AND time < {until_ms}ms GROUP BY site"
+        answers = self.client.series_many(
+            [f"SELECT last(seq) FROM meter WHERE {where}", f"SELECT last(event_id) FROM repair_event WHERE {where}"],
+            epoch="ms",
+        )
+        for answer in answers:
+            for one in answer:
+                site = one.tags.get("site")
+                if site not in newest:
+                    continue
+                at = one.columns.index("time")
+                for row in one.values:
+                    newest[site] = max(newest[site] or 0, int(row[at]))
+        return newest
 
     def last_data_ms(self, site: str, until_ms: int) -> int | None:
         newest: int | None = None

@@ -12,12 +12,13 @@ median repair time) are still read per item: one point each.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from collector.kpi.summaries import (
     SETTLE_MS,
     DaySummaries,
     PieceBuilder,
+    Steps,
     day_bounds,
     local_midnights,
     totals_of_piece,
@@ -54,6 +56,15 @@ from shopfloor.kpi.rates import (
     throughput,
 )
 from shopfloor.kpi.sessions import Interval, open_items
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How a range is cut: read per minute or raw, its local midnights, and the days a summary may serve."""
+
+    per_minute: bool
+    cuts: list[int]
+    usable: list[int]
 
 
 def iso(ms: int) -> str:
@@ -109,45 +120,78 @@ class KpiReport:
         window: Range,
         devices: Sequence[str],
         station: str | None = None,
-        totals_only: bool = False,
     ) -> list[Any]:
-        """The window's pieces, oldest first: stored day summaries where current, raw data elsewhere.
+        """The window's pieces, oldest first: stored day summaries where current, raw data elsewhere. The raw
+        pieces are read together (``PieceBuilder.build_many``): a few requests, whatever their number."""
+        plan = self._plan(window, facts)
+        stored: dict[int, Any] = {}
+        if plan.usable:
+            stored = dict(self._stored.details(site, facts, plan.usable))
+        steps, pieces = self._steps(site, facts, window, devices, plan, stored, station, True)
+        built = iter(self._live.build_many(steps))
+        return [next(built) if piece is None else piece for piece in pieces]
 
-        With ``totals_only``, stored days come as their ``totals`` dicts (what ``compare`` adds up)."""
+    def _plan(self, window: Range, facts: SiteSettings) -> Plan:
         per_minute = window.end_ms - window.start_ms > RAW_METER_RANGE_MS
-        until = min(window.end_ms, now_ms())
         cuts = local_midnights(window.start_ms, window.end_ms, facts.timezone)
-        if not cuts:
-            return [
-                self._live.build(
-                    site, facts, window.start_ms, window.end_ms, devices, per_minute, True, True, until, station
-                )
-            ]
         days = cuts[:-1]
         # A stored day is used only where the range reaches past the time that day settles.
         usable = [day for day in days if day_bounds(day, facts.timezone)[1] + SETTLE_MS <= window.end_ms]
-        stored: dict[int, Any] = {}
-        if per_minute and usable:
-            reader = self._stored.totals if totals_only else self._stored.details
-            stored = dict(reader(site, facts, usable))
-        pieces: list[Any] = [
-            self._live.build(
-                site, facts, window.start_ms, cuts[0], devices, per_minute, True, False, until, station, window.end_ms
+        return Plan(per_minute, cuts, usable if per_minute else [])
+
+    def _steps(
+        self,
+        site: str,
+        facts: SiteSettings,
+        window: Range,
+        devices: Sequence[str],
+        plan: Plan,
+        stored: dict[int, Any],
+        station: str | None,
+        item_energy: bool,
+    ) -> tuple[list[Steps], list[Any]]:
+        """The raw pieces' reads, and the pieces in order (None where a raw piece goes, a stored one else)."""
+        until = min(window.end_ms, now_ms())
+        per_minute, cuts = plan.per_minute, plan.cuts
+        live = self._live
+        if not cuts:
+            whole = live.steps(
+                site, facts, window.start_ms, window.end_ms, devices, per_minute, True, True, until, station
+            )
+            return [whole], [None]
+        end = window.end_ms
+        steps = [
+            live.steps(
+                site,
+                facts,
+                window.start_ms,
+                cuts[0],
+                devices,
+                per_minute,
+                True,
+                False,
+                until,
+                station,
+                end,
+                item_energy,
             )
         ]
-        for day, next_day in zip(days, cuts[1:], strict=True):
+        pieces: list[Any] = [None]
+        for day, next_day in itertools.pairwise(cuts):
             if day in stored:
                 pieces.append(stored[day])
             else:
-                pieces.append(
-                    self._live.build(
-                        site, facts, day, next_day, devices, per_minute, False, False, until, station, window.end_ms
+                steps.append(
+                    live.steps(
+                        site, facts, day, next_day, devices, per_minute, False, False, until, station, end, item_energy
                     )
                 )
-        pieces.append(
-            self._live.build(site, facts, cuts[-1], window.end_ms, devices, per_minute, False, True, until, station)
+                pieces.append(None)
+        steps.append(
+            live.steps(site, facts, cuts[-1], end, devices, per_minute, False, True, until, station, None, item_energy)
         )
-        return pieces
+        pieces.append(None)
+        return steps, pieces
 
     def _bench_and_intake(
         self, site: str, window: Range, station: str | None, pieces: Sequence[SitePiece]
@@ -314,11 +358,13 @@ class KpiReport:
             "items_open": len(pending),
         }
 
-    def _site_totals(self, site: str, facts: SiteSettings, window: Range) -> SiteTotals:
+    def _site_totals(
+        self, site: str, facts: SiteSettings, pieces: Sequence[Any], last_data_ms: int | None
+    ) -> SiteTotals:
         sums = ItemSums()
         staffed_s = 0.0
         kwh: float | None = None
-        for piece in self._pieces(site, facts, window, [facts.main_meter], totals_only=True):
+        for piece in pieces:
             if isinstance(piece, SitePiece):
                 items, seconds, piece_kwh = totals_of_piece(piece, facts.main_meter)
             else:
@@ -339,14 +385,31 @@ class KpiReport:
             co2e_kg=sums.co2e_kg,
             bench_hours=staffed_s / 3600,
             kwh=kwh,
-            last_data_ms=self.q.last_data_ms(site, window.end_ms),
+            last_data_ms=last_data_ms,
         )
 
+    def _all_totals(self, sites: dict[str, SiteSettings], window: Range) -> list[SiteTotals]:
+        """Every site's totals from one request for the stored days, a few for all raw pieces of all sites
+        together (each round of their reads is one request), and one for the newest data."""
+        plans = {name: self._plan(window, facts) for name, facts in sites.items()}
+        stored = self._stored.totals_many({name: (sites[name], plan.usable) for name, plan in plans.items()})
+        steps: list[Steps] = []
+        layouts: dict[str, list[Any]] = {}
+        for name, facts in sites.items():
+            site_steps, layouts[name] = self._steps(
+                name, facts, window, [facts.main_meter], plans[name], stored[name], None, False
+            )
+            steps.extend(site_steps)
+        built = iter(self._live.build_many(steps))
+        newest = self.q.last_data_by_site(list(sites), window.end_ms)
+        totals = []
+        for name, facts in sites.items():
+            pieces = [next(built) if piece is None else piece for piece in layouts[name]]
+            totals.append(self._site_totals(name, facts, pieces, newest[name]))
+        return totals
+
     def compare(self, sites: dict[str, SiteSettings], window: Range) -> dict[str, Any]:
-        names = list(sites)
-        # Sites side by side: each one's few queries wait on InfluxDB, which answers them on its own cores.
-        with ThreadPoolExecutor(max_workers=min(4, max(1, len(names)))) as pool:
-            totals = list(pool.map(lambda name: self._site_totals(name, sites[name], window), names))
+        totals = self._all_totals(sites, window)
         rows = compare_sites(totals, now_ms())
         return {
             "from": iso(window.start_ms),

@@ -9,18 +9,19 @@ is not used: that day is computed from raw data, like a range's partial edges.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from collector.influx import schema
-from collector.influx.client import InfluxClient, InfluxQueryError
+from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
 from collector.influx.connect import make_client
-from collector.kpi.queries import KpiQueries, Range
+from collector.kpi.queries import KpiQueries, Range, neighbour_near, samples_of
 from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.energy import MeterSample, segments
@@ -59,6 +60,7 @@ def local_midnights(start_ms: int, end_ms: int, timezone: str) -> list[int]:
         day += timedelta(days=1)
 
 
+@functools.lru_cache(maxsize=65_536)
 def day_bounds(at_ms: int, timezone: str) -> tuple[int, int]:
     """The local day holding ``at_ms``: its midnight and the next, in ms."""
     zone = ZoneInfo(timezone)
@@ -86,13 +88,61 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class PieceBuilder:
-    """Computes a ``SitePiece`` from raw data (the minute rollup for meters), the way the whole range would."""
+# One round of statements sent in one request, each with whether its refusal reads as "no rows" (a rollup
+# statement, on a database without the rollup policy); and the answers of a round, in order.
+Ask = list[tuple[str, bool]]
+Answers = list[list[Series]]
+Steps = Generator[Ask, Answers, SitePiece]
 
-    def __init__(self, queries: KpiQueries) -> None:
-        self.q = queries
 
-    def meter_segments(
+def ask(client: InfluxClient, statements: Ask) -> Answers:
+    """A round in one request; when a statement is refused, each one alone, as they were asked before."""
+    try:
+        return client.series_many([text for text, _ in statements], epoch="ms")
+    except InfluxQueryError:
+        pass
+    answers: Answers = []
+    for text, tolerant in statements:
+        try:
+            answers.append(client.series(text, epoch="ms"))
+        except InfluxQueryError:
+            if not tolerant:
+                raise
+            answers.append([])
+    return answers
+
+
+def run_steps(client: InfluxClient, runs: Sequence[Steps]) -> list[SitePiece]:
+    """Drive several pieces' reads in lockstep: each round of all of them is one request."""
+    results: dict[int, SitePiece] = {}
+    pending: dict[int, Ask] = {}
+    for i, run in enumerate(runs):
+        try:
+            pending[i] = next(run)
+        except StopIteration as done:
+            results[i] = done.value
+    while pending:
+        order = list(pending)
+        answers = ask(client, [statement for i in order for statement in pending[i]])
+        following: dict[int, Ask] = {}
+        offset = 0
+        for i in order:
+            part = answers[offset : offset + len(pending[i])]
+            offset += len(pending[i])
+            try:
+                following[i] = runs[i].send(part)
+            except StopIteration as done:
+                results[i] = done.value
+        pending = following
+    return [results[i] for i in range(len(runs))]
+
+
+class MeterRead:
+    """One device's segments in a piece, read in two rounds: its samples and neighbours (the rollup's), then
+    what the rollup lacks (raw data aggregated per minute). At a range's own edge (``open_*``) nothing beyond
+    it is read, as for the whole range; at a midnight inside it, the neighbouring sample closes the segment."""
+
+    def __init__(
         self,
         site: str,
         device: str,
@@ -101,27 +151,78 @@ class PieceBuilder:
         per_minute: bool,
         open_start: bool,
         open_end: bool,
-    ) -> list[Any]:
-        """Segments of ``device`` clipped to the piece. At a range's own edge (``open_*``) nothing beyond it is
-        read, as for the whole range; at a midnight inside it, the neighbouring sample closes the segment."""
-        shift = MINUTE_MS if per_minute else 0
-        samples: list[MeterSample] = self.q.meter_samples(
-            site,
-            device,
-            Range(start_ms - (0 if open_start else shift), end_ms - (0 if open_end else shift)),
-            per_minute,
+    ) -> None:
+        self.site, self.device, self.per_minute = site, device, per_minute
+        self.start_ms, self.end_ms = start_ms, end_ms
+        self.open_start, self.open_end = open_start, open_end
+        self.shift = MINUTE_MS if per_minute else 0
+        self.window = Range(start_ms - (0 if open_start else self.shift), end_ms - (0 if open_end else self.shift))
+        # The inner sides, each closed by its neighbouring sample: (boundary, the sample before it?).
+        self.sides = [
+            (at, before) for at, before, edge in ((start_ms, True, open_start), (end_ms, False, open_end)) if not edge
+        ]
+        self.samples: list[MeterSample] = []
+        self.neighbours: dict[bool, MeterSample | None] = {}
+        self.missing: list[tuple[str, Range | None, bool]] = []
+
+    def first(self) -> Ask:
+        """The samples and the neighbours (a rollup statement may be refused: no rollup policy)."""
+        statements = [KpiQueries.samples_statement(self.site, self.device, self.window, self.per_minute)]
+        statements.extend(
+            KpiQueries.neighbour_statement(self.site, self.device, at, before, self.per_minute)
+            for at, before in self.sides
         )
-        if not open_start:
-            before = self.q.meter_neighbour(site, device, start_ms, True, per_minute)
-            if before is not None:
-                samples.insert(0, before)
-        if not open_end:
-            after = self.q.meter_neighbour(site, device, end_ms, False, per_minute)
-            if after is not None:
-                samples.append(after)
-        lo = -(2**62) if open_start else start_ms
-        hi = 2**62 if open_end else end_ms
+        return [(text, self.per_minute) for text in statements]
+
+    def second(self, answers: Answers) -> Ask:
+        self.samples = samples_of(answers[0], self.shift)
+        follow: Ask = []
+        if self.per_minute:
+            head = KpiQueries.head_statement(self.site, self.device, self.window, self.samples)
+            if head is not None:
+                follow.append((head, False))
+                self.missing.append(("head", None, False))
+        for (at, before), answer in zip(self.sides, answers[1:], strict=True):
+            found = samples_of(answer, self.shift)
+            if found or not self.per_minute:
+                self.neighbours[before] = found[0] if found else None
+                continue
+            near = neighbour_near(at, before)
+            head = KpiQueries.head_statement(self.site, self.device, near, [])
+            if head is None:
+                self.neighbours[before] = None
+                continue
+            follow.append((head, False))
+            self.missing.append(("near", near, before))
+        return follow
+
+    def segments(self, answers: Answers) -> list[Any]:
+        samples = self.samples
+        for (kind, _, before), answer in zip(self.missing, answers, strict=True):
+            rows = samples_of(answer, MINUTE_MS)
+            if kind == "head":
+                samples = rows + samples
+            else:
+                self.neighbours[before] = (rows[-1] if before else rows[0]) if rows else None
+        before_sample = self.neighbours.get(True)
+        if before_sample is not None:
+            samples.insert(0, before_sample)
+        after_sample = self.neighbours.get(False)
+        if after_sample is not None:
+            samples.append(after_sample)
+        lo = -(2**62) if self.open_start else self.start_ms
+        hi = 2**62 if self.open_end else self.end_ms
         return clip_segments(segments(samples), lo, hi)
+
+
+class PieceBuilder:
+    """Computes a ``SitePiece`` from raw data (the minute rollup for meters), the way the whole range would.
+
+    Its reads go in at most three rounds (one request each), and ``build_many`` sends the rounds of several
+    pieces (of several sites) together, so a call's requests do not grow with its sites."""
+
+    def __init__(self, queries: KpiQueries) -> None:
+        self.q = queries
 
     def build(
         self,
@@ -136,16 +237,73 @@ class PieceBuilder:
         until_ms: int | None = None,
         station: str | None = None,
         events_until_ms: int | None = None,
+        item_energy: bool = True,
     ) -> SitePiece:
         """One piece ``[start_ms, end_ms)``. ``open_*``: this side is the range's own edge. ``until_ms``: "now"
-        for a session still running (default: the end of what can reach the piece)."""
+        for a session still running (default: the end of what can reach the piece). ``item_energy``: also
+        each item's bench kWh (reads the bench meters); the comparison needs none."""
+        steps = self.steps(
+            site,
+            facts,
+            start_ms,
+            end_ms,
+            devices,
+            per_minute,
+            open_start,
+            open_end,
+            until_ms,
+            station,
+            events_until_ms,
+            item_energy,
+        )
+        return self.build_many([steps])[0]
+
+    def build_many(self, runs: Sequence[Steps]) -> list[SitePiece]:
+        return run_steps(self.q.client, runs)
+
+    def steps(
+        self,
+        site: str,
+        facts: SiteSettings,
+        start_ms: int,
+        end_ms: int,
+        devices: Iterable[str],
+        per_minute: bool,
+        open_start: bool = False,
+        open_end: bool = False,
+        until_ms: int | None = None,
+        station: str | None = None,
+        events_until_ms: int | None = None,
+        item_energy: bool = True,
+    ) -> Steps:
+        """``build``'s reads as rounds of statements (see ``run_steps``)."""
         piece = SitePiece(start_ms, end_ms)
         hours = facts.hours()
         events_end = end_ms if open_end else end_ms + STAFFED_MAX_SILENCE_MS
         if events_until_ms is not None:
             events_end = min(events_end, events_until_ms)
         until = min(events_end if until_ms is None else until_ms, now_ms())
-        events = self.q.station_events(site, Range(start_ms - SESSION_LOOKBACK_MS, events_end), station)
+        wanted = sorted({*devices})
+        reads = {
+            device: MeterRead(site, device, start_ms, end_ms, per_minute, open_start, open_end) for device in wanted
+        }
+        first: Ask = [
+            (KpiQueries.events_statement(site, Range(start_ms - SESSION_LOOKBACK_MS, events_end), station), False),
+            (KpiQueries.finished_statement(site, Range(start_ms, end_ms), station), False),
+        ]
+        for read in reads.values():
+            first.extend(read.first())
+        answers = yield first
+        events = KpiQueries.events_of(answers[0])
+        finished = [item for item, _ in KpiQueries.finished_of(site, answers[1])]
+        second: Ask = []
+        offset = 2
+        follow: dict[str, Ask] = {}
+        for device, read in reads.items():
+            count = len(read.first())
+            follow[device] = read.second(answers[offset : offset + count])
+            offset += count
+            second.extend(follow[device])
         by_station: dict[str, list[Any]] = {}
         for event in events:
             by_station.setdefault(event.station, []).append(event)
@@ -156,6 +314,8 @@ class PieceBuilder:
             seconds = sum(span.seconds for span in staffed)
             if seconds:
                 piece.staffed_s[name] = seconds
+            if not item_energy:
+                continue
             sessions = {
                 item: list(history.sessions)
                 for item, history in item_histories(station_events, until).items()
@@ -164,18 +324,35 @@ class PieceBuilder:
             clipped = clip_sessions(sessions, None if open_start else start_ms, None if open_end else end_ms)
             if clipped:
                 sessions_by_station[name] = clipped
-        wanted = {*devices}
         bench_of = {name: facts.bench_meter(name) for name in sessions_by_station}
-        by_device = {
-            device: self.meter_segments(site, device, start_ms, end_ms, per_minute, open_start, open_end)
-            for device in sorted(wanted | set(bench_of.values()))
+        benches = {
+            device: MeterRead(site, device, start_ms, end_ms, per_minute, open_start, open_end)
+            for device in sorted(set(bench_of.values()) - set(wanted))
         }
-        for device in sorted(wanted):
+        for read in benches.values():
+            second.extend(read.first())
+        by_device: dict[str, list[Any]] = {}
+        answers = (yield second) if second else []
+        offset = 0
+        for device, read in reads.items():
+            by_device[device] = read.segments(answers[offset : offset + len(follow[device])])
+            offset += len(follow[device])
+        third: Ask = []
+        for device, read in benches.items():
+            count = len(read.first())
+            follow[device] = read.second(answers[offset : offset + count])
+            offset += count
+            third.extend(follow[device])
+        answers = (yield third) if third else []
+        offset = 0
+        for device, read in benches.items():
+            by_device[device] = read.segments(answers[offset : offset + len(follow[device])])
+            offset += len(follow[device])
+        for device in wanted:
             # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole, as before.
             piece.meters[device] = meter_piece(by_device[device], hours, facts.timezone)
         for name, sessions in sessions_by_station.items():
             piece.item_kwh[name] = item_energy_piece(by_device[bench_of[name]], sessions)
-        finished = self.q.finished_items(site, Range(start_ms, end_ms), station)
         piece.items = item_sums(finished)
         per_station: dict[str, list[Any]] = {}
         for item in finished:
@@ -229,19 +406,16 @@ class DaySummaries:
             raise InfluxQueryError(f"cannot write the day summary of {site}: {response.text[:200]}")
         return piece
 
-    def _read(self, fields: str, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """Stored, current (same basis, settled) summaries of ``days`` (local midnights), by midnight."""
-        if not days:
-            return {}
+    @staticmethod
+    def _statement(fields: str, site: str, facts: SiteSettings, days: Sequence[int]) -> str:
         last_end = day_bounds(days[-1], facts.timezone)[1]
-        statement = (
+        return (
             f'SELECT basis, computed_ms, {fields} FROM "{schema.ROLLUP_RP}"."{KPI_DAY}" '
             f"WHERE site = '{site}' AND time >= {days[0]}ms AND time < {last_end}ms"
         )
-        try:
-            rows = self.q._rows(statement)
-        except InfluxQueryError:
-            return {}  # no rollup policy: every day from raw data
+
+    @staticmethod
+    def _current(rows: list[dict[str, Any]], facts: SiteSettings, days: Sequence[int]) -> dict[int, dict[str, Any]]:
         wanted = set(days)
         expected = basis(facts)
         found: dict[int, dict[str, Any]] = {}
@@ -254,6 +428,16 @@ class DaySummaries:
             found[at] = row
         return found
 
+    def _read(self, fields: str, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Stored, current (same basis, settled) summaries of ``days`` (local midnights), by midnight."""
+        if not days:
+            return {}
+        try:
+            rows = self.q._rows(self._statement(fields, site, facts, days))
+        except InfluxQueryError:
+            return {}  # no rollup policy: every day from raw data
+        return self._current(rows, facts, days)
+
     def details(self, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, SitePiece]:
         return {
             at: SitePiece.from_json(json.loads(row["detail"]))
@@ -262,6 +446,20 @@ class DaySummaries:
 
     def totals(self, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, dict[str, Any]]:
         return {at: json.loads(row["totals"]) for at, row in self._read("totals", site, facts, days).items()}
+
+    def totals_many(
+        self, wanted: dict[str, tuple[SiteSettings, Sequence[int]]]
+    ) -> dict[str, dict[int, dict[str, Any]]]:
+        """``totals`` of several sites (site -> its facts and days) in one request."""
+        asked = [(site, facts, days) for site, (facts, days) in wanted.items() if days]
+        found: dict[str, dict[int, dict[str, Any]]] = {site: {} for site in wanted}
+        if not asked:
+            return found
+        statements = [(self._statement("totals", site, facts, days), True) for site, facts, days in asked]
+        for (site, facts, days), answer in zip(asked, ask(self.client, statements), strict=True):
+            rows = self._current(rows_of(answer), facts, days)
+            found[site] = {at: json.loads(row["totals"]) for at, row in rows.items()}
+        return found
 
 
 def numeric_fields(piece: SitePiece, main_meter: str) -> dict[str, float | int]:

@@ -1,0 +1,62 @@
+"""Several InfluxQL statements in one /query request (``series_many``), against a real influxd."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.influx.client import InfluxQueryError
+from collector.influx.v1 import InfluxV1Client
+from collector.kpi.queries import KpiQueries
+from collector.settings import InfluxV1Settings
+from tests.harness.influx import InfluxTestDB
+
+pytestmark = pytest.mark.integration
+
+T_MS = 1763900000000
+
+
+def client_for(db: InfluxTestDB) -> InfluxV1Client:
+    return InfluxV1Client(InfluxV1Settings(url=db.url, database=db.database))
+
+
+def test_each_statement_gets_its_own_answer_in_order(influx_db: InfluxTestDB) -> None:
+    influx_db.write(
+        "\n".join(f"meter,site=s{k},device=m power={k}.5,seq={k}i {(T_MS + k) * 1_000_000}" for k in range(3)),
+        precision="ns",
+    )
+    client = client_for(influx_db)
+    answers = client.series_many(
+        [f"SELECT power FROM meter WHERE site = 's{k}'" for k in (2, 0, 1)]
+        + ["SELECT power FROM meter WHERE site = 'x'"],
+        epoch="ms",
+    )
+    assert [[row[1] for one in answer for row in one.values] for answer in answers] == [[2.5], [0.5], [1.5], []]
+    assert client.series_many([]) == []
+
+
+def test_a_refused_statement_raises_and_names_itself(influx_db: InfluxTestDB) -> None:
+    client = client_for(influx_db)
+    with pytest.raises(InfluxQueryError, match="nosuchrp"):
+        client.series_many(["SELECT power FROM meter", 'SELECT power FROM "nosuchrp"."meter"'])
+
+
+def test_last_data_of_several_sites_in_one_request_equals_one_site_at_a_time(influx_db: InfluxTestDB) -> None:
+    influx_db.write(
+        "\n".join(
+            [
+                f"meter,site=a,device=m seq=1i {T_MS * 1_000_000}",
+                f"meter,site=a,device=n seq=2i {(T_MS + 5_000) * 1_000_000}",
+                f'repair_event,site=a,station=s1 event_id="e1" {(T_MS + 9_000) * 1_000_000}',
+                f"meter,site=b,device=m seq=3i {(T_MS + 1_000) * 1_000_000}",
+                f'repair_event,site=b,station=s1 event_id="e2" {(T_MS + 99_000) * 1_000_000}',
+                f"meter,site=ab,device=m seq=3i {(T_MS + 7_000) * 1_000_000}",
+            ]
+        ),
+        precision="ns",
+    )
+    queries = KpiQueries(client_for(influx_db))
+    sites = ["a", "b", "c"]
+    for until in (T_MS + 6_000, T_MS + 60_000, T_MS + 200_000):
+        together = queries.last_data_by_site(sites, until)
+        assert together == {site: queries.last_data_ms(site, until) for site in sites}
+    assert queries.last_data_by_site(sites, T_MS + 60_000) == {"a": T_MS + 9_000, "b": T_MS + 1_000, "c": None}
