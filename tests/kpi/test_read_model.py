@@ -27,7 +27,7 @@ from simulator.services import Influxd
 from tests.kpi.reference_path import ReferenceKpiReport
 from tests.reports.demo_data import DemoData, load_demo
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAYS = 30
 REL = 1e-9
