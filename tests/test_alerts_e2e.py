@@ -24,11 +24,13 @@ from typing import Any
 import pytest
 import yaml
 
+from collector.settings import load_settings
 from simulator.meter_server import MeterServer
 from simulator.services import Influxd, Mosquitto, free_port, port_open, wait_until
 from tests.collector.traffic import collector_yaml
 from tests.conftest import REPO_ROOT
 from tests.edge.helpers import library, meter, running_agent, write_config
+from tests.harness.api import new_token
 from tests.harness.influx import InfluxTestDB
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -129,6 +131,10 @@ def test_peak_ahead_and_stale_meter_alerts_reach_a_webhook(
         http_port=http_port,
     )
     am_port, prom_port = free_port(), free_port()
+    # Prometheus scrapes /metrics as deployed: with an all-sites read token (deploy/prometheus/prometheus.yml).
+    token_file = tmp_path / "collector.token"
+    token_file.write_text(new_token(load_settings(config), "read"))
+    token_file.chmod(0o600)
     (tmp_path / "alertmanager.yml").write_text(
         yaml.safe_dump(
             {
@@ -156,7 +162,11 @@ def test_peak_ahead_and_stale_meter_alerts_reach_a_webhook(
                 "rule_files": ["shopfloor.rules.yml"],
                 "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
                 "scrape_configs": [
-                    {"job_name": "shopfloor-collector", "static_configs": [{"targets": [f"127.0.0.1:{http_port}"]}]}
+                    {
+                        "job_name": "shopfloor-collector",
+                        "authorization": {"credentials_file": str(token_file)},
+                        "static_configs": [{"targets": [f"127.0.0.1:{http_port}"]}],
+                    }
                 ],
             }
         )
@@ -203,7 +213,7 @@ def test_peak_ahead_and_stale_meter_alerts_reach_a_webhook(
                 holds_from = quarter + 900 + 120
             wait_until(
                 lambda: webhook.first("ShopfloorNewMonthlyPeakAhead", "firing") is not None,
-                holds_from - time.time() + 150,  # Prometheus evaluates late on a loaded machine
+                holds_from - time.time() + 90,
                 "a peak-ahead notification",
             )
             peak_at = webhook.first("ShopfloorNewMonthlyPeakAhead", "firing")
