@@ -47,11 +47,13 @@ def _sample(runtime: CollectorRuntime, name: str) -> float:
 
 def test_5000_invented_sites_are_refused_counted_and_leave_metrics_bounded(
     tmp_path: Path,
-    mosquitto: Mosquitto,
+    mosquitto_factory: Callable[..., Mosquitto],
     influxd: Influxd,
     influx_db: InfluxTestDB,
     run_collector: Callable[[CollectorSettings], CollectorRuntime],
 ) -> None:
+    # A broker of its own: retained messages of other tests' sites would take first-seen slots and skew the counts.
+    mosquitto = mosquitto_factory()
     path = collector_yaml(
         tmp_path / "c.yaml",
         collector_id="flood-1",
