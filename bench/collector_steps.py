@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 import pydantic_core  # noqa: E402
 
+from bench.table import Row, emit  # noqa: E402
 from collector.ingest.pipeline import fast_points  # noqa: E402
 from collector.points import message_lines, raw_reading_line  # noqa: E402
 from shopfloor.contract import Kind, build_topic, decode, parse_topic  # noqa: E402
@@ -64,6 +65,20 @@ def main() -> int:
     print(f"  {'models: decode + message_lines (baseline)':44s} {baseline:6.2f} µs/reading   1.00")
     for name, us in steps.items():
         print(f"  {name:44s} {us:6.2f} µs/reading   {us / baseline:.2f}")
+    emit(
+        [
+            Row(
+                "collector_steps",
+                f"receive path per reading (ReadingBatch of {READINGS}): {name}",
+                us,
+                "µs",
+                baseline,
+                "contract models: decode + message_lines",
+                note=f"best of {args.repeat}",
+            )
+            for name, us in steps.items()
+        ]
+    )
     return 0
 
 

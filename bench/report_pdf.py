@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.table import Row, emit  # noqa: E402
 from collector.influx.v1 import InfluxV1Client  # noqa: E402
 from collector.kpi.queries import KpiQueries, Range  # noqa: E402
 from collector.kpi.report import KpiReport  # noqa: E402
@@ -89,6 +90,7 @@ def main() -> int:
             print(f"{'call':48} {'seconds':>8} {'ratio':>6}")
             print(f"{'baseline: KpiReport.kpis ' + site:48} {baseline:8.2f} {1:6.2f}")
             outputs = []
+            rows: list[Row] = []
             for name, extra in (
                 (f"report --site {site} --format html", ("--site", site, "--format", "html")),
                 (f"report --site {site} --format pdf", ("--site", site, "--format", "pdf")),
@@ -98,6 +100,18 @@ def main() -> int:
                 seconds = best_of(args.repeat, cli(*extra, "--out", str(out)))
                 outputs.append(out)
                 print(f"{name:48} {seconds:8.2f} {seconds / baseline:6.2f}")
+                rows.append(
+                    Row(
+                        "report_pdf",
+                        f"shopfloor {name}, month {period.label}, a new process",
+                        seconds,
+                        "s",
+                        baseline,
+                        f"KpiReport.kpis {site}, in-process",
+                        note=f"best of {args.repeat}",
+                    )
+                )
+            emit(rows)
             if args.keep is not None:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for out in outputs:

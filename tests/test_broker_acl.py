@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import getpass
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +30,7 @@ from simulator.services import Mosquitto, free_port, wait_until
 from tests.conftest import REPO_ROOT
 from tests.edge.helpers import library, meter, write_config
 from tests.harness.influx import InfluxTestDB
+from tests.harness.processes import command, ready, running
 from tests.harness.tls import Pki, make_pki
 
 pytestmark = pytest.mark.integration
@@ -63,16 +62,12 @@ class Auth:
         return block | extra
 
 
-def shopfloor(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "shopfloor", *(str(a) for a in args)]
-
-
 @pytest.fixture
 def auth(tmp_path: Path) -> Auth:
     sites = tmp_path / "sites.yaml"
     sites.write_text(yaml.safe_dump(SITES), encoding="utf-8")
     out = tmp_path / "auth"
-    subprocess.run(shopfloor("acl", "generate", sites, "--out", out), check=True, capture_output=True, cwd=REPO_ROOT)
+    subprocess.run(command("acl", "generate", sites, "--out", out), check=True, capture_output=True, cwd=REPO_ROOT)
     return Auth(out)
 
 
@@ -174,18 +169,6 @@ def reading(edge: str, device: str, seq: int = 0) -> bytes:
     )
 
 
-@contextmanager
-def running(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPFLOOR")}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=sink)
-        try:
-            yield process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(20)
-
-
 def collector_yaml(path: Path, broker: dict[str, Any], db: InfluxTestDB, http_port: int) -> Path:
     config = {
         "collector_id": "acl-collector",
@@ -199,16 +182,6 @@ def collector_yaml(path: Path, broker: dict[str, Any], db: InfluxTestDB, http_po
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     path.chmod(0o600)
     return path
-
-
-def ready(http_port: int) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def sites_stored(db: InfluxTestDB) -> dict[str, int]:
@@ -239,9 +212,9 @@ def test_an_edge_cannot_write_for_another_site_and_nothing_of_it_reaches_influxd
         broker=auth.broker(broker, "gent-repair-pi"),
     )
     edge_log = tmp_path / "edge.log"
-    with running(shopfloor("collector", "run", config), tmp_path / "collector.log"):
-        wait_until(lambda: ready(http_port), 30, "collector ready with its generated credentials")
-        with running(shopfloor("edge", "run", forged), edge_log):
+    with running(command("collector", "run", config), tmp_path / "collector.log"):
+        wait_until(lambda: ready(http_port), 60, "collector ready with its generated credentials")
+        with running(command("edge", "run", forged), edge_log):
             wait_until(lambda: edge_log.read_text().count("broker refused") >= 3, 30, "the edge's refusals logged")
         assert "check the broker ACL" in edge_log.read_text()
 
@@ -270,7 +243,7 @@ def test_a_wrong_password_an_unknown_user_and_no_credentials_are_refused(
     wrong = auth.broker(broker, "gent-repair-pi", "not-the-password")
     edge_yaml = write_config(tmp_path, broker.port, [], site=GENT, edge_id="gent-repair-pi", broker=wrong)
     edge_log = tmp_path / "edge.log"
-    with running(shopfloor("edge", "run", edge_yaml), edge_log):
+    with running(command("edge", "run", edge_yaml), edge_log):
         wait_until(lambda: "keeping readings in the outbox" in edge_log.read_text(), 30, "the edge's refusal")
     logged = edge_log.read_text()
     assert "the broker refused the connection (Not authorized). Fix: broker.username and broker.password" in logged

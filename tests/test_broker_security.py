@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import glob
 import json
-import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +24,10 @@ from shopfloor.contract import MeterReading, Quality, encode
 from shopfloor.mqtt import CLOSED_BEFORE_CONNACK
 from simulator.meter_server import MeterServer
 from simulator.services import Mosquitto, free_port, wait_until
-from tests.conftest import REPO_ROOT
 from tests.edge.helpers import KNOWN_VALUES, library, meter, write_config
 from tests.harness.influx import InfluxTestDB
 from tests.harness.mqtt import MqttProbe
+from tests.harness.processes import command, readiness, running
 from tests.harness.tls import Pki, make_pki
 
 pytestmark = pytest.mark.integration
@@ -50,22 +44,6 @@ def tls_block(ca_file: Path, pki: Pki, client_certificate: bool = True) -> dict[
 
 def broker_block(broker: Mosquitto, tls: dict[str, str]) -> dict[str, Any]:
     return {"host": broker.host, "port": broker.port, "tls": tls, "reconnect_min_s": 0.5, "reconnect_max_s": 2}
-
-
-@contextmanager
-def running(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPFLOOR")}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=sink)
-        try:
-            yield process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(20)
-
-
-def shopfloor(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "shopfloor", *(str(a) for a in args)]
 
 
 def collector_config(path: Path, broker: dict[str, Any], db: InfluxTestDB, http_port: int) -> Path:
@@ -90,21 +68,11 @@ def edge_config(directory: Path, server: MeterServer, broker: dict[str, Any]) ->
     return write_config(directory, broker["port"], [bus], broker=broker)
 
 
-def readiness(http_port: int) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=2) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-    except OSError:
-        return 0, {}
-
-
 def turned_away(collector_yaml: Path, http_port: int, log: Path, logged: str) -> tuple[int, dict[str, Any], str]:
     """Run a collector the broker will not serve: its /readyz answer and its log, once `logged` is in it."""
-    with running(shopfloor("collector", "run", collector_yaml), log):
+    with running(command("collector", "run", collector_yaml), log):
         wait_until(lambda: logged in log.read_text(), 30, f"{logged!r} in the collector's log")
-        wait_until(lambda: readiness(http_port)[0] != 0, 30, "the collector's HTTP API")
+        wait_until(lambda: readiness(http_port)[0] != 0, 60, "the collector's HTTP API")
         status, body = readiness(http_port)
     return status, body, log.read_text()
 
@@ -144,10 +112,10 @@ def test_readings_reach_influxdb_over_mutual_tls(
     collector_yaml = collector_config(tmp_path / "collector.yaml", broker, influx_db, http_port)
     (tmp_path / "edge").mkdir()
     edge_yaml = edge_config(tmp_path / "edge", sdm120, broker)
-    with running(shopfloor("collector", "run", collector_yaml), tmp_path / "collector.log"):
+    with running(command("collector", "run", collector_yaml), tmp_path / "collector.log"):
         # Ready means subscribed: the broker keeps what the edge sends from then on.
-        wait_until(lambda: readiness(http_port)[0] == 200, 30, "collector ready over TLS")
-        with running(shopfloor("edge", "run", edge_yaml), tmp_path / "edge.log"):
+        wait_until(lambda: readiness(http_port)[0] == 200, 60, "collector ready over TLS")
+        with running(command("edge", "run", edge_yaml), tmp_path / "edge.log"):
             wait_until(lambda: len(stored_seqs(influx_db)) >= 8, 30, "readings stored through the TLS broker")
     seqs = stored_seqs(influx_db)
     assert seqs == list(range(len(seqs))), "a reading went missing on the TLS path"
@@ -171,7 +139,7 @@ def test_a_client_the_listener_turns_away_is_told_what_to_fix(
     assert (status, body["broker"]) == (503, False)
     edge_log = tmp_path / "edge.log"
     (tmp_path / "edge").mkdir()
-    with running(shopfloor("edge", "run", edge_config(tmp_path / "edge", sdm120, broker)), edge_log):
+    with running(command("edge", "run", edge_config(tmp_path / "edge", sdm120, broker)), edge_log):
         wait_until(lambda: CLOSED_BEFORE_CONNACK in edge_log.read_text(), 30, "the edge's hint")
     assert "keeping readings in the outbox" in edge_log.read_text()
     assert stored_seqs(influx_db) == []
@@ -197,7 +165,7 @@ def test_a_wrong_ca_is_reported_with_its_fix_and_the_edge_loses_nothing(
     # An edge pointed at the wrong CA keeps its readings in the outbox ...
     edge_log = tmp_path / "edge-wrong.log"
     outbox = tmp_path / "edge" / "outbox.db"
-    with running(shopfloor("edge", "run", edge_config(tmp_path / "edge", sdm120, wrong)), edge_log):
+    with running(command("edge", "run", edge_config(tmp_path / "edge", sdm120, wrong)), edge_log):
         wait_until(lambda: "keeping readings in the outbox" in edge_log.read_text(), 30, "the edge's TLS error")
         wait_until(lambda: outbox_next_seq(outbox) >= 12, 30, "readings taken while the broker turns the edge away")
     assert "certificate verify failed" in edge_log.read_text()
@@ -206,9 +174,9 @@ def test_a_wrong_ca_is_reported_with_its_fix_and_the_edge_loses_nothing(
     # ... and once both are fixed, every one of them arrives.
     collector_config(tmp_path / "collector.yaml", right, influx_db, http_port)
     edge_config(tmp_path / "edge", sdm120, right)
-    with running(shopfloor("collector", "run", collector_yaml), tmp_path / "collector.log"):
-        wait_until(lambda: readiness(http_port)[0] == 200, 30, "collector ready over TLS")
-        with running(shopfloor("edge", "run", tmp_path / "edge" / "edge.yaml"), tmp_path / "edge.log"):
+    with running(command("collector", "run", collector_yaml), tmp_path / "collector.log"):
+        wait_until(lambda: readiness(http_port)[0] == 200, 60, "collector ready over TLS")
+        with running(command("edge", "run", tmp_path / "edge" / "edge.yaml"), tmp_path / "edge.log"):
             wait_until(
                 lambda: set(range(taken_offline)) <= set(stored_seqs(influx_db)),
                 30,
@@ -260,9 +228,9 @@ def test_a_refused_subscription_is_logged_and_taken_once_the_acl_is_fixed(
     plain = {"host": broker.host, "port": broker.port, "reconnect_min_s": 0.5, "reconnect_max_s": 1}
     collector_yaml = collector_config(tmp_path / "collector.yaml", plain, influx_db, http_port)
     log = tmp_path / "collector.log"
-    with running(shopfloor("collector", "run", collector_yaml), log):
+    with running(command("collector", "run", collector_yaml), log):
         wait_until(lambda: "refused the subscription" in log.read_text(), 30, "the refusal in the collector's log")
-        wait_until(lambda: readiness(http_port)[0] != 0, 30, "the collector's HTTP API")
+        wait_until(lambda: readiness(http_port)[0] != 0, 60, "the collector's HTTP API")
         status, body = readiness(http_port)
         assert (status, body["broker"]) == (503, False)
         assert "MQTT broker refused the subscription to shopfloor/v1/+/+/+: Not authorized" in log.read_text()
@@ -273,7 +241,7 @@ def test_a_refused_subscription_is_logged_and_taken_once_the_acl_is_fixed(
             check=True,
             capture_output=True,
         )
-        wait_until(lambda: readiness(http_port)[0] == 200, 30, "the collector subscribed without a restart")
+        wait_until(lambda: readiness(http_port)[0] == 200, 60, "the collector subscribed without a restart")
         reading = MeterReading(
             ts_ms=int(time.time() * 1000),
             seq=0,

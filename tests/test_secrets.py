@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
-import signal
 import subprocess
-import sys
 import time
 import typing
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,7 @@ from shopfloor.config import ConfigError, load_config, redact_credentials
 from simulator.services import Mosquitto, free_port, wait_until
 from tests.conftest import REPO_ROOT
 from tests.harness.influx import InfluxTestDB
+from tests.harness.processes import command, running
 
 SECRET_FIELDS: dict[str, list[str]] = {
     "edge": ["broker.password", "local_broker.password"],
@@ -174,10 +171,6 @@ def test_redact_credentials() -> None:
     assert redact_credentials("http://h:8086/query?q=a:b") == "http://h:8086/query?q=a:b"
 
 
-def shopfloor(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "shopfloor", *(str(a) for a in args)]
-
-
 @pytest.mark.parametrize("kind", ["edge", "collector", "collector-v2"])
 def test_check_shows_no_secret_and_warns_about_an_open_file(tmp_path: Path, kind: str) -> None:
     program = kind.removesuffix("-v2")
@@ -187,25 +180,12 @@ def test_check_shows_no_secret_and_warns_about_an_open_file(tmp_path: Path, kind
     for field, secret in secrets.items():
         config = with_value(config, field, secret)
     path = write(tmp_path / f"{program}.yaml", config, 0o644)
-    result = subprocess.run(shopfloor("-vv", program, "check", path), capture_output=True, text=True, cwd=REPO_ROOT)
+    result = subprocess.run(command("-vv", program, "check", path), capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout.lower()
     assert "holds a secret" in result.stderr and "Fix: chmod 600" in result.stderr
     for secret in secrets.values():
         assert secret not in result.stdout + result.stderr
-
-
-@contextmanager
-def running(command: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SHOPFLOOR")} | (env or {})
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=environ, stdout=sink, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            process.wait(20)
 
 
 @pytest.mark.integration
@@ -220,7 +200,7 @@ def test_the_running_programs_log_no_secret(
         {"publishers": [{"username": "simulator", "sites": "*"}], "sites": {"gent-repair": {"edges": ["gent-pi"]}}},
     )
     subprocess.run(
-        shopfloor("acl", "generate", sites, "--out", tmp_path / "auth"), check=True, capture_output=True, cwd=REPO_ROOT
+        command("acl", "generate", sites, "--out", tmp_path / "auth"), check=True, capture_output=True, cwd=REPO_ROOT
     )
     from shopfloor.acl import parse_env
 
@@ -271,13 +251,13 @@ def test_the_running_programs_log_no_secret(
     simulate = {"broker": broker_block("simulator"), "sites": 1, "live": False, "backfill_days": 0.01}
     logs = {name: tmp_path / f"{name}.log" for name in ("collector", "collector-v2", "edge", "simulate")}
     with (
-        running(shopfloor("-vv", "collector", "run", write(tmp_path / "c1.yaml", collector)), logs["collector"]),
-        running(shopfloor("-vv", "collector", "run", write(tmp_path / "c2.yaml", collector_v2)), logs["collector-v2"]),
-        running(shopfloor("-vv", "edge", "run", write(tmp_path / "edge.yaml", edge)), logs["edge"]),
+        running(command("-vv", "collector", "run", write(tmp_path / "c1.yaml", collector)), logs["collector"]),
+        running(command("-vv", "collector", "run", write(tmp_path / "c2.yaml", collector_v2)), logs["collector-v2"]),
+        running(command("-vv", "edge", "run", write(tmp_path / "edge.yaml", edge)), logs["edge"]),
     ):
         wait_until(lambda: influx_db.query("SHOW MEASUREMENTS") != [], 60, "the edge's status stored via the collector")
         simulator = subprocess.run(
-            shopfloor(
+            command(
                 "-vv",
                 "simulate",
                 "--config",

@@ -7,9 +7,6 @@ dialog that tells two laptops apart.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -21,10 +18,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.services import Influxd, Mosquitto, free_port, port_open, wait_until
+from simulator.services import Influxd, Mosquitto, free_port
 from tests.browser.test_bench_page import CHROMIUM, CHROMIUM_ARGS, CONFIGS, pairing_link, token_for
 from tests.harness.api import bearer
 from tests.harness.influx import InfluxTestDB
+from tests.harness.processes import collector_serving, collector_yaml
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
@@ -39,43 +37,18 @@ SITE_ZONE = "Pacific/Auckland"
 @pytest.fixture
 def collector_url(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd, influx_db: InfluxTestDB) -> Iterator[str]:
     port = free_port()
-    config = tmp_path / "collector.yaml"
-    config.write_text(
-        f"""collector_id: browser-details
-broker:
-  port: {mosquitto.port}
-influx:
-  url: {influxd.url}
-  database: {influx_db.database}
-  flush_interval_ms: 50
-spool:
-  path: spool.sqlite
-dead_letters:
-  path: dead.sqlite
-http:
-  port: {port}
-sites:
-  {SITE}:
-    timezone: {SITE_ZONE}
-"""
+    config = collector_yaml(
+        tmp_path / "collector.yaml",
+        mosquitto.port,
+        influxd.url,
+        influx_db.database,
+        port,
+        collector_id="browser-details",
+        extra=f"sites:\n  {SITE}:\n    timezone: {SITE_ZONE}\n",
     )
-    log = (tmp_path / "collector.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shopfloor", "collector", "run", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_until(lambda: port_open("127.0.0.1", port) or proc.poll() is not None, 60, "collector HTTP port")
-        assert proc.poll() is None, (tmp_path / "collector.log").read_text()
-        CONFIGS[f"http://127.0.0.1:{port}"] = config
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with collector_serving(config, port, tmp_path / "collector.log") as url:
+        CONFIGS[url] = config
+        yield url
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from collector.settings import CollectorSettings
 from simulator.services import Influxd, Mosquitto, free_port, wait_until
 from tests.collector.traffic import Publisher, base_ts_ms, collector_yaml, load, readings
 from tests.harness.influx import InfluxTestDB
+from tests.harness.processes import ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -109,7 +108,7 @@ def test_kill_9_of_the_collector_loses_nothing(tmp_path: Path, mosquitto: Mosqui
     publisher = Publisher(mosquitto.host, mosquitto.port)
     try:
         # Subscribed (so the broker queues for us from now on) and InfluxDB reachable.
-        wait_until(lambda: _ready(http_port), 30, "collector ready")
+        wait_until(lambda: ready(http_port), 60, "collector ready")
         done = threading.Event()
         sender = threading.Thread(target=lambda: (publisher.publish_all(readings(20, 1000, t0)), done.set()))
         sender.start()
@@ -168,11 +167,3 @@ def test_two_collectors_share_one_subscription(
 
 def _received(runtime: CollectorRuntime) -> int:
     return int(runtime.metrics.received.labels("reading")._value.get())
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False

@@ -10,8 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,18 +21,11 @@ from tests.edge.helpers import running_agent, write_config
 from tests.edge.test_bench_plugs import SOURCES, gen2_status
 from tests.harness.influx import InfluxTestDB
 from tests.harness.mqtt import MqttProbe
+from tests.harness.processes import ready
 
 pytestmark = pytest.mark.integration
 
 BENCH = "bench-influx"
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def collector_yaml(path: Path, broker: Mosquitto, db: InfluxTestDB, http_port: int) -> Path:
@@ -67,7 +58,7 @@ def test_counter_reset_gives_the_right_day_total_in_influxdb(
     edge_config = write_config(tmp_path / "edge", mosquitto.port, [], mqtt_sources=[{**SOURCES[1], "bench": BENCH}])
     measured = f"FROM meter WHERE device = '{BENCH}'"
     try:
-        wait_until(lambda: _ready(http_port), 30, "collector ready")
+        wait_until(lambda: ready(http_port), 60, "collector ready")
         with (
             MqttProbe(mosquitto.host, mosquitto.port, ()) as plug,
             MqttProbe(mosquitto.host, mosquitto.port, (f"shopfloor/v1/test-site/{BENCH}/reading",)) as upstream,

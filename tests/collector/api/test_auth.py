@@ -5,9 +5,6 @@ dead letters need admin, and a token revoked on the command line is refused from
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,10 +18,11 @@ import pytest
 
 from collector.settings import CollectorSettings, load_settings
 from collector.storage.dead_letters import CONTRACT, DeadLetterStore, NewDeadLetter
-from simulator.services import Influxd, Mosquitto, free_port, port_open, wait_until
+from simulator.services import Influxd, Mosquitto, free_port, wait_until
 from tests.harness.api import new_token
 from tests.harness.cli import shopfloor
 from tests.harness.influx import InfluxTestDB
+from tests.harness.processes import collector_serving, collector_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -72,39 +70,13 @@ def running(tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto, infl
     db = InfluxTestDB(influxd.url, f"test_{uuid.uuid4().hex[:10]}")
     db.create()
     port = free_port()
-    config = folder / "collector.yaml"
-    config.write_text(
-        f"""collector_id: auth-test
-broker:
-  port: {mosquitto.port}
-influx:
-  url: {influxd.url}
-  database: {db.database}
-  flush_interval_ms: 50
-spool:
-  path: spool.sqlite
-dead_letters:
-  path: dead.sqlite
-http:
-  port: {port}
-"""
-    )
-    log = (folder / "collector.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shopfloor", "collector", "run", str(config)], stdout=log, stderr=subprocess.STDOUT
+    config = collector_yaml(
+        folder / "collector.yaml", mosquitto.port, influxd.url, db.database, port, collector_id="auth-test"
     )
     try:
-        wait_until(lambda: port_open("127.0.0.1", port) or proc.poll() is not None, 60, "collector HTTP port")
-        assert proc.poll() is None, (folder / "collector.log").read_text()
-        yield Running(f"http://127.0.0.1:{port}", config, load_settings(config), db)
+        with collector_serving(config, port, folder / "collector.log") as url:
+            yield Running(url, config, load_settings(config), db)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
         db.drop()
     # Tokens are never logged, not even their ids' secrets.
     assert "sfm_" not in (folder / "collector.log").read_text()
