@@ -390,9 +390,9 @@ def poll_latency(bench: Bench, db: str, rate: float, count: int) -> Latency:
     )
 
 
-def latency_collector(bench: Bench, rate: float, count: int) -> Latency:
+def latency_collector(bench: Bench, rate: float, count: int, code: Path = REPO) -> Latency:
     db = bench.database("latency")
-    with bench.collectors(db):
+    with bench.collectors(db, code=code):
         return poll_latency(bench, db, rate, count)
 
 
@@ -520,7 +520,7 @@ def main() -> int:
         type=Path,
         action="append",
         default=[],
-        help="live: also a collector run from this checkout (e.g. `git archive` of an older commit), alternating",
+        help="live and latency: also a collector run from this checkout (e.g. a `git archive`), alternating",
     )
     parser.add_argument(
         "--variant",
@@ -624,6 +624,8 @@ def latency_rows(bench: Bench, args: argparse.Namespace, ceiling: float) -> list
         ours = latency_collector(bench, rate, count)
         bare = latency_bare_post(bench, rate, count)
         print(f"latency at {share:.0%} ({rate:.0f} msg/s): collector {ours}, bare POST {bare}")
+        for code in args.code:  # the same levels for the other checkouts (printed, not in the table)
+            print(f"latency at {share:.0%} ({rate:.0f} msg/s): {code} {latency_collector(bench, rate, count, code)}")
         where = f"latency at {share:.0%} of the ceiling ({rate:.0f} msg/s, {count} msgs)"
         note = (
             f"max {ours.max_ms:.0f} ms; overstated by at most one poll period ({LATENCY_POLL_S * 1000:.0f} ms) "
