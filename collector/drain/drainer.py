@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 ROLLUP_EVERY_S_WHILE_BACKLOGGED = 60.0
 # An idle drainer wakes at the first commit; this is only how often it looks at the rollup and its stop flag.
 IDLE_WAKE_S = 1.0
+# The rollup catch-up and a KPI day summary each make influxd re-read data (the late minutes, a whole site-day),
+# and late points re-open them after every write. Under traffic the spool is empty between writes many times a
+# second, so they run once no write came for this long (or at the backlog's pace): when they ran at every empty
+# spool, influxd re-aggregated the same late minutes after every write of a backfill, on the cores the traffic
+# needs (the live benchmark's points are of yesterday: every write was late).
+QUIET_FOR_CATCH_UP_S = 1.0
 
 
 def retry_delay_s(attempt: int, retry_max_s: float, retry_after_s: float | None) -> float:
@@ -79,6 +85,7 @@ class Drainer:
         self.kpi_days = kpi_days if isinstance(settings, InfluxV1Settings) else None
         self._progress_at = time.monotonic()  # the last write that succeeded, or the last empty spool
         self._last_write_end = -math.inf  # monotonic; the flush interval counts from here
+        self._last_summary = -math.inf
         metrics.spool_oldest_age.set_function(self._oldest_age_s)
         metrics.drainer_stalled.set_function(lambda: float(self.stalled()))
 
@@ -116,9 +123,11 @@ class Drainer:
         flush_s = self.settings.flush_interval_ms / 1000
         batch = self.spool.peek(batch_size)
         if batch is None:
-            self._progress_at = time.monotonic()
-            self._complete_rollup(force=True)
-            if self.kpi_days is not None and not (self.late and self.late.ranges):
+            now = time.monotonic()
+            self._progress_at = now
+            quiet = now - self._last_write_end >= QUIET_FOR_CATCH_UP_S
+            self._complete_rollup(force=quiet)
+            if self.kpi_days is not None and not (self.late and self.late.ranges) and self._summary_due(now, quiet):
                 self._summarize_one()
             # The first commit wakes us: under light traffic a point is written as soon as it is spooled.
             self.spool.wait(1, IDLE_WAKE_S)
@@ -195,6 +204,12 @@ class Drainer:
         if self._rollup_failing:
             log.warning("the 1-minute rollup for late data is complete again")
             self._rollup_failing = False
+
+    def _summary_due(self, now: float, quiet: bool) -> bool:
+        if not quiet and now - self._last_summary < ROLLUP_EVERY_S_WHILE_BACKLOGGED:
+            return False
+        self._last_summary = now
+        return True
 
     def _summarize_one(self) -> None:
         """One KPI day summary per idle moment: live points never wait for more than one site-day."""

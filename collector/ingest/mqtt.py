@@ -144,7 +144,7 @@ class MqttIn:
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         assert self._ingest is not None
         payload = bytes(message.payload)
-        self._ingest.receive(message.topic, payload, message.mid, message.qos, more_waiting=self._more_waiting())
+        self._ingest.receive(message.topic, payload, message.mid, message.qos, more_waiting=self._more_waiting)
 
     def _more_waiting(self) -> bool:
         """Whether the socket already holds more (a zero-timeout poll: a system call, no wait)."""

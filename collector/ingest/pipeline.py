@@ -143,6 +143,7 @@ class Ingest:
         self._due = threading.Event()
         self.max_future_skew_s = max_future_skew_s
         self.cardinality = cardinality
+        self._admitted: set[str] = set()  # raw topics the cardinality guard admitted: one str lookup a message
         self.prefix = prefix
         self.spool = spool
         self.dead_letters = dead_letters
@@ -160,13 +161,22 @@ class Ingest:
         self._received = {kind: metrics.received.labels(kind.value) for kind in Kind}
         self._invalid = metrics.received.labels("invalid")
 
-    def receive(self, topic: str, payload: bytes, mid: int, qos: int, more_waiting: bool = True) -> None:
-        """Take one message; commit the group (then ack it) when nothing more is waiting, or it is full."""
+    def receive(
+        self, topic: str, payload: bytes, mid: int, qos: int, more_waiting: bool | Callable[[], bool] = True
+    ) -> None:
+        """Take one message; commit the group (then ack it) when nothing more is waiting, or it is full.
+
+        ``more_waiting`` may be a check (a system call on the socket): it is asked only when no commit is due yet.
+        """
         parsed = _parsed(topic, self.prefix)
         if isinstance(parsed, ContractError):
             site = None if parsed.site is None else self._known(parsed.site)
             entry = _Pending(topic, None, payload, mid, qos, reason=str(parsed), site=site)
-        elif self.cardinality is not None and (refused := self.cardinality.refuses(parsed)) is not None:
+        elif (
+            self.cardinality is not None
+            and topic not in self._admitted
+            and (refused := self._refused(topic, parsed)) is not None
+        ):
             entry = _Pending(topic, None, payload, mid, qos, reason=refused, site=self._known(parsed.site))
             entry.kind = CARDINALITY
         else:
@@ -186,11 +196,21 @@ class Ingest:
             grouped = len(self._pending) - self._in_workers
         if grouped >= self.commit_every:
             self.flush()
-        elif not more_waiting:
+        elif self._due.is_set():
+            pass  # a commit is due already: the commit thread takes this message too, no need to look at the socket
+        elif not (more_waiting() if callable(more_waiting) else more_waiting):
             if time.monotonic() - self._last_commit >= self.commit_gap_s:
                 self.flush()
             else:
                 self._due.set()
+
+    def _refused(self, raw_topic: str, topic: Topic) -> str | None:
+        """The cardinality guard's answer; a topic it admitted is remembered by its text (a str hashes once)."""
+        assert self.cardinality is not None
+        refused = self.cardinality.refuses(topic)
+        if refused is None:
+            self._admitted.add(raw_topic)
+        return refused
 
     def commit_when_due(self, timeout: float) -> None:
         """The commit thread's step: wait up to ``timeout`` for a group to fall due, and commit it once

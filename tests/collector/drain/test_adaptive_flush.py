@@ -205,3 +205,28 @@ def test_through_the_real_broker_one_message_is_one_request_and_a_backlog_is_wri
     requests, lines = batches(runtime.metrics)
     assert lines == 2000
     assert requests < lines  # at least one request carried more than one line
+
+
+def test_the_socket_is_looked_at_only_while_no_commit_is_due(tmp_path: Path) -> None:
+    """``more_waiting`` as a check (mqtt.py's zero-timeout select): asked until a group falls due, not after."""
+    acked: list[tuple[int, int]] = []
+    ingest = ingest_for(tmp_path, acked, commit_gap_s=2.0)  # long enough for a loaded machine, short for a test
+    asked: list[int] = []
+
+    def socket_dry(mid: int) -> Callable[[], bool]:
+        def check() -> bool:
+            asked.append(mid)
+            return False
+
+        return check
+
+    ingest.receive(TOPIC, message(0), mid=1, qos=1, more_waiting=socket_dry(1))  # after a quiet spell: at once
+    assert acked == [(1, 1)] and asked == [1]
+    ingest.receive(TOPIC, message(1), mid=2, qos=1, more_waiting=socket_dry(2))  # within the gap: falls due
+    for i in range(2, 5):  # a commit is due already: the commit thread takes these too, no system call
+        ingest.receive(TOPIC, message(i), mid=i + 1, qos=1, more_waiting=socket_dry(i + 1))
+    assert asked == [1, 2] and acked == [(1, 1)]
+    ingest.commit_when_due(timeout=0.0)  # the commit thread: waits out the gap, commits
+    assert len(acked) == 5
+    ingest.receive(TOPIC, message(5), mid=6, qos=1, more_waiting=socket_dry(6))  # nothing due: asked again
+    assert asked == [1, 2, 6]

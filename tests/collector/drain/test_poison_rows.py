@@ -55,7 +55,9 @@ def test_a_line_that_breaks_influxdbs_answer_is_dead_lettered_and_the_rest_drain
     assert influx_db.scalar("SELECT count(power) FROM meter") == 40
     [letter] = store.entries()
     assert letter.kind == WRITE_REJECTED and letter.payload == POISON.encode() and letter.site == "gent"
-    assert "could not be read" in letter.reason
+    # httpx cannot read influxd's answer to this line (its error header echoes the control character), so the
+    # line was found by bisection; the plain-http writer (collector/influx/v1.py) reads InfluxDB's own reason.
+    assert "could not be read" in letter.reason or letter.reason.startswith("HTTP 400: ")
     assert b"shopfloor_collector_drainer_stalled 0.0" in metrics.render()
 
 
