@@ -39,6 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.table import Row, emit  # noqa: E402
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
 from collector.influx.client import InfluxClient, Series, WriteResponse  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
@@ -46,7 +47,7 @@ from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
 from collector.kpi.queries import KpiQueries, Range  # noqa: E402
 from collector.kpi.report import KpiReport  # noqa: E402
-from collector.kpi.summaries import KPI_DAY, SETTLE_MS, DaySummaries, day_bounds  # noqa: E402
+from collector.kpi.summaries import KPI_DAY, SETTLE_MS, SUMMED_FIELDS, DaySummaries, day_bounds  # noqa: E402
 from collector.points import point  # noqa: E402
 from collector.settings import InfluxV1Settings, SiteSettings  # noqa: E402
 from shopfloor.contract import parse_topic  # noqa: E402
@@ -84,7 +85,10 @@ def minute_series(site: str, device: str, window: Range) -> str:
     )
 
 
+BENCH = "kpi_api"
 GROWTH_DAYS = (7, 30, 90, 365)
+# Issue 15's targets, p95 in ms: (call, sites, days) -> the most it may take.
+TARGETS_MS = {("site kpis", 1, 30): 150.0, ("compare", 20, 365): 500.0}
 GROWTH_SITES = (3, 10, 20)
 TZ = "Europe/Brussels"
 
@@ -218,8 +222,7 @@ def growth(args: argparse.Namespace) -> int:
                     if day_bounds(day, TZ)[1] + SETTLE_MS <= now:
                         summaries.summarize(site_id, spec_facts, day)
                     row = writer.query(
-                        f'SELECT basis, computed_ms, totals, detail FROM "rollup"."{KPI_DAY}" '
-                        f"WHERE site = '{site_id}' AND time = {day}ms",
+                        f'SELECT * FROM "rollup"."{KPI_DAY}" WHERE site = \'{site_id}\' AND time = {day}ms',
                         epoch="ms",
                     )
                     stored.append((day, row[0]))
@@ -239,8 +242,14 @@ def growth(args: argparse.Namespace) -> int:
                             KPI_DAY,
                             {"site": site_id},
                             {
+                                # The numeric fields, with their types (InfluxDB's JSON writes 2.0 as 2).
+                                **{
+                                    name: int(row[name]) if name.startswith("items_") else float(row[name])
+                                    for name in SUMMED_FIELDS
+                                    if row.get(name) is not None
+                                },
                                 "basis": row["basis"],
-                                "computed_ms": row["computed_ms"],
+                                "computed_ms": int(row["computed_ms"]),
                                 "totals": row["totals"],
                                 "detail": json.dumps(detail, separators=(",", ":")),
                             },
@@ -284,6 +293,7 @@ def growth(args: argparse.Namespace) -> int:
                     pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
                 return 0
             results: dict[tuple[str, int, int], float] = {}
+            counts: dict[tuple[str, int, int], int] = {}
             for name in ("site kpis", "compare"):
                 for n in GROWTH_SITES if name == "compare" else (1,):
                     chosen = {site_id: facts[site_id] for site_id in ids[:n]}
@@ -298,12 +308,29 @@ def growth(args: argparse.Namespace) -> int:
                         requests, statements, influx_s = counted.requests, counted.statements, counted.seconds
                         best, p95 = timed(args.calls, args.repeat, partial(ask, name, window, chosen))
                         results[(name, n, days)] = p95
+                        counts[(name, n, days)] = requests
                         base = results.get((name, n, 30))
                         ratio = f"{p95 / base:7.2f}" if base else f"{'':>7}"
                         print(
                             f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio} "
                             f"{requests:8} {statements:10} {influx_s * 1000:9.1f}"
                         )
+            print()
+            emit(
+                [
+                    Row(
+                        BENCH,
+                        f"{name}, {n} site{'s' if n > 1 else ''} x {days} days: p95",
+                        results[(name, n, days)] * 1000,
+                        "ms",
+                        target=limit,
+                        target_on="value",
+                        op="<=",
+                        note=f"{args.calls} calls x {args.repeat} rounds; {counts[(name, n, days)]} requests a call",
+                    )
+                    for (name, n, days), limit in TARGETS_MS.items()
+                ]
+            )
             writer.close()
             rollup_writer.close()
         finally:

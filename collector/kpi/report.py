@@ -28,6 +28,7 @@ from collector.kpi.summaries import (
     DaySummaries,
     PieceBuilder,
     Steps,
+    StoredSums,
     day_bounds,
     local_midnights,
     totals_of_piece,
@@ -56,6 +57,9 @@ from shopfloor.kpi.rates import (
     throughput,
 )
 from shopfloor.kpi.sessions import Interval, open_items
+
+# In a compare's layout of pieces: a stored day whose terms InfluxDB summed with the others (``StoredSums``).
+SUMMED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,12 +363,23 @@ class KpiReport:
         }
 
     def _site_totals(
-        self, site: str, facts: SiteSettings, pieces: Sequence[Any], last_data_ms: int | None
+        self,
+        site: str,
+        facts: SiteSettings,
+        pieces: Sequence[Any],
+        last_data_ms: int | None,
+        summed: StoredSums | None = None,
     ) -> SiteTotals:
+        """``pieces``: raw pieces, stored days' ``totals``, and ``SUMMED`` for a day that ``summed`` holds."""
         sums = ItemSums()
         staffed_s = 0.0
         kwh: float | None = None
+        if summed is not None:
+            sums.add(summed.items)
+            staffed_s, kwh = summed.staffed_s, summed.kwh
         for piece in pieces:
+            if piece is SUMMED:
+                continue
             if isinstance(piece, SitePiece):
                 items, seconds, piece_kwh = totals_of_piece(piece, facts.main_meter)
             else:
@@ -389,15 +404,22 @@ class KpiReport:
         )
 
     def _all_totals(self, sites: dict[str, SiteSettings], window: Range) -> list[SiteTotals]:
-        """Every site's totals from one request for the stored days, a few for all raw pieces of all sites
-        together (each round of their reads is one request), and one for the newest data."""
+        """Every site's totals from one request for the stored days (InfluxDB sums them: ``sums_many``), a few
+        for all raw pieces of all sites together (each round of their reads is one request), and one for the
+        newest data."""
         plans = {name: self._plan(window, facts) for name, facts in sites.items()}
-        stored = self._stored.totals_many({name: (sites[name], plan.usable) for name, plan in plans.items()})
+        stored = self._stored.sums_many({name: (sites[name], plan.usable) for name, plan in plans.items()})
         steps: list[Steps] = []
         layouts: dict[str, list[Any]] = {}
+        summed: dict[str, StoredSums | None] = {}
         for name, facts in sites.items():
+            found = stored[name]
+            if isinstance(found, StoredSums):
+                summed[name], days = found, dict.fromkeys(found.days, SUMMED)
+            else:
+                summed[name], days = None, found
             site_steps, layouts[name] = self._steps(
-                name, facts, window, [facts.main_meter], plans[name], stored[name], None, False
+                name, facts, window, [facts.main_meter], plans[name], days, None, False
             )
             steps.extend(site_steps)
         built = iter(self._live.build_many(steps))
@@ -405,7 +427,7 @@ class KpiReport:
         totals = []
         for name, facts in sites.items():
             pieces = [next(built) if piece is None else piece for piece in layouts[name]]
-            totals.append(self._site_totals(name, facts, pieces, newest[name]))
+            totals.append(self._site_totals(name, facts, pieces, newest[name], summed[name]))
         return totals
 
     def compare(self, sites: dict[str, SiteSettings], window: Range) -> dict[str, Any]:
