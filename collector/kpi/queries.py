@@ -278,14 +278,28 @@ class KpiQueries:
 
     def checked_in_items(self, site: str, window: Range, station: str | None = None) -> set[str]:
         """Item ids checked in during the window (the reports' "items in")."""
+        return self.checked_in_of(self._series(self.checked_in_statement(site, window, station)))
+
+    @staticmethod
+    def checked_in_statement(site: str, window: Range, station: str | None = None) -> str:
         where = f"site = '{_ident(site)}' AND type = 'checked_in' AND {window.where()}"
         if station is not None:
             where += f" AND station = '{_ident(station)}'"
-        return {
-            row["item_id"]
-            for row in self._rows(f"SELECT item_id FROM repair_event WHERE {where}")
-            if row.get("item_id")
-        }
+        return f"SELECT item_id FROM repair_event WHERE {where}"
+
+    @staticmethod
+    def checked_in_of(series: list[Series]) -> set[str]:
+        return {row["item_id"] for row in rows_of(series) if row.get("item_id")}
+
+    def items_and_intake(
+        self, site: str, window: Range, station: str | None = None
+    ) -> tuple[list[tuple[FinishedItem, str | None]], set[str]]:
+        """``finished_with_ids`` and ``checked_in_items`` of one window, in one request."""
+        finished, checked_in = self.client.series_many(
+            [self.finished_statement(site, window, station), self.checked_in_statement(site, window, station)],
+            epoch="ms",
+        )
+        return self.finished_of(site, finished), self.checked_in_of(checked_in)
 
     def last_data_by_site(self, sites: list[str], until_ms: int) -> dict[str, int | None]:
         """``last_data_ms`` of several sites in one request: the newest reading and event, ``GROUP BY site``."""

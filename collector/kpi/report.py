@@ -197,14 +197,13 @@ class KpiReport:
         pieces.append(None)
         return steps, pieces
 
-    def _bench_and_intake(
-        self, site: str, window: Range, station: str | None, pieces: Sequence[SitePiece]
-    ) -> tuple[float, int]:
-        """Staffed bench-hours in the window (from the pieces), and the items checked in during it."""
+    @staticmethod
+    def _bench_hours(station: str | None, pieces: Sequence[SitePiece]) -> float:
+        """Staffed bench-hours in the window, from the pieces."""
         seconds = sum(
             value for piece in pieces for name, value in piece.staffed_s.items() if station is None or name == station
         )
-        return seconds / 3600, len(self.q.checked_in_items(site, window, station))
+        return seconds / 3600
 
     def _items(self, items: Sequence[FinishedItem], bench_hours: float) -> dict[str, Any]:
         kpis = item_kpis(items, bench_hours)
@@ -277,7 +276,7 @@ class KpiReport:
         self, site: str, facts: SiteSettings, window: Range, bucket: Bucket, station: str | None = None
     ) -> dict[str, Any]:
         """``GET /api/sites/{site}/kpis`` and, with ``station``, the station's."""
-        rows = self.q.finished_with_ids(site, window, station)
+        rows, checked_in = self.q.items_and_intake(site, window, station)
         items = [item for item, _ in rows]
         fixed_by_station: dict[str, list[str]] = {}
         for item, item_id in rows:
@@ -285,8 +284,7 @@ class KpiReport:
                 fixed_by_station.setdefault(item.station, []).append(item_id)
         meter = facts.main_meter if station is None else facts.bench_meter(station)
         pieces = self._pieces(site, facts, window, [meter], station)
-        bench_hours, checked_in = self._bench_and_intake(site, window, station, pieces)
-        summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
+        summary = {"checked_in": len(checked_in), **self._items(items, self._bench_hours(station, pieces))}
         body: dict[str, Any] = {"site": site}
         if station is not None:
             body["station"] = station
@@ -308,10 +306,10 @@ class KpiReport:
     def headline(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
         """The part of ``kpis`` a report compares periods on: the same ``items``, and ``energy.kwh`` and
         ``energy.kwh_per_item``, without the per-day, peak, load and per-item energy work."""
-        items = self.q.finished_items(site, window)
+        rows, checked_in = self.q.items_and_intake(site, window)
+        items = [item for item, _ in rows]
         pieces = self._pieces(site, facts, window, [facts.main_meter])
-        bench_hours, checked_in = self._bench_and_intake(site, window, None, pieces)
-        summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
+        summary = {"checked_in": len(checked_in), **self._items(items, self._bench_hours(None, pieces))}
         kwh = energy_totals([piece.meters.get(facts.main_meter, MeterPiece()) for piece in pieces], facts.timezone).kwh
         finished = int(summary["finished"])
         return {
