@@ -17,7 +17,8 @@ copied under 20 site ids, written and summarized as the collector's catch-up doe
 of one of those days' summary and ``finished`` points, shifted in time. So each day holds what a real day
 stores, and the range's edges are real raw data. Each call is timed ``--calls`` times in each of
 ``--repeat`` rounds: the best round's median, and the p95 over all calls.
-Run: .venv/bin/python bench/kpi_api.py --growth
+Run: .venv/bin/python bench/kpi_api.py --growth [--targets] [--profile]
+(``--targets``: only the rows of issue 15's two targets, printed with target and met at the end.)
 """
 
 from __future__ import annotations
@@ -315,6 +316,8 @@ def growth(args: argparse.Namespace) -> int:
                 for n in GROWTH_SITES if name == "compare" else (1,):
                     chosen = {site_id: facts[site_id] for site_id in ids[:n]}
                     for days in GROWTH_DAYS:
+                        if args.targets and (name, n, days) not in TARGETS_MS:
+                            continue
                         window = Range(now - days * DAY_MS, now)
                         if name == "site kpis":
                             answer = report.kpis(first, facts[first], window, Bucket.DAY)
@@ -362,6 +365,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each call; the best is reported")
     parser.add_argument("--growth", action="store_true", help="the read model's growth series (days x sites)")
     parser.add_argument("--calls", type=int, default=5, help="--growth: calls per round")
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="--growth: only the two rows with a target (site KPIs 30 d, compare 20 x 365 d)",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="--growth: profile one site-KPI and one compare call instead"
     )
