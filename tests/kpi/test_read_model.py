@@ -170,8 +170,8 @@ def test_compare_sums_the_stored_days_in_influxdb(demo: Demo) -> None:
 
 def test_compare_with_a_summary_that_is_not_current(demo: Demo) -> None:
     """A summary computed before its day settled, and one without the numeric fields (written by an older
-    collector): neither may be summed. Their sites fall back to the current days one by one, the days in
-    question come from raw data, and compare still equals the old path."""
+    collector): neither may be summed. Their sites fall back to the current days' totals one by one: the
+    unsettled day is computed from raw data, the other read from its JSON; compare still equals the old path."""
     sites = list(demo.facts)
     early_site, bare_site = sites[0], sites[1]
     facts = {
@@ -194,10 +194,11 @@ def test_compare_with_a_summary_that_is_not_current(demo: Demo) -> None:
         new, old = reports(demo)
         wanted = {site: (demo.facts[site], new._plan(demo.window, demo.facts[site]).usable) for site in sites}
         summed = new._stored.sums_many(wanted)
-        for site, day in ((early_site, early_day), (bare_site, bare_day)):
+        for site, not_current in ((early_site, {early_day}), (bare_site, set())):
             fallback = summed[site]
             assert not isinstance(fallback, StoredSums), site
-            assert day in wanted[site][1] and set(fallback) == set(wanted[site][1]) - {day}
+            assert early_day in wanted[site][1] and bare_day in wanted[site][1]
+            assert set(fallback) == set(wanted[site][1]) - not_current
         assert all(isinstance(summed[site], StoredSums) for site in sites[2:])
         later = int(time.time() * 1000)
         with pytest.MonkeyPatch.context() as patch:
