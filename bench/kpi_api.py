@@ -17,7 +17,8 @@ copied under 20 site ids, written and summarized as the collector's catch-up doe
 of one of those days' summary and ``finished`` points, shifted in time. So each day holds what a real day
 stores, and the range's edges are real raw data. Each call is timed ``--calls`` times in each of
 ``--repeat`` rounds: the best round's median, and the p95 over all calls.
-Run: .venv/bin/python bench/kpi_api.py --growth
+Run: .venv/bin/python bench/kpi_api.py --growth [--targets] [--profile]
+(``--targets``: only the rows of issue 15's two targets, printed with target and met at the end.)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.table import Row, emit  # noqa: E402
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
 from collector.influx.client import InfluxClient, Series, WriteResponse  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
@@ -84,24 +86,43 @@ def minute_series(site: str, device: str, window: Range) -> str:
     )
 
 
+BENCH = "kpi_api"
+# A day summary's numeric fields (collector.kpi.summaries.numeric_fields), copied with the rest; not imported, so
+# that this bench also runs on a tree from before them, for a before/after in one session.
+SUMMED_FIELDS = (
+    "items_final",
+    "items_returned",
+    "kg_final",
+    "kg_returned",
+    "kg_diverted",
+    "co2e_kg",
+    "staffed_h",
+    "main_kwh",
+)
 GROWTH_DAYS = (7, 30, 90, 365)
+# Issue 15's targets, p95 in ms: (call, sites, days) -> the most it may take.
+TARGETS_MS = {("site kpis", 1, 30): 150.0, ("compare", 20, 365): 500.0}
 GROWTH_SITES = (3, 10, 20)
 TZ = "Europe/Brussels"
 
 
-def timed(calls: int, repeat: int, call: Callable[[], object]) -> tuple[float, float]:
-    """Best round's median, and the p95 over every call, in seconds."""
+def timed(calls: int, repeat: int, call: Callable[[], object]) -> tuple[float, float, float]:
+    """Best round's median, the p95 over every call, and the best round's median CPU time of this process
+    (the call's own Python work, less sensitive to other processes' load than the wall time), in seconds."""
     rounds: list[list[float]] = []
+    cpu_rounds: list[list[float]] = []
     for _ in range(repeat):
-        times = []
+        times, cpu = [], []
         for _ in range(calls):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             call()
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
         rounds.append(sorted(times))
+        cpu_rounds.append(sorted(cpu))
     every = sorted(t for one in rounds for t in one)
     best = min(one[len(one) // 2] for one in rounds)
-    return best, every[min(len(every) - 1, int(0.95 * len(every)))]
+    return best, every[min(len(every) - 1, int(0.95 * len(every)))], min(one[len(one) // 2] for one in cpu_rounds)
 
 
 class CountingClient(InfluxClient):
@@ -218,8 +239,7 @@ def growth(args: argparse.Namespace) -> int:
                     if day_bounds(day, TZ)[1] + SETTLE_MS <= now:
                         summaries.summarize(site_id, spec_facts, day)
                     row = writer.query(
-                        f'SELECT basis, computed_ms, totals, detail FROM "rollup"."{KPI_DAY}" '
-                        f"WHERE site = '{site_id}' AND time = {day}ms",
+                        f'SELECT * FROM "rollup"."{KPI_DAY}" WHERE site = \'{site_id}\' AND time = {day}ms',
                         epoch="ms",
                     )
                     stored.append((day, row[0]))
@@ -239,8 +259,14 @@ def growth(args: argparse.Namespace) -> int:
                             KPI_DAY,
                             {"site": site_id},
                             {
+                                # The numeric fields, with their types (InfluxDB's JSON writes 2.0 as 2).
+                                **{
+                                    name: int(row[name]) if name.startswith("items_") else float(row[name])
+                                    for name in SUMMED_FIELDS
+                                    if row.get(name) is not None
+                                },
                                 "basis": row["basis"],
-                                "computed_ms": row["computed_ms"],
+                                "computed_ms": int(row["computed_ms"]),
                                 "totals": row["totals"],
                                 "detail": json.dumps(detail, separators=(",", ":")),
                             },
@@ -262,10 +288,11 @@ def growth(args: argparse.Namespace) -> int:
             counted = CountingClient(writer)
             report = KpiReport(KpiQueries(counted))
             print(f"best-round median and p95 of {args.calls} calls x {args.repeat} rounds, milliseconds;")
-            print("requests and statements: InfluxDB /query requests and InfluxQL statements of one call")
+            print("requests and statements: InfluxDB /query requests and InfluxQL statements of one call;")
+            print("cpu ms: this process's CPU time of a call (best-round median), InfluxDB's own not counted")
             print(
                 f"{'call':34} {'days':>5} {'sites':>5} {'median':>8} {'p95':>8} {'x 30 d':>7} "
-                f"{'requests':>8} {'statements':>10} {'influx ms':>9}"
+                f"{'requests':>8} {'statements':>10} {'influx ms':>9} {'cpu ms':>8}"
             )
             first = ids[0]
 
@@ -284,10 +311,13 @@ def growth(args: argparse.Namespace) -> int:
                     pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
                 return 0
             results: dict[tuple[str, int, int], float] = {}
+            counts: dict[tuple[str, int, int], int] = {}
             for name in ("site kpis", "compare"):
                 for n in GROWTH_SITES if name == "compare" else (1,):
                     chosen = {site_id: facts[site_id] for site_id in ids[:n]}
                     for days in GROWTH_DAYS:
+                        if args.targets and (name, n, days) not in TARGETS_MS:
+                            continue
                         window = Range(now - days * DAY_MS, now)
                         if name == "site kpis":
                             answer = report.kpis(first, facts[first], window, Bucket.DAY)
@@ -296,14 +326,31 @@ def growth(args: argparse.Namespace) -> int:
                         counted.seconds = 0.0
                         ask(name, window, chosen)
                         requests, statements, influx_s = counted.requests, counted.statements, counted.seconds
-                        best, p95 = timed(args.calls, args.repeat, partial(ask, name, window, chosen))
+                        best, p95, cpu = timed(args.calls, args.repeat, partial(ask, name, window, chosen))
                         results[(name, n, days)] = p95
+                        counts[(name, n, days)] = requests
                         base = results.get((name, n, 30))
                         ratio = f"{p95 / base:7.2f}" if base else f"{'':>7}"
                         print(
                             f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio} "
-                            f"{requests:8} {statements:10} {influx_s * 1000:9.1f}"
+                            f"{requests:8} {statements:10} {influx_s * 1000:9.1f} {cpu * 1000:8.1f}"
                         )
+            print()
+            emit(
+                [
+                    Row(
+                        BENCH,
+                        f"{name}, {n} site{'s' if n > 1 else ''} x {days} days: p95",
+                        results[(name, n, days)] * 1000,
+                        "ms",
+                        target=limit,
+                        target_on="value",
+                        op="<=",
+                        note=f"{args.calls} calls x {args.repeat} rounds; {counts[(name, n, days)]} requests a call",
+                    )
+                    for (name, n, days), limit in TARGETS_MS.items()
+                ]
+            )
             writer.close()
             rollup_writer.close()
         finally:
@@ -318,6 +365,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each call; the best is reported")
     parser.add_argument("--growth", action="store_true", help="the read model's growth series (days x sites)")
     parser.add_argument("--calls", type=int, default=5, help="--growth: calls per round")
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="--growth: only the two rows with a target (site KPIs 30 d, compare 20 x 365 d)",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="--growth: profile one site-KPI and one compare call instead"
     )

@@ -28,6 +28,7 @@ from collector.kpi.summaries import (
     DaySummaries,
     PieceBuilder,
     Steps,
+    StoredSums,
     day_bounds,
     local_midnights,
     totals_of_piece,
@@ -56,6 +57,9 @@ from shopfloor.kpi.rates import (
     throughput,
 )
 from shopfloor.kpi.sessions import Interval, open_items
+
+# In a compare's layout of pieces: a stored day whose terms InfluxDB summed with the others (``StoredSums``).
+SUMMED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,14 +197,13 @@ class KpiReport:
         pieces.append(None)
         return steps, pieces
 
-    def _bench_and_intake(
-        self, site: str, window: Range, station: str | None, pieces: Sequence[SitePiece]
-    ) -> tuple[float, int]:
-        """Staffed bench-hours in the window (from the pieces), and the items checked in during it."""
+    @staticmethod
+    def _bench_hours(station: str | None, pieces: Sequence[SitePiece]) -> float:
+        """Staffed bench-hours in the window, from the pieces."""
         seconds = sum(
             value for piece in pieces for name, value in piece.staffed_s.items() if station is None or name == station
         )
-        return seconds / 3600, len(self.q.checked_in_items(site, window, station))
+        return seconds / 3600
 
     def _items(self, items: Sequence[FinishedItem], bench_hours: float) -> dict[str, Any]:
         kpis = item_kpis(items, bench_hours)
@@ -273,7 +276,7 @@ class KpiReport:
         self, site: str, facts: SiteSettings, window: Range, bucket: Bucket, station: str | None = None
     ) -> dict[str, Any]:
         """``GET /api/sites/{site}/kpis`` and, with ``station``, the station's."""
-        rows = self.q.finished_with_ids(site, window, station)
+        rows, checked_in = self.q.items_and_intake(site, window, station)
         items = [item for item, _ in rows]
         fixed_by_station: dict[str, list[str]] = {}
         for item, item_id in rows:
@@ -281,8 +284,7 @@ class KpiReport:
                 fixed_by_station.setdefault(item.station, []).append(item_id)
         meter = facts.main_meter if station is None else facts.bench_meter(station)
         pieces = self._pieces(site, facts, window, [meter], station)
-        bench_hours, checked_in = self._bench_and_intake(site, window, station, pieces)
-        summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
+        summary = {"checked_in": len(checked_in), **self._items(items, self._bench_hours(station, pieces))}
         body: dict[str, Any] = {"site": site}
         if station is not None:
             body["station"] = station
@@ -304,10 +306,10 @@ class KpiReport:
     def headline(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
         """The part of ``kpis`` a report compares periods on: the same ``items``, and ``energy.kwh`` and
         ``energy.kwh_per_item``, without the per-day, peak, load and per-item energy work."""
-        items = self.q.finished_items(site, window)
+        rows, checked_in = self.q.items_and_intake(site, window)
+        items = [item for item, _ in rows]
         pieces = self._pieces(site, facts, window, [facts.main_meter])
-        bench_hours, checked_in = self._bench_and_intake(site, window, None, pieces)
-        summary = {"checked_in": checked_in, **self._items(items, bench_hours)}
+        summary = {"checked_in": len(checked_in), **self._items(items, self._bench_hours(None, pieces))}
         kwh = energy_totals([piece.meters.get(facts.main_meter, MeterPiece()) for piece in pieces], facts.timezone).kwh
         finished = int(summary["finished"])
         return {
@@ -359,12 +361,23 @@ class KpiReport:
         }
 
     def _site_totals(
-        self, site: str, facts: SiteSettings, pieces: Sequence[Any], last_data_ms: int | None
+        self,
+        site: str,
+        facts: SiteSettings,
+        pieces: Sequence[Any],
+        last_data_ms: int | None,
+        summed: StoredSums | None = None,
     ) -> SiteTotals:
+        """``pieces``: raw pieces, stored days' ``totals``, and ``SUMMED`` for a day that ``summed`` holds."""
         sums = ItemSums()
         staffed_s = 0.0
         kwh: float | None = None
+        if summed is not None:
+            sums.add(summed.items)
+            staffed_s, kwh = summed.staffed_s, summed.kwh
         for piece in pieces:
+            if piece is SUMMED:
+                continue
             if isinstance(piece, SitePiece):
                 items, seconds, piece_kwh = totals_of_piece(piece, facts.main_meter)
             else:
@@ -389,15 +402,22 @@ class KpiReport:
         )
 
     def _all_totals(self, sites: dict[str, SiteSettings], window: Range) -> list[SiteTotals]:
-        """Every site's totals from one request for the stored days, a few for all raw pieces of all sites
-        together (each round of their reads is one request), and one for the newest data."""
+        """Every site's totals from one request for the stored days (InfluxDB sums them: ``sums_many``), a few
+        for all raw pieces of all sites together (each round of their reads is one request), and one for the
+        newest data."""
         plans = {name: self._plan(window, facts) for name, facts in sites.items()}
-        stored = self._stored.totals_many({name: (sites[name], plan.usable) for name, plan in plans.items()})
+        stored = self._stored.sums_many({name: (sites[name], plan.usable) for name, plan in plans.items()})
         steps: list[Steps] = []
         layouts: dict[str, list[Any]] = {}
+        summed: dict[str, StoredSums | None] = {}
         for name, facts in sites.items():
+            found = stored[name]
+            if isinstance(found, StoredSums):
+                summed[name], days = found, dict.fromkeys(found.days, SUMMED)
+            else:
+                summed[name], days = None, found
             site_steps, layouts[name] = self._steps(
-                name, facts, window, [facts.main_meter], plans[name], stored[name], None, False
+                name, facts, window, [facts.main_meter], plans[name], days, None, False
             )
             steps.extend(site_steps)
         built = iter(self._live.build_many(steps))
@@ -405,7 +425,7 @@ class KpiReport:
         totals = []
         for name, facts in sites.items():
             pieces = [next(built) if piece is None else piece for piece in layouts[name]]
-            totals.append(self._site_totals(name, facts, pieces, newest[name]))
+            totals.append(self._site_totals(name, facts, pieces, newest[name], summed[name]))
         return totals
 
     def compare(self, sites: dict[str, SiteSettings], window: Range) -> dict[str, Any]:

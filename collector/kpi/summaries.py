@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
 from collector.influx.connect import make_client
-from collector.kpi.queries import KpiQueries, Range, neighbour_near, samples_of
+from collector.kpi.queries import KpiQueries, Range, _ident, neighbour_near, samples_of
 from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.energy import MeterSample, segments
@@ -460,6 +461,106 @@ class DaySummaries:
             rows = self._current(rows_of(answer), facts, days)
             found[site] = {at: json.loads(row["totals"]) for at, row in rows.items()}
         return found
+
+    def sums_many(
+        self, wanted: dict[str, tuple[SiteSettings, Sequence[int]]]
+    ) -> dict[str, StoredSums | dict[int, dict[str, Any]]]:
+        """What the comparison adds up over the stored days of several sites (site -> its facts and days),
+        summed by InfluxDB: per site, ``sum()`` of the numeric fields over the summaries of the current basis,
+        and a listing of those summaries' ``computed_ms`` that proves each one summed current (settled), as
+        ``_current`` would. One request for every site, a few small answers instead of a JSON per day.
+
+        A site where the listing finds a summary that is not current (computed before its day settled, or
+        without the numeric fields) gets ``totals_many``'s answer instead: its current days one by one."""
+        asked = [(site, facts, days) for site, (facts, days) in wanted.items() if days]
+        found: dict[str, StoredSums | dict[int, dict[str, Any]]] = {site: StoredSums(frozenset()) for site in wanted}
+        if not asked:
+            return found
+        statements: Ask = []
+        for site, facts, days in asked:
+            statements.extend((text, True) for text in self._sums_statements(site, facts, days))
+        answers = ask(self.client, statements)
+        unsure: dict[str, tuple[SiteSettings, Sequence[int]]] = {}
+        for k, (site, facts, days) in enumerate(asked):
+            sums = self._sums_of(answers[2 * k], answers[2 * k + 1], facts, days)
+            if sums is None:
+                unsure[site] = (facts, days)
+            else:
+                found[site] = sums
+        if unsure:
+            found.update(self.totals_many(unsure))
+        return found
+
+    @staticmethod
+    def _sums_statements(site: str, facts: SiteSettings, days: Sequence[int]) -> tuple[str, str]:
+        """The listing of the current basis's summaries in ``days``, and their sums."""
+        last_end = day_bounds(days[-1], facts.timezone)[1]
+        window = Range(days[0], last_end)
+        where = f"WHERE site = '{_ident(site)}' AND basis = '{basis(facts)}' AND {window.where()}"
+        source = f'FROM "{schema.ROLLUP_RP}"."{KPI_DAY}"'
+        sums = ", ".join(f"sum({name}) AS {name}" for name in SUMMED_FIELDS)
+        return (
+            f"SELECT computed_ms {source} {where}",
+            f"SELECT {sums}, count(items_final) AS summaries {source} {where}",
+        )
+
+    @staticmethod
+    def _sums_of(
+        listing: list[Series], summed: list[Series], facts: SiteSettings, days: Sequence[int]
+    ) -> StoredSums | None:
+        """The sums, when every summary summed is current; None when one is not (or has no numeric fields)."""
+        wanted = set(days)
+        current: set[int] = set()
+        for one in listing:
+            at_column, computed_column = one.columns.index("time"), one.columns.index("computed_ms")
+            for values in one.values:
+                at, computed = int(values[at_column]), values[computed_column]
+                if at not in wanted or int(computed or 0) < day_bounds(at, facts.timezone)[1] + SETTLE_MS:
+                    return None
+                current.add(at)
+        if not current:
+            return StoredSums(frozenset())
+        rows = rows_of(summed)
+        if len(rows) != 1 or rows[0].get("summaries") != len(current):
+            return None
+        row = rows[0]
+        if any(row.get(name) is None for name in SUMMED_FIELDS if name != "main_kwh"):
+            return None
+        items = ItemSums(
+            int(row["items_final"]),
+            int(row["items_returned"]),
+            float(row["kg_final"]),
+            float(row["kg_returned"]),
+            float(row["kg_diverted"]),
+            float(row["co2e_kg"]),
+        )
+        kwh = row.get("main_kwh")
+        return StoredSums(
+            frozenset(current), items, float(row["staffed_h"]) * 3600, None if kwh is None else float(kwh)
+        )
+
+
+# The numeric fields of a day summary that the comparison adds up (``numeric_fields``).
+SUMMED_FIELDS = (
+    "items_final",
+    "items_returned",
+    "kg_final",
+    "kg_returned",
+    "kg_diverted",
+    "co2e_kg",
+    "staffed_h",
+    "main_kwh",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSums:
+    """The comparison's terms over a site's stored days, summed by InfluxDB, and the days they cover."""
+
+    days: frozenset[int]
+    items: ItemSums = field(default_factory=ItemSums)
+    staffed_s: float = 0.0
+    kwh: float | None = None  # the main meter's; None when no day had its data
 
 
 def numeric_fields(piece: SitePiece, main_meter: str) -> dict[str, float | int]:

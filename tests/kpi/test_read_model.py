@@ -20,7 +20,8 @@ from collector.influx.client import InfluxClient
 from collector.influx.connect import make_client
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
-from collector.kpi.summaries import SETTLE_MS, DaySummaries, day_bounds, local_midnights
+from collector.kpi.summaries import KPI_DAY, SETTLE_MS, DaySummaries, StoredSums, day_bounds, local_midnights
+from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.rates import Bucket
 from simulator.services import Influxd
@@ -144,3 +145,67 @@ def test_a_range_of_past_whole_days_and_one_inside_a_day(demo: Demo) -> None:
     days = local_midnights(demo.data.start_ms, demo.data.end_ms, facts.timezone)
     for window in (Range(days[3], days[10]), Range(days[5] + 3_600_000 * 9, days[5] + 3_600_000 * 13)):
         assert_same(new.kpis(site, facts, window, Bucket.HOUR), old.kpis(site, facts, window, Bucket.HOUR), site)
+
+
+def test_compare_sums_the_stored_days_in_influxdb(demo: Demo) -> None:
+    """Every settled whole day of every site is served by InfluxDB's sums (no day's JSON is read), and the sums
+    are the days' own totals added up."""
+    stored = DaySummaries(demo.client)
+    new = KpiReport(KpiQueries(demo.client))
+    wanted = {site: (facts, new._plan(demo.window, facts).usable) for site, facts in demo.facts.items()}
+    summed = stored.sums_many(wanted)
+    per_day = stored.totals_many(wanted)
+    for site, (_, usable) in wanted.items():
+        sums = summed[site]
+        assert isinstance(sums, StoredSums), site
+        assert sums.days == set(usable) == set(per_day[site]) and len(usable) >= DAYS - 2
+        days = per_day[site].values()
+        assert sums.items.items_final == sum(day["items"]["items_final"] for day in days) > 0
+        assert math.isclose(sums.items.co2e_kg, sum(day["items"]["co2e_kg"] for day in days), rel_tol=REL)
+        assert math.isclose(sums.staffed_s, sum(day["staffed_s"] for day in days), rel_tol=REL)
+        main = demo.facts[site].main_meter
+        assert sums.kwh is not None
+        assert math.isclose(sums.kwh, sum(day["kwh"][main] for day in days if day["kwh"].get(main)), rel_tol=REL)
+
+
+def test_compare_with_a_summary_that_is_not_current(demo: Demo) -> None:
+    """A summary computed before its day settled, and one without the numeric fields (written by an older
+    collector): neither may be summed. Their sites fall back to the current days' totals one by one: the
+    unsettled day is computed from raw data, the other read from its JSON; compare still equals the old path."""
+    sites = list(demo.facts)
+    early_site, bare_site = sites[0], sites[1]
+    facts = {
+        site: SiteSettings(main_meter=f.main_meter, timezone=f.timezone, opening_hours=f.opening_hours)
+        for site, f in demo.facts.items()
+    }
+    early_day = local_midnights(demo.window.start_ms, demo.window.end_ms, facts[early_site].timezone)[4]
+    bare_day = local_midnights(demo.window.start_ms, demo.window.end_ms, facts[bare_site].timezone)[6]
+    writer = DaySummaries.writer_for(demo.settings)
+    summaries = DaySummaries(demo.client, writer)
+    source = f'"rollup"."{KPI_DAY}"'
+    try:
+        unsettled = day_bounds(early_day, facts[early_site].timezone)[1] + SETTLE_MS - 1
+        assert writer.write([point(KPI_DAY, {"site": early_site}, {"computed_ms": unsettled}, early_day * 10**6)]).ok
+        row = demo.client.query(f"SELECT * FROM {source} WHERE site = '{bare_site}' AND time = {bare_day}ms")[0]
+        demo.client.query(f"DELETE FROM {KPI_DAY} WHERE site = '{bare_site}' AND time = {bare_day}ms")
+        kept = {name: row[name] for name in ("basis", "computed_ms", "totals", "detail")}
+        assert writer.write([point(KPI_DAY, {"site": bare_site}, kept, bare_day * 10**6)]).ok
+
+        new, old = reports(demo)
+        wanted = {site: (demo.facts[site], new._plan(demo.window, demo.facts[site]).usable) for site in sites}
+        summed = new._stored.sums_many(wanted)
+        for site, not_current in ((early_site, {early_day}), (bare_site, set())):
+            fallback = summed[site]
+            assert not isinstance(fallback, StoredSums), site
+            assert early_day in wanted[site][1] and bare_day in wanted[site][1]
+            assert set(fallback) == set(wanted[site][1]) - not_current
+        assert all(isinstance(summed[site], StoredSums) for site in sites[2:])
+        later = int(time.time() * 1000)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("collector.kpi.report.now_ms", lambda: later)
+            patch.setattr("tests.kpi.reference_path.now_ms", lambda: later)
+            assert_same(new.compare(demo.facts, demo.window), old.compare(demo.facts, demo.window), "compare")
+    finally:
+        summaries.summarize(early_site, facts[early_site], early_day)
+        summaries.summarize(bare_site, facts[bare_site], bare_day)
+        writer.close()
