@@ -1,7 +1,7 @@
 """What the KPI API and the ORDS export read from InfluxDB, as InfluxQL through the collector's InfluxDB client.
 
 Rows come back as the inputs of ``shopfloor.kpi``: ``FinishedItem`` (from the derived fields stored on
-``finished`` points), ``StationEvent`` (for bench sessions) and ``MeterSample``. Meter data over long
+``finished`` points), ``StoredEvent`` (for bench sessions) and ``MeterSample``. Meter data over long
 ranges is read at one sample per minute, from ``rollup.meter_1m`` when the continuous query filled it,
 else aggregated by InfluxDB on the fly, so a 30-day call moves 43 k rows per meter, not 1.3 M.
 """
@@ -14,10 +14,11 @@ from typing import Any
 
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
-from shopfloor.contract import EventType, StationEvent, StationState
+from shopfloor.contract import EventType, StationState
 from shopfloor.contract.topics import is_valid_id
 from shopfloor.kpi.energy import MeterSample
 from shopfloor.kpi.rates import FinishedItem, stored_item
+from shopfloor.kpi.sessions import StoredEvent
 
 # Up to this range, meter samples are read raw (one per reading); beyond, one per minute.
 RAW_METER_RANGE_MS = 6 * 3_600_000
@@ -76,27 +77,6 @@ def samples_of(series: list[Series], shift_ms: int) -> list[MeterSample]:
 
 _EVENT_TYPES = {kind.value: kind for kind in EventType}
 _STATION_STATES = {state.value: state for state in StationState}
-# The fields ``model_construct`` counted as set when this module called it with them.
-_EVENT_FIELDS = frozenset(
-    ("event_id", "ts_ms", "station", "type", "item_id", "state", "category", "weight_kg", "repair_status", "outcome")
-)
-_NO_DETAILS: dict[str, Any] = dict.fromkeys(StationEvent.model_fields)
-
-
-def stored_event(
-    event_id: str, ts_ms: int, station: str, kind: EventType, item_id: str | None, state: StationState | None
-) -> StationEvent:
-    """A stored event without its payload details (enough for sessions and staffed time), unvalidated: what
-    ``StationEvent.model_construct`` makes, at an eighth of its cost (it looks up every missing field's
-    default). tests/kpi/test_stored_events.py checks that both give the same event."""
-    values = dict(_NO_DETAILS)
-    values.update(event_id=event_id, ts_ms=ts_ms, station=station, type=kind, item_id=item_id, state=state)
-    event = object.__new__(StationEvent)
-    object.__setattr__(event, "__dict__", values)
-    object.__setattr__(event, "__pydantic_fields_set__", _EVENT_FIELDS)
-    object.__setattr__(event, "__pydantic_extra__", None)
-    object.__setattr__(event, "__pydantic_private__", None)
-    return event
 
 
 def neighbour_near(at_ms: int, before: bool) -> Range:
@@ -151,7 +131,7 @@ class KpiQueries:
             if row.get("final") is not None
         ]
 
-    def station_events(self, site: str, window: Range, station: str | None = None) -> list[StationEvent]:
+    def station_events(self, site: str, window: Range, station: str | None = None) -> list[StoredEvent]:
         """Station events without their payload details: enough for sessions and staffed time."""
         return self.events_of(self._series(self.events_statement(site, window, station)))
 
@@ -163,10 +143,10 @@ class KpiQueries:
         return f"SELECT station, type, state, item_id, event_id FROM repair_event WHERE {where}"
 
     @staticmethod
-    def events_of(series: list[Series]) -> list[StationEvent]:
+    def events_of(series: list[Series]) -> list[StoredEvent]:
         """Straight from the answer's columns, like ``samples_of``: a year's compare reads thousands of events.
         A row whose type or state is not the contract's is left out."""
-        events: list[StationEvent] = []
+        events: list[StoredEvent] = []
         for one in series:
             at, station, kind, state, item, event_id = (
                 one.columns.index(name) if name in one.columns else None
@@ -180,7 +160,7 @@ class KpiQueries:
                 if event_type is None or (state_value and station_state is None):
                     continue
                 events.append(
-                    stored_event(
+                    StoredEvent(
                         str((row[event_id] if event_id is not None else None) or row[at]),
                         int(row[at]),
                         (row[station] if station is not None else None) or "",

@@ -11,9 +11,10 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from shopfloor.contract import EventType, RepairStatus, ReuseOutcome, StationEvent, StationState
+from shopfloor.contract import EventType, RepairStatus, ReuseOutcome, StationState
 
 DEFAULT_TIMEZONE = "Europe/Brussels"
 # A station silent for longer than this (a working shift) was not staffed in between (docs/kpis.md).
@@ -30,6 +31,52 @@ _TYPE_ORDER = {
 }
 _WORK_BEGINS = frozenset({EventType.STARTED, EventType.RESUMED})
 _WORK_ENDS = frozenset({EventType.PAUSED, EventType.FINISHED})
+
+
+class SessionEvent(Protocol):
+    """What sessions and staffed time read of a station event: the contract's ``StationEvent`` (the bench
+    page, ingestion) or a ``StoredEvent`` (read back from InfluxDB for a KPI)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def ts_ms(self) -> int: ...
+    @property
+    def station(self) -> str: ...
+    @property
+    def type(self) -> EventType: ...
+    @property
+    def item_id(self) -> str | None: ...
+    @property
+    def state(self) -> StationState | None: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def weight_kg(self) -> float | None: ...
+    @property
+    def repair_status(self) -> RepairStatus | None: ...
+    @property
+    def outcome(self) -> ReuseOutcome | None: ...
+
+
+Event = TypeVar("Event", bound=SessionEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A station event as a KPI read finds it in InfluxDB, without the payload details sessions need not: a
+    year's comparison reads thousands of them, and a plain record costs a fraction of a validated model."""
+
+    event_id: str
+    ts_ms: int
+    station: str
+    type: EventType
+    item_id: str | None = None
+    state: StationState | None = None
+    category: str | None = None
+    weight_kg: float | None = None
+    repair_status: RepairStatus | None = None
+    outcome: ReuseOutcome | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +118,10 @@ class ItemHistory:
         return sum(session.seconds for session in self.sessions)
 
 
-def ordered_unique(events: Iterable[StationEvent]) -> list[StationEvent]:
+def ordered_unique(events: Iterable[Event]) -> list[Event]:
     """Events sorted by time, each ``event_id`` once (the first one seen wins, like ingestion)."""
     seen: set[str] = set()
-    unique: list[StationEvent] = []
+    unique: list[Event] = []
     for event in events:
         if event.event_id not in seen:
             seen.add(event.event_id)
@@ -83,20 +130,20 @@ def ordered_unique(events: Iterable[StationEvent]) -> list[StationEvent]:
     return unique
 
 
-def item_histories(events: Iterable[StationEvent], until_ms: int | None = None) -> dict[str, ItemHistory]:
+def item_histories(events: Iterable[SessionEvent], until_ms: int | None = None) -> dict[str, ItemHistory]:
     """Every item seen in ``events``, keyed by item id.
 
     A session still running is closed at ``until_ms`` (e.g. "now") when given, else left out.
     Events after ``finished`` are ignored: an item is finished once.
     """
-    by_item: dict[str, list[StationEvent]] = {}
+    by_item: dict[str, list[SessionEvent]] = {}
     for event in ordered_unique(events):
         if event.item_id is not None and event.type is not EventType.STATE:
             by_item.setdefault(event.item_id, []).append(event)
     return {item_id: _history(item_id, item_events, until_ms) for item_id, item_events in by_item.items()}
 
 
-def _history(item_id: str, events: list[StationEvent], until_ms: int | None) -> ItemHistory:
+def _history(item_id: str, events: list[SessionEvent], until_ms: int | None) -> ItemHistory:
     category = weight = checked_in = finished = status = outcome = None
     sessions: list[Interval] = []
     working_since: int | None = None
@@ -133,7 +180,7 @@ def _history(item_id: str, events: list[StationEvent], until_ms: int | None) -> 
     )
 
 
-def open_items(events: Iterable[StationEvent], until_ms: int | None = None) -> list[ItemHistory]:
+def open_items(events: Iterable[SessionEvent], until_ms: int | None = None) -> list[ItemHistory]:
     """Items checked in or started and not finished yet, oldest first (the bench page's list)."""
     histories = item_histories(events, until_ms)
     pending = [h for h in histories.values() if not h.is_final]
@@ -155,7 +202,7 @@ def union(intervals: Iterable[Interval]) -> list[Interval]:
 
 
 def staffed_intervals(
-    events: Iterable[StationEvent], until_ms: int, max_silence_ms: int = STAFFED_MAX_SILENCE_MS
+    events: Iterable[SessionEvent], until_ms: int, max_silence_ms: int = STAFFED_MAX_SILENCE_MS
 ) -> list[Interval]:
     """When one station was staffed: between its events, and while an item was in session.
 
@@ -167,7 +214,7 @@ def staffed_intervals(
     """
     ordered = ordered_unique(events)
     spans: list[Interval] = []
-    by_station: dict[str, list[StationEvent]] = {}
+    by_station: dict[str, list[SessionEvent]] = {}
     for event in ordered:
         by_station.setdefault(event.station, []).append(event)
     for station_events in by_station.values():
