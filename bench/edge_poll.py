@@ -367,12 +367,13 @@ def cycle_figures(rounds: list[Round]) -> list[dict[str, Any]]:
     ]
     if "other" in chosen:
         others = [r["other"] / r["bare"] for r in rounds]
+        best_other = rounds[min(range(len(rounds)), key=lambda i: others[i])]
         rows.append(
             {
                 "figure": "other checkout's poll cycle (--code)",
-                "value": round(min(r["other"] for r in rounds), 3),
+                "value": round(best_other["other"], 3),
                 "unit": "ms",
-                "baseline": round(chosen["bare"], 3),
+                "baseline": round(best_other["bare"], 3),
                 "ratio": round(min(others), 3),
                 "target": f"ratio <= {CYCLE_TARGET}",
                 "met": min(others) <= CYCLE_TARGET,
