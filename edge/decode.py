@@ -112,6 +112,14 @@ def _f32(raw: float) -> float | None:
     return float("%.7g" % raw) if isfinite(raw) else None  # noqa: UP031
 
 
+def _divisor(spec: ResolvedField) -> int | None:
+    """The int a 16/32-bit integer register is divided by (scale 0.1 -> 10, 1 -> 1), or None for other scales."""
+    if spec.type in (DataType.F32, DataType.F64, DataType.U64):
+        return None
+    decimals = _decimals(spec.scale)
+    return 10**decimals if spec.scale == 10.0**-decimals else None
+
+
 def _converter(spec: ResolvedField) -> Convert:
     """The raw number -> the value, ``decode_value``'s rules for this one field, chosen once."""
     scale = spec.scale
@@ -121,14 +129,12 @@ def _converter(spec: ResolvedField) -> Convert:
         return lambda raw: float("%.7g" % (float("%.7g" % raw) * scale)) if isfinite(raw) else None  # noqa: UP031
     if spec.type is DataType.F64:
         return lambda raw: float(raw) * scale if isfinite(raw) else None
-    if scale == 1.0:
-        return float
-    decimals = _decimals(scale)
-    if spec.count <= 2 and scale == 10.0**-decimals:
+    divisor = _divisor(spec)
+    if divisor is not None:
         # round(raw * 0.1, 1) is the double nearest raw/10, which is what true division by the int 10 gives
         # (exactly rounded), at a twentieth of the cost. Up to 32 bits: far inside a double's exact integers.
-        divisor = 10**decimals
         return lambda raw: raw / divisor
+    decimals = _decimals(scale)
     return lambda raw: float(round(raw * scale, decimals))
 
 
@@ -169,6 +175,14 @@ class _RequestDecoder:
         self.converters = [_converter(spec) for spec in self.sorted_specs]
         self.sentinels = [frozenset(spec.sentinels) for spec in self.sorted_specs]
         self.any_sentinels = any(spec.sentinels for spec in specs)
+        # Whole requests of one kind skip the call per value: all float32 as they are (Eastron), or all
+        # integers divided by a power of ten (Carlo Gavazzi).
+        divisors = [_divisor(spec) for spec in self.sorted_specs]
+        self.all_f32 = not self.any_sentinels and all(
+            spec.type is DataType.F32 and spec.scale == 1.0 for spec in self.sorted_specs
+        )
+        self.divisors = [d for d in divisors if d is not None]
+        self.all_divided = not self.any_sentinels and len(self.divisors) == len(specs)
 
     @property
     def quantities(self) -> list[str]:
@@ -188,6 +202,10 @@ class _RequestDecoder:
             words = [words[i] for i in self.reorder]
         data = self.words.pack(*words)
         raws = self.typed.unpack(data)
+        if self.all_f32 and isfinite(sum(raws)):  # one NaN or inf makes the sum so: then value by value
+            return [float("%.7g" % raw) for raw in raws]  # noqa: UP031 (as _f32)
+        if self.all_divided:
+            return [raw / divisor for raw, divisor in zip(raws, self.divisors, strict=True)]
         if not self.any_sentinels:
             return [convert(raw) for convert, raw in zip(self.converters, raws, strict=True)]
         bits = self.raw.unpack(data)
