@@ -1,7 +1,7 @@
 """Edge agent benchmark: poll-cycle time against bare pymodbus, and the agent's RSS and CPU against a bare loop.
 
     .venv/bin/python bench/edge_poll.py [--cycles 200] [--repeat 3] [--seconds 15] [--json] [--profile]
-                                        [--code DIR] [--only cycle|resources]
+                                        [--code DIR] [--only cycle|resources] [--steps]
 
 Ten pymodbus servers on loopback, one meter each (five profiles, twice), and a local mosquitto with a
 subscriber, so every published reading is delivered (and counted).
@@ -27,6 +27,10 @@ The poll cycle is the read path only, as the bare loop is: each reading's JSON a
 persists nothing. They are counted by the CPU figure, where the agent process does all its work, and
 printed per reading (``store``) so that what users pay for them stays visible.
 
+``--steps`` builds the poll cycle up step by step in alternating rounds (the bare loop; ``ModbusLink.read``
+under the bus lock; ``poll_device`` with the decoder stubbed out; all of it) and prints what each step adds
+to the loop thread's CPU a cycle: where the edge's own time goes, without a profiler's distortion.
+
 ``--json`` prints one JSON object a figure (figure, value, unit, baseline, ratio, target, met) instead of
 the table. ``--profile`` runs pyinstrument (the ``bench`` extra) over 300 edge cycles and prints where the
 time goes, to find what to remove.
@@ -37,7 +41,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import importlib
+import itertools
 import json
 import os
 import statistics
@@ -60,6 +66,7 @@ from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
 from bench.table import TABLE_ENV, Row, emit  # noqa: E402
 from edge.agent import reading_payload  # noqa: E402
+from edge.modbus import ModbusLink  # noqa: E402
 from edge.outbox import Outbox, Outgoing  # noqa: E402
 from edge.plan import ReadRequest  # noqa: E402
 from edge.scheduler import DeviceTask, Poll, device_plan, link_for, poll_device  # noqa: E402
@@ -297,6 +304,71 @@ async def cycle_rounds(config: Path, cycles: int, repeat: int, other: SimpleName
     return rounds
 
 
+class _NoDecoder:
+    """Stands in for a device's decoder in ``--steps``: the poll without decoding."""
+
+    def readings(self, answers: list[list[int]]) -> dict[str, tuple[float | None, str]]:
+        return {}
+
+
+async def step_rounds(config: Path, cycles: int, repeat: int) -> list[Round]:
+    """The poll cycle built up step by step, alternating like the cycle rounds; median wall and loop-thread CPU
+    in ms: ``bare``; ``link`` (``ModbusLink.read`` under the bus lock, per request); ``poll_no_decode``
+    (``poll_device`` with the decoder stubbed out); ``poll`` (all of it)."""
+    edge = EdgeSide(THIS_CODE, config)
+    stubbed = [dataclasses.replace(task) for task in edge.tasks]
+    for task in stubbed:
+        task.decoder = _NoDecoder()  # type: ignore[assignment,unused-ignore]
+    bare = await bare_clients(edge.tasks)
+
+    async def link_reads(link: ModbusLink, task: DeviceTask) -> None:
+        for r in task.plan:
+            async with link.lock:
+                await link.read(r.function, r.address, r.count, task.settings.unit_id)
+
+    pairs = list(zip(edge.links, edge.tasks, strict=True))
+    runs: dict[str, Callable[[], Awaitable[Any]]] = {
+        "bare": lambda: bare_cycle(bare),
+        "link": lambda: asyncio.gather(*(link_reads(link, task) for link, task in pairs)),
+        "poll_no_decode": lambda: asyncio.gather(
+            *(poll_device(link, task) for link, task in zip(edge.links, stubbed, strict=True))
+        ),
+        "poll": edge.cycle,
+    }
+    names = list(runs)
+    for _ in range(10):
+        for name in names:
+            await runs[name]()
+    rounds = []
+    for _ in range(repeat):
+        wall: dict[str, list[float]] = {name: [] for name in names}
+        cpu: dict[str, list[float]] = {name: [] for name in names}
+        for i in range(cycles):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                c0, t0 = time.thread_time(), time.perf_counter()
+                await runs[name]()
+                wall[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.thread_time() - c0)
+        result = {name: statistics.median(values) * 1000 for name, values in wall.items()}
+        result |= {f"{name}_cpu": statistics.median(values) * 1000 for name, values in cpu.items()}
+        rounds.append(result)
+    edge.close()
+    for client, _, _ in bare:
+        client.close()
+    return rounds
+
+
+def print_steps(rounds: list[Round]) -> None:
+    print("poll cycle step by step: median ms a cycle (loop thread's CPU), and what each step adds in µs of CPU")
+    steps = ["bare", "link", "poll_no_decode", "poll"]
+    for i, r in enumerate(rounds):
+        added = "  ".join(
+            f"+{step} {1000 * (r[f'{step}_cpu'] - r[f'{prev}_cpu']):.0f}" for prev, step in itertools.pairwise(steps)
+        )
+        shown = "  ".join(f"{step} {r[step]:.2f} ({r[f'{step}_cpu']:.3f})" for step in steps)
+        print(f"  round {i + 1}: {shown}  |  µs CPU: {added}")
+
+
 async def profile_cycles(config: Path) -> str:
     from pyinstrument import Profiler  # the `bench` extra
 
@@ -457,6 +529,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the edge's poll cycle and stop")
     parser.add_argument("--code", type=Path, help="also measure this other checkout, in the same rounds")
     parser.add_argument("--only", choices=["cycle", "resources"], help="measure only the poll cycle or the processes")
+    parser.add_argument(
+        "--steps", action="store_true", help="the poll cycle step by step (link, poll, decode) and stop"
+    )
     args = parser.parse_args()
     other = other_code(args.code.resolve()) if args.code else None
     lib = library()
@@ -476,6 +551,9 @@ def main() -> None:
             config = write_config(Path(tmp), broker.port, buses)
             if args.profile:
                 print(asyncio.run(profile_cycles(config)))
+                return
+            if args.steps:
+                print_steps(asyncio.run(step_rounds(config, args.cycles, args.repeat)))
                 return
             if args.only != "resources":
                 rows += cycle_figures(asyncio.run(cycle_rounds(config, args.cycles, args.repeat, other)))
