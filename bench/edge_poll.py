@@ -66,7 +66,6 @@ from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
 from bench.table import TABLE_ENV, Row, emit  # noqa: E402
 from edge.agent import reading_payload  # noqa: E402
-from edge.modbus import ModbusLink  # noqa: E402
 from edge.outbox import Outbox, Outgoing  # noqa: E402
 from edge.plan import ReadRequest  # noqa: E402
 from edge.scheduler import DeviceTask, Poll, device_plan, link_for, poll_device  # noqa: E402
@@ -310,18 +309,20 @@ class _NoDecoder:
     def readings(self, answers: list[list[int]]) -> dict[str, tuple[float | None, str]]:
         return {}
 
+    decode = readings  # what the poll path of older checkouts (--code) calls
 
-async def step_rounds(config: Path, cycles: int, repeat: int) -> list[Round]:
+
+async def step_rounds(config: Path, cycles: int, repeat: int, code: SimpleNamespace = THIS_CODE) -> list[Round]:
     """The poll cycle built up step by step, alternating like the cycle rounds; median wall and loop-thread CPU
     in ms: ``bare``; ``link`` (``ModbusLink.read`` under the bus lock, per request); ``poll_no_decode``
     (``poll_device`` with the decoder stubbed out); ``poll`` (all of it)."""
-    edge = EdgeSide(THIS_CODE, config)
+    edge = EdgeSide(code, config)
     stubbed = [dataclasses.replace(task) for task in edge.tasks]
     for task in stubbed:
         task.decoder = _NoDecoder()  # type: ignore[assignment,unused-ignore]
     bare = await bare_clients(edge.tasks)
 
-    async def link_reads(link: ModbusLink, task: DeviceTask) -> None:
+    async def link_reads(link: Any, task: Any) -> None:
         for r in task.plan:
             async with link.lock:
                 await link.read(r.function, r.address, r.count, task.settings.unit_id)
@@ -331,7 +332,7 @@ async def step_rounds(config: Path, cycles: int, repeat: int) -> list[Round]:
         "bare": lambda: bare_cycle(bare),
         "link": lambda: asyncio.gather(*(link_reads(link, task) for link, task in pairs)),
         "poll_no_decode": lambda: asyncio.gather(
-            *(poll_device(link, task) for link, task in zip(edge.links, stubbed, strict=True))
+            *(code.poll_device(link, task) for link, task in zip(edge.links, stubbed, strict=True))
         ),
         "poll": edge.cycle,
     }
@@ -553,7 +554,7 @@ def main() -> None:
                 print(asyncio.run(profile_cycles(config)))
                 return
             if args.steps:
-                print_steps(asyncio.run(step_rounds(config, args.cycles, args.repeat)))
+                print_steps(asyncio.run(step_rounds(config, args.cycles, args.repeat, other or THIS_CODE)))
                 return
             if args.only != "resources":
                 rows += cycle_figures(asyncio.run(cycle_rounds(config, args.cycles, args.repeat, other)))
