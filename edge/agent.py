@@ -9,11 +9,11 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from edge.modbus import ModbusLink
 from edge.mqtt_sources import MqttSources
 from edge.outbox import Outbox, Outgoing
-from edge.peak_guard.shell import GuardShell
 from edge.profiles import ProfileLibrary
 from edge.publisher import Publisher
 from edge.scheduler import Poll, Scheduler
@@ -22,6 +22,9 @@ from edge.station_book import StationBook
 from edge.station_io import StationIo
 from shopfloor.contract import QUANTITY_UNITS, Kind, MeterReading, Quality, StationEvent, Value, encode
 from shopfloor.contract.fastpath import valid_reading
+
+if TYPE_CHECKING:
+    from edge.peak_guard.shell import GuardShell
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,10 @@ class Agent:
         self.station_ios: list[StationIo] = []
         self.guard: GuardShell | None = None
         if settings.peak_guard is not None:
+            # Imported only when configured: the guard and the KPI maths it shares with the collector
+            # (shopfloor.kpi.energy) are a third of a megabyte an agent without a guard need not hold.
+            from edge.peak_guard.shell import GuardShell
+
             self.guard = GuardShell(
                 settings.peak_guard, settings.edge_id, settings.source_broker, self.scheduler.link, self._store_guard
             )
