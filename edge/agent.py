@@ -9,11 +9,10 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from edge.modbus import ModbusLink
-from edge.mqtt_sources import MqttSources
 from edge.outbox import Outbox, Outgoing
-from edge.peak_guard.shell import GuardShell
 from edge.profiles import ProfileLibrary
 from edge.publisher import Publisher
 from edge.scheduler import Poll, Scheduler
@@ -22,6 +21,10 @@ from edge.station_book import StationBook
 from edge.station_io import StationIo
 from shopfloor.contract import QUANTITY_UNITS, Kind, MeterReading, Quality, StationEvent, Value, encode
 from shopfloor.contract.fastpath import valid_reading
+
+if TYPE_CHECKING:
+    from edge.mqtt_sources import MqttSources
+    from edge.peak_guard.shell import GuardShell
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +84,19 @@ class Agent:
         self.outbox = Outbox(box.path, max_rows=box.max_rows, max_age_s=box.max_age_s)
         self.scheduler = Scheduler(settings, library, self._store)
         self.book = StationBook(self.outbox, self._store_events)
-        self.sources = MqttSources(settings, self.outbox, self._store, self.book)
+        self.sources: MqttSources | None = None
+        if settings.mqtt_sources:
+            from edge.mqtt_sources import MqttSources  # only when plugs are configured, like the guard below
+
+            self.sources = MqttSources(settings, self.outbox, self._store, self.book)
         self.publisher = Publisher(settings, self.outbox, self._qualities)
         self.station_ios: list[StationIo] = []
         self.guard: GuardShell | None = None
         if settings.peak_guard is not None:
+            # Imported only when configured: the guard and the KPI maths it shares with the collector
+            # (shopfloor.kpi.energy) are RSS an agent without a guard need not hold (docs/performance.md).
+            from edge.peak_guard.shell import GuardShell
+
             self.guard = GuardShell(
                 settings.peak_guard, settings.edge_id, settings.source_broker, self.scheduler.link, self._store_guard
             )
@@ -93,7 +104,8 @@ class Agent:
 
     def _qualities(self) -> dict[str, Quality]:
         ios = {io.settings.id: io.quality for io in self.station_ios if io.quality is not None}
-        return {**self.scheduler.qualities(), **self.sources.qualities(), **ios}
+        sources = self.sources.qualities() if self.sources is not None else {}
+        return {**self.scheduler.qualities(), **sources, **ios}
 
     def _store(self, poll: Poll, state: tuple[str, str] | None = None) -> None:
         edge_id = self.settings.edge_id
@@ -160,7 +172,8 @@ class Agent:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.scheduler.run(self.stop))
-                group.create_task(self.sources.run(self.stop))
+                if self.sources is not None:
+                    group.create_task(self.sources.run(self.stop))
                 self.station_ios = self._station_ios()
                 for io in self.station_ios:
                     group.create_task(io.run(self.stop))

@@ -105,12 +105,13 @@ class ModbusLink:
         await self._request(call, 5, address, 1, unit_id)
 
     async def _request(self, call: Any, function: int, address: int, count: int, unit_id: int) -> Any:
-        await self._ensure_connected()
+        if not self._client.connected:
+            await self._ensure_connected()
         try:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the call in a task of its own,
-            # a third of the edge's own time per request (bench/README.md, "Edge").
-            async with asyncio.timeout(self.timeout_s * 2 + 0.5):
-                response = await call(address, count=count, device_id=unit_id)
+            # No timer of our own around the call: pymodbus waits for each answer at most ``timeout_s``
+            # (``wait_for`` on the answer, retries=0) and raises "No response received". A second timer
+            # per request cost more than the rest of this method (docs/performance.md, "Edge").
+            response = await call(address, count=count, device_id=unit_id)
         except TimeoutError as exc:
             raise ReadError(f"no answer from unit {unit_id} on {self.name}") from exc
         except ModbusException as exc:

@@ -54,11 +54,9 @@ class DeviceTask:
     quality: Quality | None = None
     # Worked out once: a poll only reads, cuts and decodes.
     decoder: PlanDecoder = field(init=False, repr=False)
-    units: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.decoder = PlanDecoder(self.fields, self.plan)
-        self.units = {f.quantity: f.unit for f in self.fields}
 
 
 def device_plan(device: DeviceSettings, profile: Profile) -> tuple[list[ResolvedField], list[ReadRequest]]:
@@ -95,14 +93,13 @@ async def poll_device(link: ModbusLink, task: DeviceTask) -> Poll:
                 await asyncio.sleep(delay)
             async with link.lock:
                 answers.append(await link.read(request.function, request.address, request.count, unit_id))
-        decoded = task.decoder.decode(answers)
+        values = task.decoder.readings(answers)
     except ReadError as exc:
         quality = Quality.STALE if exc.no_answer else Quality.ERROR
         return Poll(task.settings.id, task.profile.ref, ts_ms, quality, {}, str(exc)[:500])
     except DecodeError as exc:
         return Poll(task.settings.id, task.profile.ref, ts_ms, Quality.ERROR, {}, str(exc)[:500])
-    units = task.units
-    return Poll(task.settings.id, task.profile.ref, ts_ms, Quality.OK, {q: (v, units[q]) for q, v in decoded.items()})
+    return Poll(task.settings.id, task.profile.ref, ts_ms, Quality.OK, values)
 
 
 class Scheduler:

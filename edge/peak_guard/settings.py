@@ -14,8 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from shopfloor.config import ConfigPath, Section
 from shopfloor.contract.payloads import DeviceId
-from shopfloor.kpi.energy import MIN_BILLED_PEAK_KW
 from shopfloor.kpi.opening_hours import TimeZoneName
+from shopfloor.kpi.tariff import MIN_BILLED_PEAK_KW
 
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 

@@ -19,11 +19,10 @@ from zoneinfo import ZoneInfo
 
 from shopfloor.kpi.opening_hours import OpeningHours
 from shopfloor.kpi.sessions import DEFAULT_TIMEZONE, Interval
+from shopfloor.kpi.tariff import MIN_BILLED_PEAK_KW as MIN_BILLED_PEAK_KW  # re-exported: the KPI maths own it too
 
 DEFAULT_MAX_GAP_MS = 15 * 60_000
 QUARTER_HOUR_MS = 15 * 60_000
-# Flemish capacity tariff: the billed monthly peak is at least 2.5 kW.
-MIN_BILLED_PEAK_KW = 2.5
 _MS_PER_HOUR = 3_600_000
 
 

@@ -135,3 +135,29 @@ def test_plan_decoder_refuses_a_short_answer() -> None:
     plan = plan_reads([FieldSpan(field.quantity, field.function, field.address, field.count)])
     with pytest.raises(DecodeError, match="asked for 2 registers at 0, got 1"):
         PlanDecoder([field], plan).decode([[7]])
+
+
+@pytest.mark.parametrize("scale", [0.1, 0.01, 0.001, 0.0001])
+@pytest.mark.parametrize(("type_", "order"), [("i16", "high_first"), ("u16", "high_first"), ("i32", "low_first")])
+def test_plan_decoder_divides_as_the_reference_rounds(type_: str, order: str, scale: float) -> None:
+    """Integer registers scaled by a power of ten are divided, not rounded: the same double for every word."""
+    field = spec(type_, order, scale)
+    plan = plan_reads([FieldSpan(field.quantity, field.function, field.address, field.count)])
+    decoder = PlanDecoder([field], plan)
+    words = [[w] for w in range(0x10000)] if field.count == 1 else [[w, w ^ 0x5A5A] for w in range(0, 0x10000, 7)]
+    expected = [decode_value(answer, field) for answer in words]
+    assert [decoder.decode([answer])["power"] for answer in words] == expected
+    assert decoder.decode([words[-1]])["power"] != 0.0  # the comparison saw values, not zeros
+
+
+def test_plan_decoder_packs_low_word_first_requests_little_endian() -> None:
+    """Carlo Gavazzi's low-first words, alone and mixed with high-first ones, decode as field by field."""
+    low = [spec("i32", "low_first", 0.1), spec("u32", "low_first"), spec("i16", scale=0.1)]
+    mixed = [*low, spec("f32", "high_first")]
+    for fields in (low, mixed):
+        placed = [f.model_copy(update={"quantity": f"q{i}", "address": 2 * i}) for i, f in enumerate(fields)]
+        plan = plan_reads([FieldSpan(f.quantity, f.function, f.address, f.count) for f in placed])
+        answers = [[0x08FE, 0x0000, 0x0001, 0x0002, 0xFF9C, 0, 0x4366, 0x199A][: r.count] for r in plan]
+        expected = decode_fields(placed, plan, dict(zip(plan, answers, strict=True)))
+        assert PlanDecoder(placed, plan).decode(answers) == expected
+        assert expected["q0"] == 230.2 and expected["q1"] == 0x00020001

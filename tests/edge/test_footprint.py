@@ -51,3 +51,21 @@ def test_an_edge_command_imports_no_other_component() -> None:
         [sys.executable, "-c", _RUN_EDGE_CHECK, str(example)], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.splitlines()[-1] == "exit=0 others="
+
+
+_RUN_AGENT_IMPORTS = """
+import sys
+import edge.agent, edge.cli, edge.settings
+names = ("edge.peak_guard.shell", "edge.mqtt_sources", "shopfloor.kpi.")
+print(",".join(sorted(name for name in sys.modules if name.startswith(names))))
+"""
+
+
+def test_an_agent_without_a_peak_guard_or_plugs_does_not_hold_their_code() -> None:
+    # The guard's shell and core, the KPI maths they share with the collector, and the MQTT sources are
+    # imported when configured (Agent.__init__): 0.8 MB of the agent's RSS (docs/performance.md, "Edge").
+    result = subprocess.run([sys.executable, "-c", _RUN_AGENT_IMPORTS], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.strip().split(","))
+    assert "edge.peak_guard.shell" not in loaded and "edge.mqtt_sources" not in loaded
+    assert "shopfloor.kpi.energy" not in loaded and "shopfloor.kpi.tariff" in loaded
