@@ -240,10 +240,12 @@ class PieceBuilder:
         until_ms: int | None = None,
         station: str | None = None,
         item_energy: bool = True,
+        until_past_end_ms: int | None = None,
     ) -> Steps:
         """The reads of consecutive ``spans`` (oldest first) as rounds of statements (see ``run_steps``):
         events once (one lookback), finished items once, each meter once; each span then gets what its own
-        read would have returned, so its piece is the one ``build`` gives for it alone."""
+        read would have returned, so its piece is the one ``build`` gives for it alone. ``until_past_end_ms``:
+        each span's "now" for a running session is this long past its end (a day summary's settle time)."""
         hours = facts.hours()
         wanted = sorted({*devices})
         reads = MeterReads(site, wanted, spans, per_minute)
@@ -258,10 +260,13 @@ class PieceBuilder:
         finished = split_finished([item for item, _ in KpiQueries.finished_of(site, answers[1])], spans)
         follow = reads.second(answers[2:])
         now = now_ms()
-        found = [
-            span_sessions(span, own, min(span.events_end_ms if until_ms is None else until_ms, now), item_energy)
-            for span, own in zip(spans, events, strict=True)
-        ]
+
+        def until_of(span: Span) -> int:
+            if until_past_end_ms is not None:
+                return min(span.end_ms + until_past_end_ms, now)
+            return min(span.events_end_ms if until_ms is None else until_ms, now)
+
+        found = [span_sessions(span, own, until_of(span), item_energy) for span, own in zip(spans, events, strict=True)]
         bench_of = {name: facts.bench_meter(name) for one in found for name in one.sessions}
         benches = MeterReads(site, sorted(bench_devices(found, bench_of) - set(wanted)), spans, per_minute)
         second = [*follow, *benches.first()]
@@ -305,16 +310,45 @@ class DaySummaries:
 
     def summarize(self, site: str, facts: SiteSettings, day_start_ms: int) -> SitePiece:
         """Compute one site's local day from raw data and store it (idempotent: same time, same point)."""
-        start, end = day_bounds(day_start_ms, facts.timezone)
         devices = sorted({facts.main_meter, *self.q.devices(site)})
-        piece = self.builder.build(site, facts, start, end, devices, per_minute=True, until_ms=end + SETTLE_MS)
+        return self._summarize_run(site, facts, devices, [day_bounds(day_start_ms, facts.timezone)[0]])[0]
+
+    def summarize_days(self, site: str, facts: SiteSettings, days: Iterable[int], chunk_days: int = 31) -> int:
+        """Compute and store the summaries of ``days`` (local midnights): consecutive days are read as one run
+        (``PieceBuilder.run_steps``), ``chunk_days`` at a time, each chunk in one write. The number stored."""
+        devices = sorted({facts.main_meter, *self.q.devices(site)})
+        chunk: list[int] = []
+        stored = 0
+        for day in sorted({day_bounds(day, facts.timezone)[0] for day in days}):
+            if chunk and (len(chunk) >= chunk_days or day_bounds(chunk[-1], facts.timezone)[1] != day):
+                stored += len(self._summarize_run(site, facts, devices, chunk))
+                chunk = []
+            chunk.append(day)
+        if chunk:
+            stored += len(self._summarize_run(site, facts, devices, chunk))
+        return stored
+
+    def _summarize_run(self, site: str, facts: SiteSettings, devices: list[str], days: list[int]) -> list[SitePiece]:
+        """Consecutive local days, each as ``build`` computes it alone, stored in one write."""
+        spans = [PieceBuilder.span(day, day_bounds(day, facts.timezone)[1], False, False, None) for day in days]
+        steps = self.builder.run_steps(site, facts, spans, devices, per_minute=True, until_past_end_ms=SETTLE_MS)
+        pieces = self.builder.build_many([steps])
+        if self.writer is None:
+            raise RuntimeError("DaySummaries was made without a writer")
+        response = self.writer.write([self._line(site, facts, piece) for piece in pieces])
+        if not response.ok:
+            raise InfluxQueryError(f"cannot write the day summaries of {site}: {response.text[:200]}")
+        return pieces
+
+    @staticmethod
+    def _line(site: str, facts: SiteSettings, piece: SitePiece) -> str:
         detail = piece.to_json()
         totals = {
             "items": detail["items"],
             "staffed_s": sum(piece.staffed_s.values()),
             "kwh": {name: meter.kwh if meter.has_data else None for name, meter in piece.meters.items()},
         }
-        line = point(
+        return point(
             KPI_DAY,
             {"site": site},
             {
@@ -324,14 +358,8 @@ class DaySummaries:
                 "totals": json.dumps(totals, separators=(",", ":")),
                 "detail": json.dumps(detail, separators=(",", ":")),
             },
-            start * 1_000_000,
+            piece.start_ms * 1_000_000,
         )
-        if self.writer is None:
-            raise RuntimeError("DaySummaries was made without a writer")
-        response = self.writer.write([line])
-        if not response.ok:
-            raise InfluxQueryError(f"cannot write the day summary of {site}: {response.text[:200]}")
-        return piece
 
     @staticmethod
     def _statement(fields: str, site: str, facts: SiteSettings, days: Sequence[int]) -> str:
