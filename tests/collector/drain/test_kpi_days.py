@@ -22,6 +22,7 @@ from shopfloor.contract import EventType, RepairStatus, StationEvent
 from shopfloor.kpi.rates import Bucket
 from tests.harness.influx import InfluxTestDB
 from tests.kpi.reference_path import ReferenceKpiReport
+from tests.kpi.test_read_model import assert_same
 
 SITE = "gent"
 TZ = "Europe/Brussels"
@@ -166,3 +167,63 @@ def test_event_times_reads_site_and_time_of_repair_events_only() -> None:
         "meter,device=main,edge=e1,site=gent energy_import=1.0 1700000000000000000",
     ]
     assert list(event_times(lines)) == [(SITE, 1_700_000_000_123), (SITE, 1_700_000_100_000)]
+
+
+def test_the_catch_up_backfills_settled_days_without_a_summary_newest_first(
+    influx_db: InfluxTestDB, tmp_path: Path
+) -> None:
+    """Days written while no collector ran (here: straight to InfluxDB, as another tool or an outage leaves
+    them) get their summaries from the drainer's idle steps, newest first, and the KPI call then reads them."""
+    settings = InfluxV1Settings(url=influx_db.url, database=influx_db.database, flush_interval_ms=10)
+    init_v1(settings)
+    facts = SiteSettings(timezone=TZ, opening_hours="mon-sun 09:00-17:00")
+    now = int(time.time() * 1000)
+    old_days = [day_bounds(now - ago * 86_400_000, TZ)[0] for ago in (130, 40, 12, 11, 6)]
+    lines = []
+    for day in old_days:
+        at = day + 10 * 3_600_000
+        lines += [
+            event(EventType.CHECKED_IN, at, item_id=f"I{day}", category="Laptop"),
+            event(EventType.STARTED, at + 10 * MINUTE_MS, item_id=f"I{day}"),
+            event(EventType.FINISHED, at + 70 * MINUTE_MS, item_id=f"I{day}", repair_status=RepairStatus.FIXED),
+        ]
+    influx_db.write("\n".join(lines), precision="ns")
+    client = make_client(settings)
+    writer = DaySummaries.writer_for(settings)
+    catch_up = KpiDayCatchUp(client, writer, lambda site: facts)
+    order: list[int] = []
+    summarize_days = catch_up.summaries.summarize_days
+
+    def recorded(site: str, facts: SiteSettings, days: list[int], chunk_days: int = 31) -> int:
+        order.extend(sorted(days, reverse=True))
+        return summarize_days(site, facts, days, chunk_days)
+
+    catch_up.summaries.summarize_days = recorded  # type: ignore[method-assign]
+    spool = Spool(tmp_path / "spool.sqlite", 1_000_000, 1_000_000_000)
+    drainer = Drainer(
+        spool, client, DeadLetterStore(tmp_path / "dead.sqlite"), CollectorMetrics(), settings, kpi_days=catch_up
+    )
+    # A live point: the drainer's first look at the site starts the backfill.
+    live, _ = meter_points("main", now - 5 * MINUTE_MS, now, MAIN_W, 1.0)
+    spool.append(live, Lane.LIVE, site=SITE)
+    steps = 0
+    while steps < 100 and (spool.depth_lines or catch_up.pending or catch_up.scan or any(catch_up.backfill.values())):
+        drainer.drain_once()
+        steps += 1
+    assert not catch_up.scan and not any(catch_up.backfill.values()), f"not done after {steps} idle steps"
+    assert order == sorted(old_days, reverse=True)  # newest first; no day without data
+
+    stored = client.query(f'SELECT items_final FROM "rollup"."{KPI_DAY}" WHERE site = \'{SITE}\'', epoch="ms")
+    assert {int(row["time"]): row["items_final"] for row in stored if int(row["time"]) in old_days} == dict.fromkeys(
+        old_days, 1
+    )
+    window = Range(old_days[0] - 86_400_000, now)
+    report = KpiReport(KpiQueries(client))
+    after = report.kpis(SITE, facts, window, Bucket.WEEK)
+    assert after["items"]["finished"] == len(old_days)
+    assert_same(after, ReferenceKpiReport(KpiQueries(client)).kpis(SITE, facts, window, Bucket.WEEK))
+    # A scan step looks at SCAN_DAYS days in one request: 130 days back is two steps, not 130.
+    assert steps < 20
+    client.close()
+    writer.close()
+    spool.close()
