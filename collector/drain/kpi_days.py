@@ -6,11 +6,12 @@ summarized once it has settled (``SETTLE_MS`` after its midnight), and again whe
 later: an edge's backlog, a requeued dead letter, events alone. The work is batched per site and day and
 done one site-day at a time, in the drainer's idle moments, after the 1-minute rollup caught up.
 
-The *backfill* then finds the settled days that have data but no current summary (days missed while the
-collector was down, history written by another tool, summaries of an older basis) and summarizes them,
-newest first: the recent days are the ones dashboards and monthly reports ask for, and the scan can stop
-at the site's oldest data. Each idle step does one bounded piece of it (``SCAN_DAYS`` looked at, or
-``BACKFILL_DAYS`` summarized), so live points never wait long.
+The *backfill* then finds the settled days from the site's oldest data on that have no current summary
+(days missed while the collector was down, history written by another tool, summaries of an older basis,
+and days without data between them) and summarizes them, newest first: the recent days are the ones
+dashboards and monthly reports ask for, and the scan can stop at the site's oldest data. Each idle step
+does one bounded piece of it (``SCAN_DAYS`` looked at, or ``BACKFILL_DAYS`` summarized), so live points
+never wait long.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 log = logging.getLogger(__name__)
 NS_PER_MS = 1_000_000
 DAY_MS = 86_400_000
-SCAN_DAYS = 92  # days a backfill step looks at for data without a current summary
+SCAN_DAYS = 92  # days a backfill step looks at for a current summary
 BACKFILL_DAYS = 7  # days a backfill step summarizes (read as one run, stored in one write)
 _EVENT_PREFIX = f"{schema.REPAIR_EVENT},"
 
@@ -175,8 +176,8 @@ class KpiDayCatchUp:
         return False
 
     def _scan(self, site: str, now_ms: int) -> None:
-        """Look at up to ``SCAN_DAYS`` settled days of ``site``, newest first, for days with repair events or
-        meter minutes and no current summary (one request); the first step finds the site's oldest data."""
+        """Look at up to ``SCAN_DAYS`` settled days of ``site``, newest first, for days without a current
+        summary (one request); the first step finds the site's oldest data, where the scan ends."""
         if not is_valid_id(site):
             del self.scan[site]  # not a contract id: no site of ours (and never inside a statement)
             return
@@ -196,27 +197,14 @@ class KpiDayCatchUp:
             del self.scan[site]
             return
         window = Range(start, cursor).where()
-        # 15-minute buckets fall inside one local day in every time zone (some are 45 minutes off the hour).
-        per_quarter = "GROUP BY time(15m) fill(none)"
-        answers = ask(
-            self.summaries.client,
-            [
-                (f"SELECT count(event_id) FROM {schema.REPAIR_EVENT} WHERE {where} AND {window} {per_quarter}", False),
-                (
-                    f'SELECT count(power) FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
-                    f"WHERE {where} AND {window} {per_quarter}",
-                    True,
-                ),
-                (
-                    f'SELECT basis, computed_ms FROM "{schema.ROLLUP_RP}"."{KPI_DAY}" WHERE {where} AND {window}',
-                    True,
-                ),
-            ],
-        )
-        with_data = {day_bounds(int(row["time"]), zone)[0] for answer in answers[:2] for row in rows_of(answer)}
+        statement = f'SELECT basis, computed_ms FROM "{schema.ROLLUP_RP}"."{KPI_DAY}" WHERE {where} AND {window}'
+        [rows] = ask(self.summaries.client, [(statement, True)])
         days = [start, *local_midnights(start, cursor, zone)]
-        current = DaySummaries._current(rows_of(answers[2]), facts, days)
-        missing = sorted((with_data - set(current)) - {day for name, day in self.pending if name == site})
+        current = DaySummaries._current(rows_of(rows), facts, days)
+        waiting = {day for name, day in self.pending if name == site}
+        # Every day from the oldest data on, also a day without data: its (empty) summary keeps the
+        # stored days next to each other, so a long range is one read of them, not one raw run per gap.
+        missing = [day for day in days if day not in current and day not in waiting]
         self.backfill[site] = [*self.backfill.get(site, []), *reversed(missing)]
         if start <= self._oldest[site]:
             del self.scan[site]

@@ -22,7 +22,7 @@ from collector.drain.delivery import Delivered, RetryLater, deliver
 from collector.influx.client import InfluxClient, InfluxError
 from collector.influx.connect import make_client
 from collector.kpi.queries import KpiQueries, Range
-from collector.kpi.summaries import SETTLE_MS, DaySummaries, day_bounds
+from collector.kpi.summaries import SETTLE_MS, DaySummaries, day_bounds, local_midnights
 from collector.ords import OrdsFormatError, OrdsRecord, read_rows, to_import, to_record, write_csv
 from collector.points import event_line
 from collector.settings import CollectorSettings, InfluxV1Settings
@@ -179,13 +179,23 @@ def import_file(
 
 
 def summarize_days(settings: CollectorSettings, site: str, days: Iterable[int]) -> str | None:
-    """Store the KPI day summaries of the settled ``days`` an import wrote (docs/kpis.md), so the KPI API
-    answers from them rather than from raw data; what happened, for the user (None: nothing to do)."""
+    """Store the KPI day summaries of the settled days an import wrote, from the first of ``days`` to the
+    last (docs/kpis.md), so the KPI API answers from them rather than from raw data; what happened, for the
+    user (None: nothing to do)."""
     if not isinstance(settings.influx, InfluxV1Settings):
         return None  # the read model's summaries live in an InfluxDB 1.x retention policy
     facts = settings.site(site)
     now = int(time.time() * 1000)
-    settled = [day for day in days if day_bounds(day, facts.timezone)[1] + SETTLE_MS <= now]
+    written = sorted(days)
+    if not written:
+        return None
+    # Every day from the first to the last one written, also the days without a record: with their (empty)
+    # summaries the stored days are next to each other, and a range over the years is one read of them.
+    settled = [
+        day
+        for day in [written[0], *local_midnights(written[0], written[-1] + 1, facts.timezone)]
+        if day_bounds(day, facts.timezone)[1] + SETTLE_MS <= now
+    ]
     if not settled:
         return None
     client = make_client(settings.influx)

@@ -14,7 +14,7 @@ from collector.influx.connect import make_client
 from collector.influx.init_db import init_v1
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
-from collector.kpi.summaries import KPI_DAY, DaySummaries, day_bounds
+from collector.kpi.summaries import KPI_DAY, DaySummaries, day_bounds, local_midnights
 from collector.ords.io import parse_bound
 from collector.settings import InfluxV1Settings, SiteSettings, load_settings
 from shopfloor.cli import main
@@ -62,10 +62,13 @@ def test_an_import_stores_the_summaries_of_its_days_and_the_kpis_read_them(
     client = make_client(settings.influx)
     try:
         assert main(["ords", "import", str(part), "--site", SITE, "--config", str(config), "--quiet"]) == 0
-        assert f"{len(dates)} KPI day summaries written" in capsys.readouterr().out
         facts = settings.site(SITE)
+        first, last = (parse_bound(day, facts.timezone, end=False) for day in (min(dates), max(dates)))
+        # Every day from the first record to the last, also those without one (empty summaries).
+        expected_days = {first, *local_midnights(first, last + 1, facts.timezone)}
+        assert len(expected_days) > len(dates)
+        assert f"{len(expected_days)} KPI day summaries written" in capsys.readouterr().out
         stored = client.query(f'SELECT items_final FROM "rollup"."{KPI_DAY}" WHERE site = \'{SITE}\'', epoch="ms")
-        expected_days = {parse_bound(day, facts.timezone, end=False) for day in dates}
         assert {int(row["time"]) for row in stored} == expected_days
         assert sum(row["items_final"] for row in stored) == sum(1 for row in chosen if row["repair_status"])
 

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 from collector.drain.drainer import Drainer
-from collector.drain.kpi_days import KpiDayCatchUp, event_times
+from collector.drain.kpi_days import BACKFILL_DAYS, SCAN_DAYS, KpiDayCatchUp, event_times
 from collector.influx.connect import make_client
 from collector.influx.init_db import init_v1
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
-from collector.kpi.summaries import KPI_DAY, DaySummaries, day_bounds
+from collector.kpi.summaries import KPI_DAY, SETTLE_MS, DaySummaries, day_bounds, local_midnights
 from collector.metrics import CollectorMetrics
 from collector.points import NS_PER_MINUTE, NS_PER_MS, Points, event_line
 from collector.settings import InfluxV1Settings, SiteSettings
@@ -211,7 +211,10 @@ def test_the_catch_up_backfills_settled_days_without_a_summary_newest_first(
         drainer.drain_once()
         steps += 1
     assert not catch_up.scan and not any(catch_up.backfill.values()), f"not done after {steps} idle steps"
-    assert order == sorted(old_days, reverse=True)  # newest first; no day without data
+    # Newest first, every settled day from the oldest data on (also those without data), each once.
+    settled_end = day_bounds(now - SETTLE_MS, TZ)[0]
+    assert order == sorted(set(order), reverse=True)
+    assert set(order) == {old_days[0], *local_midnights(old_days[0], settled_end, TZ)} - {catch_up.settled[SITE]}
 
     stored = client.query(f'SELECT items_final FROM "rollup"."{KPI_DAY}" WHERE site = \'{SITE}\'', epoch="ms")
     assert {int(row["time"]): row["items_final"] for row in stored if int(row["time"]) in old_days} == dict.fromkeys(
@@ -222,8 +225,8 @@ def test_the_catch_up_backfills_settled_days_without_a_summary_newest_first(
     after = report.kpis(SITE, facts, window, Bucket.WEEK)
     assert after["items"]["finished"] == len(old_days)
     assert_same(after, ReferenceKpiReport(KpiQueries(client)).kpis(SITE, facts, window, Bucket.WEEK))
-    # A scan step looks at SCAN_DAYS days in one request: 130 days back is two steps, not 130.
-    assert steps < 20
+    # A scan step looks at SCAN_DAYS days in one request, a summary step stores BACKFILL_DAYS days.
+    assert steps < 130 / BACKFILL_DAYS + 130 / SCAN_DAYS + 5
     client.close()
     writer.close()
     spool.close()
