@@ -214,9 +214,40 @@ class PieceBuilder:
         """One piece ``[start_ms, end_ms)``. ``open_*``: this side is the range's own edge. ``until_ms``: "now"
         for a session still running (default: the end of what can reach the piece). ``item_energy``: also
         each item's bench kWh (reads the bench meters); the comparison needs none."""
-        span = self.span(start_ms, end_ms, open_start, open_end, events_until_ms)
-        steps = self.run_steps(site, facts, [span], devices, per_minute, until_ms, station, item_energy)
+        steps = self.steps(
+            site,
+            facts,
+            start_ms,
+            end_ms,
+            devices,
+            per_minute,
+            open_start,
+            open_end,
+            until_ms,
+            station,
+            events_until_ms,
+            item_energy,
+        )
         return self.build_many([steps])[0]
+
+    def steps(
+        self,
+        site: str,
+        facts: SiteSettings,
+        start_ms: int,
+        end_ms: int,
+        devices: Iterable[str],
+        per_minute: bool,
+        open_start: bool = False,
+        open_end: bool = False,
+        until_ms: int | None = None,
+        station: str | None = None,
+        events_until_ms: int | None = None,
+        item_energy: bool = True,
+    ) -> Steps:
+        """``build``'s reads as rounds of statements: a run of one piece (see ``run_steps``)."""
+        span = self.span(start_ms, end_ms, open_start, open_end, events_until_ms)
+        return self.run_steps(site, facts, [span], devices, per_minute, until_ms, station, item_energy)
 
     def build_many(self, runs: Sequence[Steps]) -> list[SitePiece]:
         """The pieces of several runs, in order."""
