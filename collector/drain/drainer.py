@@ -168,7 +168,7 @@ class Drainer:
             self._complete_rollup(force=False)
         if self.kpi_days is not None:
             self.kpi_days.note_written(
-                (site for site, _ in batch.row_sites), batch.meter_minutes, int(time.time() * 1000)
+                (site for site, _ in batch.row_sites), batch.meter_minutes, int(time.time() * 1000), batch.lines
             )
         self.metrics.written.inc(outcome.written)
         self.metrics.spool_depth.set(self.spool.depth_lines)

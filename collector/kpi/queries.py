@@ -52,7 +52,7 @@ class Range:
         return f"time >= {self.start_ms}ms AND time < {self.end_ms}ms"
 
 
-def _ident(value: str) -> str:
+def checked_id(value: str) -> str:
     """Site, station and device ids are contract ids (no quotes possible); anything else is refused."""
     if not is_valid_id(value):
         raise ValueError(f"{value!r} is not a valid id")
@@ -113,9 +113,9 @@ class KpiQueries:
 
     @staticmethod
     def finished_statement(site: str, window: Range, station: str | None = None) -> str:
-        where = f"site = '{_ident(site)}' AND type = 'finished' AND {window.where()}"
+        where = f"site = '{checked_id(site)}' AND type = 'finished' AND {window.where()}"
         if station is not None:
-            where += f" AND station = '{_ident(station)}'"
+            where += f" AND station = '{checked_id(station)}'"
         fields = ", ".join(OUTCOME_FIELDS)
         return f"SELECT station, category, barrier, item_id, {fields} FROM repair_event WHERE {where}"
 
@@ -137,9 +137,9 @@ class KpiQueries:
 
     @staticmethod
     def events_statement(site: str, window: Range, station: str | None = None) -> str:
-        where = f"site = '{_ident(site)}' AND {window.where()}"
+        where = f"site = '{checked_id(site)}' AND {window.where()}"
         if station is not None:
-            where += f" AND station = '{_ident(station)}'"
+            where += f" AND station = '{checked_id(station)}'"
         return f"SELECT station, type, state, item_id, event_id FROM repair_event WHERE {where}"
 
     @staticmethod
@@ -189,7 +189,7 @@ class KpiQueries:
     @staticmethod
     def samples_statement(site: str, device: str, window: Range, per_minute: bool) -> str:
         """Raw samples, or the rollup's minute rows (dated at the minute's start: shift them by a minute)."""
-        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
+        where = f"site = '{checked_id(site)}' AND device = '{checked_id(device)}'"
         if not per_minute:
             return f"SELECT power, energy_import FROM meter WHERE {where} AND {window.where()}"
         return (
@@ -209,7 +209,7 @@ class KpiQueries:
         """The continuous query rolls up only what arrives in time: history written later (a backfill, an
         ORDS-era import, a long outage) is aggregated on the fly, for the part of ``window`` before the
         rollup's first row in ``samples`` (None: nothing is missing)."""
-        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
+        where = f"site = '{checked_id(site)}' AND device = '{checked_id(device)}'"
         head_end = samples[0].ts_ms - MINUTE_MS if samples else window.end_ms
         if head_end - window.start_ms <= MINUTE_MS:
             return None
@@ -233,7 +233,7 @@ class KpiQueries:
 
     @staticmethod
     def neighbour_statement(site: str, device: str, at_ms: int, before: bool, per_minute: bool) -> str:
-        where = f"site = '{_ident(site)}' AND device = '{_ident(device)}'"
+        where = f"site = '{checked_id(site)}' AND device = '{checked_id(device)}'"
         if not per_minute:
             raw = f"time < {at_ms}ms ORDER BY time DESC" if before else f"time >= {at_ms}ms"
             return f"SELECT power, energy_import FROM meter WHERE {where} AND {raw} LIMIT 1"
@@ -262,9 +262,9 @@ class KpiQueries:
 
     @staticmethod
     def checked_in_statement(site: str, window: Range, station: str | None = None) -> str:
-        where = f"site = '{_ident(site)}' AND type = 'checked_in' AND {window.where()}"
+        where = f"site = '{checked_id(site)}' AND type = 'checked_in' AND {window.where()}"
         if station is not None:
-            where += f" AND station = '{_ident(station)}'"
+            where += f" AND station = '{checked_id(station)}'"
         return f"SELECT item_id FROM repair_event WHERE {where}"
 
     @staticmethod
@@ -286,7 +286,7 @@ class KpiQueries:
         newest: dict[str, int | None] = dict.fromkeys(sites)
         if not sites:
             return newest
-        chosen = "|".join(re.escape(_ident(site)) for site in sites)
+        chosen = "|".join(re.escape(checked_id(site)) for site in sites)
         where = f"site =~ /^({chosen})$/ AND time < {until_ms}ms GROUP BY site"
         answers = self.client.series_many(
             [f"SELECT last(seq) FROM meter WHERE {where}", f"SELECT last(event_id) FROM repair_event WHERE {where}"],
@@ -305,8 +305,8 @@ class KpiQueries:
     def last_data_ms(self, site: str, until_ms: int) -> int | None:
         newest: int | None = None
         for statement in (
-            f"SELECT last(seq) FROM meter WHERE site = '{_ident(site)}' AND time < {until_ms}ms",
-            f"SELECT last(event_id) FROM repair_event WHERE site = '{_ident(site)}' AND time < {until_ms}ms",
+            f"SELECT last(seq) FROM meter WHERE site = '{checked_id(site)}' AND time < {until_ms}ms",
+            f"SELECT last(event_id) FROM repair_event WHERE site = '{checked_id(site)}' AND time < {until_ms}ms",
         ):
             for row in self._rows(statement):
                 newest = max(newest or 0, int(row["time"]))
@@ -314,7 +314,7 @@ class KpiQueries:
 
     def devices(self, site: str) -> list[str]:
         """Meter device ids of a site, from the tag index."""
-        rows = self._rows(f"SHOW TAG VALUES FROM meter WITH KEY = \"device\" WHERE site = '{_ident(site)}'")
+        rows = self._rows(f"SHOW TAG VALUES FROM meter WITH KEY = \"device\" WHERE site = '{checked_id(site)}'")
         return sorted({row["value"] for row in rows if isinstance(row.get("value"), str)})
 
     def sites(self) -> list[str]:
@@ -329,13 +329,13 @@ class KpiQueries:
 
     def stations(self, site: str) -> list[str]:
         """Stations of a site that have events, from the tag index."""
-        rows = self._rows(f"SHOW TAG VALUES FROM repair_event WITH KEY = \"station\" WHERE site = '{_ident(site)}'")
+        rows = self._rows(f"SHOW TAG VALUES FROM repair_event WITH KEY = \"station\" WHERE site = '{checked_id(site)}'")
         return sorted({row["value"] for row in rows if isinstance(row.get("value"), str)})
 
     def finished_points(self, site: str, window: Range) -> list[dict[str, Any]]:
         """Whole ``finished`` points (tags and every field), as ``collector.ords.to_record`` reads them."""
         rows = self._rows(
-            f"SELECT * FROM repair_event WHERE site = '{_ident(site)}' AND type = 'finished' AND {window.where()}"
+            f"SELECT * FROM repair_event WHERE site = '{checked_id(site)}' AND type = 'finished' AND {window.where()}"
         )
         points: list[dict[str, Any]] = []
         for row in rows:

@@ -56,6 +56,7 @@ from shopfloor.kpi.rates import (
     median_repair_time,
     throughput,
 )
+from shopfloor.kpi.runs import Span
 from shopfloor.kpi.sessions import Interval, open_items
 
 # In a compare's layout of pieces: a stored day whose terms InfluxDB summed with the others (``StoredSums``).
@@ -154,47 +155,32 @@ class KpiReport:
         station: str | None,
         item_energy: bool,
     ) -> tuple[list[Steps], list[Any]]:
-        """The raw pieces' reads, and the pieces in order (None where a raw piece goes, a stored one else)."""
+        """The raw pieces' reads, and the pieces in order (None where a raw piece goes, a stored one else).
+        Consecutive raw pieces (the edges, and the days without a current summary next to them) are one
+        run, read together: a run costs the same few statements for one day or for years of them."""
         until = min(window.end_ms, now_ms())
-        per_minute, cuts = plan.per_minute, plan.cuts
-        live = self._live
-        if not cuts:
-            whole = live.steps(
-                site, facts, window.start_ms, window.end_ms, devices, per_minute, True, True, until, station
-            )
-            return [whole], [None]
         end = window.end_ms
-        steps = [
-            live.steps(
-                site,
-                facts,
-                window.start_ms,
-                cuts[0],
-                devices,
-                per_minute,
-                True,
-                False,
-                until,
-                station,
-                end,
-                item_energy,
-            )
-        ]
-        pieces: list[Any] = [None]
-        for day, next_day in itertools.pairwise(cuts):
-            if day in stored:
-                pieces.append(stored[day])
-            else:
+        bounds = [window.start_ms, *plan.cuts, end]
+        last = len(bounds) - 2
+        steps: list[Steps] = []
+        pieces: list[Any] = []
+        run: list[Span] = []
+
+        def close_run() -> None:
+            if run:
                 steps.append(
-                    live.steps(
-                        site, facts, day, next_day, devices, per_minute, False, False, until, station, end, item_energy
-                    )
+                    self._live.run_steps(site, facts, list(run), devices, plan.per_minute, until, station, item_energy)
                 )
-                pieces.append(None)
-        steps.append(
-            live.steps(site, facts, cuts[-1], end, devices, per_minute, False, True, until, station, None, item_energy)
-        )
-        pieces.append(None)
+                run.clear()
+
+        for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
+            if 0 < i < last and start in stored:
+                close_run()
+                pieces.append(stored[start])
+                continue
+            run.append(PieceBuilder.span(start, stop, i == 0, i == last, None if i == last else end))
+            pieces.append(None)
+        close_run()
         return steps, pieces
 
     @staticmethod

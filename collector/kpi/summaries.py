@@ -22,20 +22,13 @@ from zoneinfo import ZoneInfo
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
 from collector.influx.connect import make_client
-from collector.kpi.queries import KpiQueries, Range, _ident, neighbour_near, samples_of
+from collector.kpi.queries import KpiQueries, Range, checked_id, samples_of
 from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
-from shopfloor.kpi.energy import MeterSample, segments
-from shopfloor.kpi.pieces import (
-    ItemSums,
-    SitePiece,
-    clip_segments,
-    clip_sessions,
-    item_energy_piece,
-    item_sums,
-    meter_piece,
-)
-from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS, Interval, clip, item_histories, staffed_intervals
+from shopfloor.kpi.energy import Segment
+from shopfloor.kpi.pieces import ItemSums, SitePiece, item_energy_piece, item_sums, meter_piece
+from shopfloor.kpi.runs import MeterRun, Span, bench_devices, span_sessions, split_events, split_finished
+from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 
 KPI_DAY = "kpi_day"
 # Bumped when a summary's content changes meaning: older summaries are then recomputed, not used.
@@ -90,10 +83,11 @@ def now_ms() -> int:
 
 
 # One round of statements sent in one request, each with whether its refusal reads as "no rows" (a rollup
-# statement, on a database without the rollup policy); and the answers of a round, in order.
+# statement, on a database without the rollup policy); and the answers of a round, in order. A run of
+# pieces' reads ends with its pieces, oldest first.
 Ask = list[tuple[str, bool]]
 Answers = list[list[Series]]
-Steps = Generator[Ask, Answers, SitePiece]
+Steps = Generator[Ask, Answers, list[SitePiece]]
 
 
 def ask(client: InfluxClient, statements: Ask) -> Answers:
@@ -114,8 +108,8 @@ def ask(client: InfluxClient, statements: Ask) -> Answers:
 
 
 def run_steps(client: InfluxClient, runs: Sequence[Steps]) -> list[SitePiece]:
-    """Drive several pieces' reads in lockstep: each round of all of them is one request."""
-    results: dict[int, SitePiece] = {}
+    """Drive several runs' reads in lockstep: each round of all of them is one request. Their pieces, in order."""
+    results: dict[int, list[SitePiece]] = {}
     pending: dict[int, Ask] = {}
     for i, run in enumerate(runs):
         try:
@@ -135,92 +129,70 @@ def run_steps(client: InfluxClient, runs: Sequence[Steps]) -> list[SitePiece]:
             except StopIteration as done:
                 results[i] = done.value
         pending = following
-    return [results[i] for i in range(len(runs))]
+    return [piece for i in range(len(runs)) for piece in results[i]]
 
 
-class MeterRead:
-    """One device's segments in a piece, read in two rounds: its samples and neighbours (the rollup's), then
-    what the rollup lacks (raw data aggregated per minute). At a range's own edge (``open_*``) nothing beyond
-    it is read, as for the whole range; at a midnight inside it, the neighbouring sample closes the segment."""
+class MeterReads:
+    """Some meters over one run of spans, in two rounds (``shopfloor.kpi.runs.MeterRun``): the rollup's rows
+    of the whole run and its two neighbours, then the raw minutes the rollup lacks. A round asks the same few
+    statements per meter however many spans the run has."""
 
-    def __init__(
-        self,
-        site: str,
-        device: str,
-        start_ms: int,
-        end_ms: int,
-        per_minute: bool,
-        open_start: bool,
-        open_end: bool,
-    ) -> None:
-        self.site, self.device, self.per_minute = site, device, per_minute
-        self.start_ms, self.end_ms = start_ms, end_ms
-        self.open_start, self.open_end = open_start, open_end
-        self.shift = MINUTE_MS if per_minute else 0
-        self.window = Range(start_ms - (0 if open_start else self.shift), end_ms - (0 if open_end else self.shift))
-        # The inner sides, each closed by its neighbouring sample: (boundary, the sample before it?).
-        self.sides = [
-            (at, before) for at, before, edge in ((start_ms, True, open_start), (end_ms, False, open_end)) if not edge
-        ]
-        self.samples: list[MeterSample] = []
-        self.neighbours: dict[bool, MeterSample | None] = {}
-        self.missing: list[tuple[str, Range | None, bool]] = []
+    def __init__(self, site: str, devices: Iterable[str], spans: Sequence[Span], per_minute: bool) -> None:
+        self.site, self.per_minute = site, per_minute
+        self.runs = {device: MeterRun(spans, per_minute) for device in devices}
+        self._asked: dict[str, int] = {}  # statements each meter asked in the last round
+
+    def _parts(self, answers: Answers) -> Generator[tuple[str, MeterRun, Answers], None, None]:
+        offset = 0
+        for device, run in self.runs.items():
+            count = self._asked.get(device, 0)
+            yield device, run, answers[offset : offset + count]
+            offset += count
 
     def first(self) -> Ask:
-        """The samples and the neighbours (a rollup statement may be refused: no rollup policy)."""
-        statements = [KpiQueries.samples_statement(self.site, self.device, self.window, self.per_minute)]
-        statements.extend(
-            KpiQueries.neighbour_statement(self.site, self.device, at, before, self.per_minute)
-            for at, before in self.sides
-        )
-        return [(text, self.per_minute) for text in statements]
+        asked: Ask = []
+        for device, run in self.runs.items():
+            statements = [
+                KpiQueries.samples_statement(self.site, device, Range(run.read_start, run.read_end), self.per_minute)
+            ]
+            for wanted, at, before in ((run.needs_before, run.before_at, True), (run.needs_after, run.after_at, False)):
+                if wanted:
+                    statements.append(KpiQueries.neighbour_statement(self.site, device, at, before, self.per_minute))
+            self._asked[device] = len(statements)
+            asked.extend((text, self.per_minute) for text in statements)
+        return asked
 
     def second(self, answers: Answers) -> Ask:
-        self.samples = samples_of(answers[0], self.shift)
         follow: Ask = []
-        if self.per_minute:
-            head = KpiQueries.head_statement(self.site, self.device, self.window, self.samples)
-            if head is not None:
-                follow.append((head, False))
-                self.missing.append(("head", None, False))
-        for (at, before), answer in zip(self.sides, answers[1:], strict=True):
-            found = samples_of(answer, self.shift)
-            if found or not self.per_minute:
-                self.neighbours[before] = found[0] if found else None
-                continue
-            near = neighbour_near(at, before)
-            head = KpiQueries.head_statement(self.site, self.device, near, [])
-            if head is None:
-                self.neighbours[before] = None
-                continue
-            follow.append((head, False))
-            self.missing.append(("near", near, before))
+        for device, run, part in list(self._parts(answers)):
+            rows, *sides = (samples_of(answer, run.shift) for answer in part)
+            found = iter(side[0] if side else None for side in sides)
+            before = next(found) if run.needs_before else None
+            after = next(found) if run.needs_after else None
+            statements = []
+            for start, end in run.missing(rows, before, after):
+                text = KpiQueries.head_statement(self.site, device, Range(start, end), [])
+                assert text is not None  # every missing range is longer than a minute
+                statements.append(text)
+            self._asked[device] = len(statements)
+            follow.extend((text, False) for text in statements)
         return follow
 
-    def segments(self, answers: Answers) -> list[Any]:
-        samples = self.samples
-        for (kind, _, before), answer in zip(self.missing, answers, strict=True):
-            rows = samples_of(answer, MINUTE_MS)
-            if kind == "head":
-                samples = rows + samples
-            else:
-                self.neighbours[before] = (rows[-1] if before else rows[0]) if rows else None
-        before_sample = self.neighbours.get(True)
-        if before_sample is not None:
-            samples.insert(0, before_sample)
-        after_sample = self.neighbours.get(False)
-        if after_sample is not None:
-            samples.append(after_sample)
-        lo = -(2**62) if self.open_start else self.start_ms
-        hi = 2**62 if self.open_end else self.end_ms
-        return clip_segments(segments(samples), lo, hi)
+    def segments(self, answers: Answers) -> dict[str, list[list[Segment]]]:
+        """Each meter's segments per span of the run."""
+        return {
+            device: run.segments([samples_of(answer, MINUTE_MS) for answer in part])
+            for device, run, part in list(self._parts(answers))
+        }
 
 
 class PieceBuilder:
-    """Computes a ``SitePiece`` from raw data (the minute rollup for meters), the way the whole range would.
+    """Computes ``SitePiece``s from raw data (the minute rollup for meters), the way the whole range would.
 
-    Its reads go in at most three rounds (one request each), and ``build_many`` sends the rounds of several
-    pieces (of several sites) together, so a call's requests do not grow with its sites."""
+    A run of consecutive pieces is read as one stretch (``run_steps``) and split in Python
+    (``shopfloor.kpi.runs``): its reads go in at most three rounds of a few statements, however many days
+    it holds, and ``build_many`` sends the rounds of several runs (of several sites) together, so a call's
+    requests grow neither with its raw days nor with its sites."""
 
     def __init__(self, queries: KpiQueries) -> None:
         self.q = queries
@@ -259,9 +231,6 @@ class PieceBuilder:
         )
         return self.build_many([steps])[0]
 
-    def build_many(self, runs: Sequence[Steps]) -> list[SitePiece]:
-        return run_steps(self.q.client, runs)
-
     def steps(
         self,
         site: str,
@@ -277,89 +246,83 @@ class PieceBuilder:
         events_until_ms: int | None = None,
         item_energy: bool = True,
     ) -> Steps:
-        """``build``'s reads as rounds of statements (see ``run_steps``)."""
-        piece = SitePiece(start_ms, end_ms)
-        hours = facts.hours()
+        """``build``'s reads as rounds of statements: a run of one piece (see ``run_steps``)."""
+        span = self.span(start_ms, end_ms, open_start, open_end, events_until_ms)
+        return self.run_steps(site, facts, [span], devices, per_minute, until_ms, station, item_energy)
+
+    def build_many(self, runs: Sequence[Steps]) -> list[SitePiece]:
+        """The pieces of several runs, in order."""
+        return run_steps(self.q.client, runs)
+
+    @staticmethod
+    def span(start_ms: int, end_ms: int, open_start: bool, open_end: bool, events_until_ms: int | None) -> Span:
+        """A piece of a run; its events reach ``STAFFED_MAX_SILENCE_MS`` past an inner end (staffed time)."""
         events_end = end_ms if open_end else end_ms + STAFFED_MAX_SILENCE_MS
         if events_until_ms is not None:
             events_end = min(events_end, events_until_ms)
-        until = min(events_end if until_ms is None else until_ms, now_ms())
+        return Span(start_ms, end_ms, open_start, open_end, events_end)
+
+    def run_steps(
+        self,
+        site: str,
+        facts: SiteSettings,
+        spans: Sequence[Span],
+        devices: Iterable[str],
+        per_minute: bool,
+        until_ms: int | None = None,
+        station: str | None = None,
+        item_energy: bool = True,
+        until_past_end_ms: int | None = None,
+    ) -> Steps:
+        """The reads of consecutive ``spans`` (oldest first) as rounds of statements (see ``run_steps``):
+        events once (one lookback), finished items once, each meter once; each span then gets what its own
+        read would have returned, so its piece is the one ``build`` gives for it alone. ``until_past_end_ms``:
+        each span's "now" for a running session is this long past its end (a day summary's settle time)."""
+        hours = facts.hours()
         wanted = sorted({*devices})
-        reads = {
-            device: MeterRead(site, device, start_ms, end_ms, per_minute, open_start, open_end) for device in wanted
-        }
+        reads = MeterReads(site, wanted, spans, per_minute)
+        events_range = Range(spans[0].start_ms - SESSION_LOOKBACK_MS, max(span.events_end_ms for span in spans))
         first: Ask = [
-            (KpiQueries.events_statement(site, Range(start_ms - SESSION_LOOKBACK_MS, events_end), station), False),
-            (KpiQueries.finished_statement(site, Range(start_ms, end_ms), station), False),
+            (KpiQueries.events_statement(site, events_range, station), False),
+            (KpiQueries.finished_statement(site, Range(spans[0].start_ms, spans[-1].end_ms), station), False),
+            *reads.first(),
         ]
-        for read in reads.values():
-            first.extend(read.first())
         answers = yield first
-        events = KpiQueries.events_of(answers[0])
-        finished = [item for item, _ in KpiQueries.finished_of(site, answers[1])]
-        second: Ask = []
-        offset = 2
-        follow: dict[str, Ask] = {}
-        for device, read in reads.items():
-            count = len(read.first())
-            follow[device] = read.second(answers[offset : offset + count])
-            offset += count
-            second.extend(follow[device])
-        by_station: dict[str, list[Any]] = {}
-        for event in events:
-            by_station.setdefault(event.station, []).append(event)
-        window = Interval(start_ms, end_ms)
-        sessions_by_station: dict[str, dict[str, list[Interval]]] = {}
-        for name, station_events in by_station.items():
-            staffed = clip(staffed_intervals(station_events, until), window)
-            seconds = sum(span.seconds for span in staffed)
-            if seconds:
-                piece.staffed_s[name] = seconds
-            if not item_energy:
-                continue
-            sessions = {
-                item: list(history.sessions)
-                for item, history in item_histories(station_events, until).items()
-                if history.sessions
-            }
-            clipped = clip_sessions(sessions, None if open_start else start_ms, None if open_end else end_ms)
-            if clipped:
-                sessions_by_station[name] = clipped
-        bench_of = {name: facts.bench_meter(name) for name in sessions_by_station}
-        benches = {
-            device: MeterRead(site, device, start_ms, end_ms, per_minute, open_start, open_end)
-            for device in sorted(set(bench_of.values()) - set(wanted))
-        }
-        for read in benches.values():
-            second.extend(read.first())
-        by_device: dict[str, list[Any]] = {}
+        events = split_events(KpiQueries.events_of(answers[0]), spans, SESSION_LOOKBACK_MS)
+        finished = split_finished([item for item, _ in KpiQueries.finished_of(site, answers[1])], spans)
+        follow = reads.second(answers[2:])
+        now = now_ms()
+
+        def until_of(span: Span) -> int:
+            if until_past_end_ms is not None:
+                return min(span.end_ms + until_past_end_ms, now)
+            return min(span.events_end_ms if until_ms is None else until_ms, now)
+
+        found = [span_sessions(span, own, until_of(span), item_energy) for span, own in zip(spans, events, strict=True)]
+        bench_of = {name: facts.bench_meter(name) for one in found for name in one.sessions}
+        benches = MeterReads(site, sorted(bench_devices(found, bench_of) - set(wanted)), spans, per_minute)
+        second = [*follow, *benches.first()]
         answers = (yield second) if second else []
-        offset = 0
-        for device, read in reads.items():
-            by_device[device] = read.segments(answers[offset : offset + len(follow[device])])
-            offset += len(follow[device])
-        third: Ask = []
-        for device, read in benches.items():
-            count = len(read.first())
-            follow[device] = read.second(answers[offset : offset + count])
-            offset += count
-            third.extend(follow[device])
+        by_device = reads.segments(answers[: len(follow)])
+        third = benches.second(answers[len(follow) :])
         answers = (yield third) if third else []
-        offset = 0
-        for device, read in benches.items():
-            by_device[device] = read.segments(answers[offset : offset + len(follow[device])])
-            offset += len(follow[device])
-        for device in wanted:
-            # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole, as before.
-            piece.meters[device] = meter_piece(by_device[device], hours, facts.timezone)
-        for name, sessions in sessions_by_station.items():
-            piece.item_kwh[name] = item_energy_piece(by_device[bench_of[name]], sessions)
-        piece.items = item_sums(finished)
-        per_station: dict[str, list[Any]] = {}
-        for item in finished:
-            per_station.setdefault(item.station, []).append(item)
-        piece.station_items = {name: item_sums(items) for name, items in per_station.items()}
-        return piece
+        by_device.update(benches.segments(answers))
+        pieces: list[SitePiece] = []
+        for i, span in enumerate(spans):
+            piece = SitePiece(span.start_ms, span.end_ms)
+            piece.staffed_s = found[i].staffed_s
+            for device in wanted:
+                # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole.
+                piece.meters[device] = meter_piece(by_device[device][i], hours, facts.timezone)
+            for name, sessions in found[i].sessions.items():
+                piece.item_kwh[name] = item_energy_piece(by_device[bench_of[name]][i], sessions)
+            piece.items = item_sums(finished[i])
+            per_station: dict[str, list[Any]] = {}
+            for item in finished[i]:
+                per_station.setdefault(item.station, []).append(item)
+            piece.station_items = {name: item_sums(items) for name, items in per_station.items()}
+            pieces.append(piece)
+        return pieces
 
 
 class DaySummaries:
@@ -379,16 +342,45 @@ class DaySummaries:
 
     def summarize(self, site: str, facts: SiteSettings, day_start_ms: int) -> SitePiece:
         """Compute one site's local day from raw data and store it (idempotent: same time, same point)."""
-        start, end = day_bounds(day_start_ms, facts.timezone)
         devices = sorted({facts.main_meter, *self.q.devices(site)})
-        piece = self.builder.build(site, facts, start, end, devices, per_minute=True, until_ms=end + SETTLE_MS)
+        return self._summarize_run(site, facts, devices, [day_bounds(day_start_ms, facts.timezone)[0]])[0]
+
+    def summarize_days(self, site: str, facts: SiteSettings, days: Iterable[int], chunk_days: int = 31) -> int:
+        """Compute and store the summaries of ``days`` (local midnights): consecutive days are read as one run
+        (``PieceBuilder.run_steps``), ``chunk_days`` at a time, each chunk in one write. The number stored."""
+        devices = sorted({facts.main_meter, *self.q.devices(site)})
+        chunk: list[int] = []
+        stored = 0
+        for day in sorted({day_bounds(day, facts.timezone)[0] for day in days}):
+            if chunk and (len(chunk) >= chunk_days or day_bounds(chunk[-1], facts.timezone)[1] != day):
+                stored += len(self._summarize_run(site, facts, devices, chunk))
+                chunk = []
+            chunk.append(day)
+        if chunk:
+            stored += len(self._summarize_run(site, facts, devices, chunk))
+        return stored
+
+    def _summarize_run(self, site: str, facts: SiteSettings, devices: list[str], days: list[int]) -> list[SitePiece]:
+        """Consecutive local days, each as ``build`` computes it alone, stored in one write."""
+        spans = [PieceBuilder.span(day, day_bounds(day, facts.timezone)[1], False, False, None) for day in days]
+        steps = self.builder.run_steps(site, facts, spans, devices, per_minute=True, until_past_end_ms=SETTLE_MS)
+        pieces = self.builder.build_many([steps])
+        if self.writer is None:
+            raise RuntimeError("DaySummaries was made without a writer")
+        response = self.writer.write([self._line(site, facts, piece) for piece in pieces])
+        if not response.ok:
+            raise InfluxQueryError(f"cannot write the day summaries of {site}: {response.text[:200]}")
+        return pieces
+
+    @staticmethod
+    def _line(site: str, facts: SiteSettings, piece: SitePiece) -> str:
         detail = piece.to_json()
         totals = {
             "items": detail["items"],
             "staffed_s": sum(piece.staffed_s.values()),
             "kwh": {name: meter.kwh if meter.has_data else None for name, meter in piece.meters.items()},
         }
-        line = point(
+        return point(
             KPI_DAY,
             {"site": site},
             {
@@ -398,14 +390,8 @@ class DaySummaries:
                 "totals": json.dumps(totals, separators=(",", ":")),
                 "detail": json.dumps(detail, separators=(",", ":")),
             },
-            start * 1_000_000,
+            piece.start_ms * 1_000_000,
         )
-        if self.writer is None:
-            raise RuntimeError("DaySummaries was made without a writer")
-        response = self.writer.write([line])
-        if not response.ok:
-            raise InfluxQueryError(f"cannot write the day summary of {site}: {response.text[:200]}")
-        return piece
 
     @staticmethod
     def _statement(fields: str, site: str, facts: SiteSettings, days: Sequence[int]) -> str:
@@ -496,7 +482,7 @@ class DaySummaries:
         """The listing of the current basis's summaries in ``days``, and their sums."""
         last_end = day_bounds(days[-1], facts.timezone)[1]
         window = Range(days[0], last_end)
-        where = f"WHERE site = '{_ident(site)}' AND basis = '{basis(facts)}' AND {window.where()}"
+        where = f"WHERE site = '{checked_id(site)}' AND basis = '{basis(facts)}' AND {window.where()}"
         source = f'FROM "{schema.ROLLUP_RP}"."{KPI_DAY}"'
         sums = ", ".join(f"sum({name}) AS {name}" for name in SUMMED_FIELDS)
         return (

@@ -11,7 +11,9 @@ from pathlib import Path
 IMPORT_HELP = (
     "backfill historical repair records from an ORDS v0.3 CSV into InfluxDB, as 'finished' repair events of SITE. "
     "Spellings of repair_status and barrier are normalised; a bad row is reported with its line number and the "
-    "good rows are still imported. Importing a file twice writes each record once. "
+    "good rows are still imported. Importing a file twice writes each record once. Then the KPI day summaries "
+    "of the days it wrote are stored (InfluxDB 1.x, after `shopfloor collector init-db`), so the KPI API "
+    "answers years of history from them. "
     "Exit code 0: every row imported; 1: some rows were bad or refused (listed on stderr); 2: nothing could be done."
 )
 EXPORT_HELP = (
@@ -55,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], he
 
 
 def _import(args: argparse.Namespace) -> int:
-    from collector.ords.io import import_file, text_encoding
+    from collector.ords.io import import_file, summarize_days, text_encoding
     from collector.settings import load_settings
     from shopfloor.cli import CliError
     from shopfloor.contract import is_valid_id
@@ -78,6 +80,10 @@ def _import(args: argparse.Namespace) -> int:
         encoding=encoding,
     )
     print(summary.text(args.file))
+    if summary.imported:
+        note = summarize_days(settings, args.site, summary.days)
+        if note is not None:
+            print(note)
     return 0 if summary.ok else 1
 
 

@@ -11,7 +11,7 @@ import codecs
 import csv
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,9 +22,10 @@ from collector.drain.delivery import Delivered, RetryLater, deliver
 from collector.influx.client import InfluxClient, InfluxError
 from collector.influx.connect import make_client
 from collector.kpi.queries import KpiQueries, Range
+from collector.kpi.summaries import SETTLE_MS, DaySummaries, day_bounds, local_midnights
 from collector.ords import OrdsFormatError, OrdsRecord, read_rows, to_import, to_record, write_csv
 from collector.points import event_line
-from collector.settings import CollectorSettings
+from collector.settings import CollectorSettings, InfluxV1Settings
 from shopfloor.backoff import backoff_s
 from shopfloor.cli import CliError
 
@@ -37,6 +38,7 @@ class ImportSummary:
     rows: int = 0
     imported: int = 0
     bad: list[str] = field(default_factory=list)
+    days: set[int] = field(default_factory=set)  # the local days (midnight, ms) of the records read
 
     @property
     def ok(self) -> bool:
@@ -142,6 +144,7 @@ def import_file(
 
     total = count_records(path, encoding)
     summary = ImportSummary()
+    timezone = settings.site(site).timezone
     client = make_client(settings.influx)
     batch: list[tuple[int, str]] = []
     try:
@@ -159,6 +162,7 @@ def import_file(
                         tqdm.write(summary.bad[-1], file=sys.stderr)
                         continue
                     imported = to_import(row.record, station)
+                    summary.days.add(day_bounds(imported.event.ts_ms, timezone)[0])
                     batch.append((row.line, event_line(site, imported.event, None, imported.extra_fields)))
                     if len(batch) >= batch_size:
                         _send(client, batch, summary)
@@ -172,6 +176,42 @@ def import_file(
     finally:
         client.close()
     return summary
+
+
+def summarize_days(settings: CollectorSettings, site: str, days: Iterable[int]) -> str | None:
+    """Store the KPI day summaries of the settled days an import wrote, from the first of ``days`` to the
+    last (docs/kpis.md), so the KPI API answers from them rather than from raw data; what happened, for the
+    user (None: nothing to do)."""
+    if not isinstance(settings.influx, InfluxV1Settings):
+        return None  # the read model's summaries live in an InfluxDB 1.x retention policy
+    facts = settings.site(site)
+    now = int(time.time() * 1000)
+    written = sorted(days)
+    if not written:
+        return None
+    # Every day from the first to the last one written, also the days without a record: with their (empty)
+    # summaries the stored days are next to each other, and a range over the years is one read of them.
+    settled = [
+        day
+        for day in [written[0], *local_midnights(written[0], written[-1] + 1, facts.timezone)]
+        if day_bounds(day, facts.timezone)[1] + SETTLE_MS <= now
+    ]
+    if not settled:
+        return None
+    client = make_client(settings.influx)
+    writer = DaySummaries.writer_for(settings.influx)
+    try:
+        stored = DaySummaries(client, writer).summarize_days(site, facts, settled, chunk_days=92)
+    except InfluxError as exc:
+        fix = " Fix: run `shopfloor collector init-db`." if "retention policy not found" in str(exc) else ""
+        return (
+            f"KPI day summaries not written: {exc}.{fix} The KPI API computes those days from raw data meanwhile; "
+            "the collector summarizes them after its next start."
+        )
+    finally:
+        client.close()
+        writer.close()
+    return f"{stored} KPI day summaries written (the KPI API reads them)"
 
 
 def parse_bound(text: str, timezone: str, *, end: bool) -> int:

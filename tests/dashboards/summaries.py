@@ -23,6 +23,7 @@ def summarize_settled_days(
     settings = InfluxV1Settings(url=db.url, database=db.database)
     catch_up = KpiDayCatchUp(make_client(settings), DaySummaries.writer_for(settings), sites.__getitem__)
     catch_up.note_written(sites, [(start_ms * NS_PER_MS, end_ms * NS_PER_MS)], now_ms)
+    catch_up.scan.clear()  # the noted days only: not the backfill of older ones (an empty day's summary each)
     written = 0
     while catch_up.run_one(now_ms):
         written += 1

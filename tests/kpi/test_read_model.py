@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from collector.influx.client import InfluxClient
+from collector.influx.client import InfluxClient, Series, WriteResponse
 from collector.influx.connect import make_client
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
@@ -209,3 +209,71 @@ def test_compare_with_a_summary_that_is_not_current(demo: Demo) -> None:
         summaries.summarize(early_site, facts[early_site], early_day)
         summaries.summarize(bare_site, facts[bare_site], bare_day)
         writer.close()
+
+
+class CountingClient(InfluxClient):
+    """Delegates to the real client and counts its /query requests and InfluxQL statements (as bench/kpi_api.py)."""
+
+    def __init__(self, inner: InfluxClient) -> None:
+        self.inner = inner
+        self.requests = 0
+        self.statements = 0
+
+    @property
+    def target(self) -> str:
+        return self.inner.target
+
+    def write(self, lines: list[str]) -> WriteResponse:
+        return self.inner.write(lines)
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        self.requests += 1
+        self.statements += 1
+        return self.inner.series(statement, epoch)
+
+    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+        self.requests += 1
+        self.statements += len(statements)
+        return self.inner.series_many(statements, epoch)
+
+    def ping(self) -> bool:
+        return self.inner.ping()
+
+    def close(self) -> None:
+        pass  # the module's client
+
+
+class MissingSummaries(DaySummaries):
+    """The stored summaries without ``hidden`` days: as if the catch-up never summarized them (the collector
+    was down, or the days were imported). Hidden here rather than deleted, so the other tests keep them."""
+
+    def __init__(self, client: InfluxClient, hidden: set[int]) -> None:
+        super().__init__(client)
+        self.hidden = hidden
+
+    def details(self, site: str, facts: SiteSettings, days: Any) -> Any:
+        return {day: piece for day, piece in super().details(site, facts, days).items() if day not in self.hidden}
+
+
+def test_consecutive_days_without_a_summary_are_read_together(demo: Demo) -> None:
+    """Days without a summary give the old path's answers, and a call's requests and statements are the same
+    for 3 such days in a row as for 20 (and for all of them): the run is read once and split in Python."""
+    site, facts = next(iter(demo.facts.items()))
+    days = local_midnights(demo.data.start_ms, demo.data.end_ms, facts.timezone)
+    old = ReferenceKpiReport(KpiQueries(demo.client))
+    expected = old.kpis(site, facts, demo.window, Bucket.DAY)
+    station = KpiQueries(demo.client).stations(site)[0]
+    expected_station = old.kpis(site, facts, demo.window, Bucket.DAY, station)
+    costs: dict[str, tuple[int, int]] = {}
+    for name, hidden in (("3 days", set(days[5:8])), ("20 days", set(days[5:25])), ("all days", set(days))):
+        counting = CountingClient(demo.client)
+        new = KpiReport(KpiQueries(counting))
+        new._stored = MissingSummaries(counting, hidden)
+        assert_same(new.kpis(site, facts, demo.window, Bucket.DAY), expected, f"{name}: {site}")
+        costs[name] = (counting.requests, counting.statements)
+        assert_same(
+            new.kpis(site, facts, demo.window, Bucket.DAY, station), expected_station, f"{name}: {site}/{station}"
+        )
+    assert costs["3 days"] == costs["20 days"], costs
+    # All days raw: one run from edge to edge, fewer statements than a run between stored days.
+    assert costs["all days"][0] <= costs["3 days"][0] and costs["all days"][1] < costs["3 days"][1], costs
