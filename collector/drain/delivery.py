@@ -31,11 +31,29 @@ class Delivered:
     requests: int = 0
 
 
+def joins_the_next(line: str) -> bool:
+    """A line that would not stay one line in a request body: one holding a newline, or ending in an unescaped
+    backslash, which escapes the newline after it. InfluxDB would read it and the next line as one point,
+    and store the next line's point under a garbled name: the line is refused before it is sent."""
+    if line.endswith("\\") and (len(line) - len(line.rstrip("\\"))) % 2 == 1:
+        return True
+    return "\n" in line
+
+
 def deliver(client: InfluxClient, lines: list[str], outcome: Delivered | None = None) -> Delivered:
     """Write ``lines``; raises RetryLater when InfluxDB is away or busy (nothing is lost: retry them all)."""
     outcome = outcome or Delivered()
     if not lines:
         return outcome
+    if any(joins_the_next(line) for line in lines):
+        outcome.rejected.extend(
+            (line, "not one line of line protocol: a newline, or a backslash at its end that escapes the next line")
+            for line in lines
+            if joins_the_next(line)
+        )
+        lines = [line for line in lines if not joins_the_next(line)]
+        if not lines:
+            return outcome
     try:
         response = client.write(lines)
     except InfluxUnreachable as exc:
