@@ -226,7 +226,9 @@ def test_the_catch_up_backfills_settled_days_without_a_summary_newest_first(
     assert after["items"]["finished"] == len(old_days)
     assert_same(after, ReferenceKpiReport(KpiQueries(client)).kpis(SITE, facts, window, Bucket.WEEK))
     # A scan step looks at SCAN_DAYS days in one request, a summary step stores BACKFILL_DAYS days.
-    assert steps < 130 / BACKFILL_DAYS + 130 / SCAN_DAYS + 5
+    # (+ a few idle steps: the first look at the site, and those while the drainer waits a quiet second after
+    # the live write before it summarizes.)
+    assert steps < 130 / BACKFILL_DAYS + 130 / SCAN_DAYS + 8
     client.close()
     writer.close()
     spool.close()
