@@ -25,6 +25,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
+import orjson
+
 from collector.ingest.cardinality import CardinalityGuard
 from collector.metrics import CollectorMetrics
 from collector.points import (
@@ -46,7 +48,7 @@ from shopfloor.contract import (
     Topic,
     decode_message,
     parse_topic,
-    readings_if_plainly_valid,
+    plainly_valid_forms,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,24 @@ EventHook = Callable[[str, StationEvent], object]
 Decoded = tuple[Points | None, str | None]
 
 _READING_KINDS = (Kind.READING, Kind.BATCH)
+
+
+def _plain_points(topic: Topic, payload: bytes) -> tuple[list[RawReading], Points] | None:
+    """The contract's fast path and its points; None: decode with the models.
+
+    Parsed by orjson, faster than pydantic_core (1.7 against 2.2 µs a reading of a 500-reading batch, one
+    process, alternating); what it reads differently (inf, nan, integers beyond 64 bits) the fast path
+    refuses, and the models decide. The lines are built with the forms the fast path found (BARE: the
+    values were looked at once)."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    plain = plainly_valid_forms(topic, data)
+    if plain is None:
+        return None
+    readings, forms = plain
+    return readings, raw_reading_points(topic.site, readings, forms)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -77,12 +97,12 @@ def fast_points(
     """
     if topic.kind not in _READING_KINDS:
         return None
-    readings = readings_if_plainly_valid(topic, payload)
-    if readings is None:
+    plain = _plain_points(topic, payload)
+    if plain is None:
         return None
     if seen is not None:
-        seen(topic.site, readings)
-    return raw_reading_points(topic.site, readings)
+        seen(topic.site, plain[0])
+    return plain[1]
 
 
 def decode_points(topic: Topic, payload: bytes) -> Decoded:
@@ -184,11 +204,10 @@ class Ingest:
             if self.batch_pool is not None and parsed.kind is Kind.BATCH:
                 self._to_worker(entry, parsed)
                 return
-            readings = readings_if_plainly_valid(parsed, payload) if parsed.kind in _READING_KINDS else None
-            if readings is not None:
+            plain = _plain_points(parsed, payload) if parsed.kind in _READING_KINDS else None
+            if plain is not None:
                 # The gauges and the last-seen ages learn of these readings at the commit, a group at a time.
-                entry.readings = readings
-                entry.points = raw_reading_points(parsed.site, readings)
+                entry.readings, entry.points = plain
             else:
                 self._decode(entry, parsed)
         with self._lock:
