@@ -39,10 +39,6 @@ _FLOATS_ONLY = {float}
 _MAX_BATCH = 10_000
 # Beyond this, an integer's conversion to float is worth leaving to the models.
 _MAX_PLAIN = 2**53
-# A float this large may be an integer a parser read as a float (orjson does so beyond 64 bits, where the
-# models keep the int): the models decide. No meter sends it; ``not abs(x) < _MAX_PLAIN_FLOAT`` is also
-# True for inf and nan.
-_MAX_PLAIN_FLOAT = float(2**63)
 
 
 def _is_id(value: object) -> bool:
@@ -87,9 +83,9 @@ def _values_form(values: object, ok: bool, bare_if_floats: bool) -> int:
     if not values:
         return NOT_PLAIN if ok else PLAIN
     if ok and bare_floats(values):
-        # inf or nan anywhere makes the sum inf or nan, and a huge value a huge sum; an overflow only
-        # sends the reading to the models.
-        if not sum(map(abs, values.values())) < _MAX_PLAIN_FLOAT:
+        total = sum(values.values())
+        # inf or nan anywhere makes the sum inf or nan; an overflow only sends the reading to the models.
+        if total - total != 0.0:
             return NOT_PLAIN
         return BARE if bare_if_floats else PLAIN
     return PLAIN if _valid_values_one_by_one(values, ok) else NOT_PLAIN
@@ -113,8 +109,9 @@ def _valid_values_one_by_one(values: dict[str, Any], ok: bool) -> bool:
         if not ok:
             return False
         kind = type(value)
+        # x - x is 0.0 for every finite float, and nan for inf and nan.
         if kind is float:
-            if not abs(value) < _MAX_PLAIN_FLOAT:
+            if value - value != 0.0:
                 return False
         elif kind is not int or abs(value) > _MAX_PLAIN:
             return False
@@ -163,16 +160,20 @@ def reading_form(reading: object, edge: str | None = None) -> int:
 
 def readings_if_plainly_valid(topic: Topic, payload: bytes | str) -> list[RawReading] | None:
     """The readings of a ``reading`` or ``batch`` message when they are certainly valid, else None."""
+    return plainly_valid_readings(topic, parse_json(payload))
+
+
+def parse_json(payload: bytes | str) -> object:
+    """The payload as the models' parser reads it; None for text that is not JSON (the models word why)."""
     try:
-        data = pydantic_core.from_json(payload)
+        return pydantic_core.from_json(payload)
     except ValueError:
         return None
-    return plainly_valid_readings(topic, data)
 
 
 def plainly_valid_readings(topic: Topic, data: object) -> list[RawReading] | None:
-    """:func:`readings_if_plainly_valid` for a payload parsed already, by any parser that reads JSON as
-    the models do, except that it may refuse more (inf, nan) or read an integer beyond 64 bits as a float."""
+    """:func:`readings_if_plainly_valid` for a payload parsed already by ``pydantic_core.from_json`` (as the
+    models parse it: another parser may read a number otherwise, e.g. orjson an integer beyond 64 bits)."""
     plain = plainly_valid_forms(topic, data)
     return None if plain is None else plain[0]
 

@@ -186,9 +186,9 @@ def test_valid_batches_and_doc_examples_take_the_fast_path_with_identical_lines(
     "value",
     ["123456789012345678901234567890", "18446744073709551616", "-9223372036854775809", "1e400", "NaN", "Infinity"],
 )
-def test_what_orjson_reads_otherwise_is_left_to_the_models(value: str) -> None:
-    """orjson reads an integer beyond 64 bits as a float (the models keep the int), and refuses inf and nan:
-    the collector's fast path must not accept those; the models' answer stands."""
+def test_numbers_beyond_a_plain_float_are_left_to_the_models(value: str) -> None:
+    """Integers beyond 2**53 (orjson would read those beyond 64 bits as floats; the models keep the int),
+    and inf and nan: the collector's fast path does not accept them, the models' answer stands."""
     body = json.dumps(_reading(3, bare=True)).replace('"power": 4.5', f'"power": {value}')
     assert value in body
     topic = f"shopfloor/v1/{SITE}/main/reading"
