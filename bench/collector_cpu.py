@@ -29,12 +29,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def child(code: Path, influx_url: str, db: str, messages: int, burst: int) -> dict[str, float]:
-    """In the child: this checkout's runtime, fed ``messages`` in bursts; CPU seconds per message."""
+def child(code: Path, influx_url: str, db: str, messages: int, burst: int, batch: int = 0) -> dict[str, float]:
+    """In the child: this checkout's runtime, fed ``messages`` in bursts; CPU seconds per message.
+
+    With ``batch``, the messages are ReadingBatch messages of ``batch`` readings each (an edge's backlog
+    flush, the ``flush`` shape of bench/collector_throughput.py), and the figures are per reading (point).
+    """
     sys.path.insert(0, str(code))
     from collector.influx.init_db import init_db
     from collector.runtime import CollectorRuntime
-    from tests.collector.traffic import base_ts_ms, collector_yaml, load, readings
+    from shopfloor.contract import Kind, build_topic
+    from tests.collector.traffic import SITE, base_ts_ms, collector_yaml, load, reading, readings
 
     work = Path(tempfile.mkdtemp(prefix="cpu-"))
     config = collector_yaml(
@@ -53,7 +58,22 @@ def child(code: Path, influx_url: str, db: str, messages: int, burst: int) -> di
     )
     init_db(settings)
     requests = _count_requests()
-    batch = list(readings(50, -(-messages // 50), base_ts_ms()))[:messages]
+    if batch:
+        t0 = base_ts_ms() - 86_400_000
+        topic = build_topic(SITE, "edge-1", Kind.BATCH)
+        feed = [
+            (
+                topic,
+                json.dumps(
+                    {"edge": "edge-1", "readings": [reading(i % 50, m * batch + i, t0) for i in range(batch)]}
+                ).encode(),
+            )
+            for m in range(messages)
+        ]
+        points = messages * batch
+    else:
+        feed = list(readings(50, -(-messages // 50), base_ts_ms()))[:messages]
+        points = messages
     runtime = CollectorRuntime(settings)
     sys.setswitchinterval(0.001)  # as CollectorRuntime.start sets it
     ingest = runtime.ingest
@@ -88,7 +108,7 @@ def child(code: Path, influx_url: str, db: str, messages: int, burst: int) -> di
     wall = time.perf_counter()
     cpu = time.process_time()
     own = time.thread_time()
-    for i, (topic, payload) in enumerate(batch):
+    for i, (topic, payload) in enumerate(feed):
         if adaptive:
             ingest.receive(topic, payload, i + 1, 1, more_waiting=(i + 1) % burst != 0)
         else:
@@ -103,13 +123,13 @@ def child(code: Path, influx_url: str, db: str, messages: int, burst: int) -> di
     stop.set()
     runtime.drainer.stop()
     written = int(runtime.metrics.written._value.get())
-    if written < messages or acked < messages:
-        raise SystemExit(f"{code}: {written} lines written, {acked} acked of {messages} messages")
+    if written < points or acked < messages:
+        raise SystemExit(f"{code}: {written} lines written of {points}, {acked} acked of {messages} messages")
     return {
         **requests,
-        "cpu_us": total_cpu / messages * 1e6,
-        "receive_us": receive_cpu / messages * 1e6,
-        "wall_us": wall_s / messages * 1e6,
+        "cpu_us": total_cpu / points * 1e6,
+        "receive_us": receive_cpu / points * 1e6,
+        "wall_us": wall_s / points * 1e6,
     }
 
 
@@ -141,12 +161,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--burst", type=int, default=20, help="messages a socket read holds before it runs dry")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="ReadingBatch messages of this many readings (figures per reading)"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy (pip install -e '.[bench]') each child into DIR")
     parser.add_argument("--child", nargs=3, metavar=("CODE", "URL", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         code, url, db = args.child
-        print(json.dumps(child(Path(code), url, db, args.messages, args.burst)))
+        print(json.dumps(child(Path(code), url, db, args.messages, args.burst, args.batch)))
         return
 
     sys.path.insert(0, str(REPO))
@@ -176,7 +199,7 @@ def main() -> None:
                         str(args.profile / name),
                         "--",
                     ]
-                sizes = ["--messages", str(args.messages), "--burst", str(args.burst)]
+                sizes = ["--messages", str(args.messages), "--burst", str(args.burst), "--batch", str(args.batch)]
                 out = subprocess.run(
                     [*spy, sys.executable, __file__, *sizes, "--child", str(code), influxd.url, db],
                     cwd=code,
@@ -188,7 +211,8 @@ def main() -> None:
                     raise SystemExit(f"{code}: {out.stderr[-2000:]}")
                 results[code].append(json.loads(next(ln for ln in out.stdout.splitlines()[::-1] if ln[:1] == "{")))
                 time.sleep(1.0)  # let influxd settle before the next code
-    print(f"{args.messages} messages, bursts of {args.burst}; µs a message, best of {args.repeat} (min-max)")
+    per = f"ReadingBatch messages of {args.batch}; µs a reading" if args.batch else "messages; µs a message"
+    print(f"{args.messages} {per}, bursts of {args.burst}, best of {args.repeat} (min-max)")
     print(f"{'code':40} {'CPU, all threads':>22} {'receiving thread':>22} {'wall':>22} {'writes':>14} {'queries':>14}")
     for code, runs in results.items():
         cells = []

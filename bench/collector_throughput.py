@@ -439,6 +439,22 @@ def backlog_collector(bench: Bench, db: str, messages: list[tuple[str, bytes]], 
     return (done_ns - started) / 1e9
 
 
+def backlog_process(bench: Bench, db: str, messages: list[tuple[str, bytes]], points: int, code: Path) -> float:
+    """:func:`backlog_collector` for a real collector process of checkout ``code``: stopped (SIGSTOP) while the
+    backlog is queued for it, timed from SIGCONT until InfluxDB holds every point."""
+    with bench.collectors(db, 1, code) as pids:
+        os.kill(pids[0], signal.SIGSTOP)
+        try:
+            queue_at_broker(bench, messages)
+        finally:
+            cpu = CpuMeter(bench, pids)
+            started = time.monotonic_ns()
+            os.kill(pids[0], signal.SIGCONT)
+        done_ns = bench.influx.wait_for(db, points)
+        cpu.note(f"flush, per point: collector process {'' if code == REPO else code}".strip(), points)
+    return (done_ns - started) / 1e9
+
+
 def queue_at_broker(bench: Bench, messages: list[tuple[str, bytes]]) -> None:
     from tests.collector.traffic import Publisher
 
@@ -520,7 +536,7 @@ def main() -> int:
         type=Path,
         action="append",
         default=[],
-        help="live and latency: also a collector run from this checkout (e.g. a `git archive`), alternating",
+        help="live, latency and flush: also a collector run from this checkout (e.g. a `git archive`), alternating",
     )
     parser.add_argument(
         "--variant",
@@ -670,13 +686,23 @@ def flush_rows(bench: Bench, args: argparse.Namespace, t0: int) -> list[Row]:
     points = args.batches * per_message
     prebuilt = [line for topic, payload in backlog for line in message_lines(decode(topic, payload))]
     plain, ours = Best(), Best()
-    for _ in range(args.repeat):
+    # With --code: this checkout and each other one as a real process too, alternating (printed, not in the table).
+    processes = {code: Best() for code in ([REPO, *args.code] if args.code else [])}
+    for round_ in range(args.repeat):
         db = bench.database("plain")
         plain.add(points / plain_writer(bench.influx, db, prebuilt))
         if bench.influx.count(db) != points:
             raise AssertionError(f"{db}: the plain writer lost points")
         db = bench.database("flush")
         ours.add(points / backlog_collector(bench, db, backlog, points, args.decode_workers))
+        for code in list(processes) if round_ % 2 == 0 else list(processes)[::-1]:
+            db = bench.database("flush")
+            processes[code].add(points / backlog_process(bench, db, backlog, points, code))
+    for code, best in processes.items():
+        print(
+            f"backlog flush, collector process {code}: {best.best:.0f} points/s, {best.note('points/s')}; "
+            f"ratio {best.best / plain.best:.2f} to the plain writer's {plain.best:.0f}"
+        )
     figure = f"backlog flush, {args.batches} ReadingBatch x {per_message} readings"
     if args.decode_workers:
         figure += f", decode_workers={args.decode_workers}"

@@ -7,6 +7,7 @@ so a redelivered message overwrites its own points and is never counted twice.
 from __future__ import annotations
 
 import functools
+import itertools
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from shopfloor.contract import (
     ReadingBatch,
     StationEvent,
 )
-from shopfloor.contract.fastpath import bare_floats
+from shopfloor.contract.fastpath import BARE, bare_floats
 from shopfloor.contract.payloads import unwritable_because
 from shopfloor.kpi import outcome_fields
 
@@ -182,16 +183,22 @@ def reading_line(site: str, reading: MeterReading) -> str:
     return f"{series}{','.join(parts)} {reading.ts_ms * NS_PER_MS}"
 
 
-def raw_reading_line(site: str, reading: RawReading) -> str:
-    """:func:`reading_line` for a reading the contract's fast path accepted as a plain dict: the same line."""
+def raw_reading_line(site: str, reading: RawReading, bare: bool | None = None) -> str:
+    """:func:`reading_line` for a reading the contract's fast path accepted as a plain dict: the same line.
+
+    ``bare``: what the fast path found already (its form BARE), so the values are not looked at twice.
+    """
     quality = reading["quality"]
     values = reading.get("values", {})
     series = _meter_series(site, reading["device"], reading["edge"])
     time_ns = reading["ts_ms"] * NS_PER_MS
-    if quality == "ok" and "error" not in reading and bare_floats(values):
+    if bare is None:
+        bare = quality == "ok" and "error" not in reading and bare_floats(values)
+    if bare:
         # orjson writes {"power":2310.4,...} in C; canonical quantity names need no escaping in either
         # format, so that is the field set once the key quotes go and the colons become equals signs.
-        fields = orjson.dumps(values).decode()[2:-1].replace('":', "=").replace(',"', ",")
+        # (On the bytes, then decoded: a third of the cost of the same replaces on the str.)
+        fields = orjson.dumps(values)[2:-1].replace(b'":', b"=").replace(b',"', b",").decode()
         return f'{series}{fields},quality="ok",seq={reading["seq"]}i {time_ns}'
     parts: list[str] = []
     if quality == "ok":
@@ -334,12 +341,14 @@ def reading_points(site: str, readings: Iterable[MeterReading]) -> Points:
     return points
 
 
-def raw_reading_points(site: str, readings: Iterable[RawReading]) -> Points:
-    """:func:`reading_points` for readings the contract's fast path accepted as plain dicts."""
+def raw_reading_points(site: str, readings: Iterable[RawReading], forms: Iterable[int] | None = None) -> Points:
+    """:func:`reading_points` for readings the contract's fast path accepted as plain dicts; ``forms``:
+    their :func:`~shopfloor.contract.fastpath.reading_form`, when the fast path gave them."""
     points = Points()
     latest = 0
-    for reading in readings:
-        points.lines.append(raw_reading_line(site, reading))
+    bares: Iterable[bool | None] = itertools.repeat(None) if forms is None else (form == BARE for form in forms)
+    for reading, bare in zip(readings, bares, strict=False):  # bares: as many as readings, or endless
+        points.lines.append(raw_reading_line(site, reading, bare))
         ts_ms = reading["ts_ms"]
         points.meter_minutes.add(ts_ms * NS_PER_MS // NS_PER_MINUTE)
         latest = ts_ms if ts_ms > latest else latest

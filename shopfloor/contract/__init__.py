@@ -12,7 +12,7 @@ from shopfloor.contract.codec import (
     readings_fast,
 )
 from shopfloor.contract.errors import ContractError
-from shopfloor.contract.fastpath import RawReading, readings_if_plainly_valid
+from shopfloor.contract.fastpath import RawReading, parse_json, plainly_valid_forms, readings_if_plainly_valid
 from shopfloor.contract.payloads import (
     QUANTITY_UNITS,
     Barrier,
@@ -75,7 +75,9 @@ __all__ = [
     "encode_batch",
     "find_category",
     "is_valid_id",
+    "parse_json",
     "parse_topic",
+    "plainly_valid_forms",
     "readings_fast",
     "readings_if_plainly_valid",
     "subscription",

@@ -46,6 +46,12 @@ def _is_id(value: object) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
+def _plain_source(edge: str, device: str, profile: str, quality: str) -> bool:
+    """A batch repeats the same few (edge, device, profile, quality): one cached call checks all four."""
+    return _known_id(edge) and _known_id(device) and _is_profile(profile) and quality in _QUALITIES
+
+
+@functools.lru_cache(maxsize=4096)
 def _known_id(value: str) -> bool:
     # A batch repeats the same few device ids hundreds of times: match each once.
     # fullmatch: with match, "$" also matches before a final newline, and "gent-pi\n" would pass.
@@ -66,16 +72,23 @@ def bare_floats(values: dict[str, Any]) -> bool:
     return values.keys() <= _CANONICAL_NAMES and set(map(type, values.values())) == _FLOATS_ONLY
 
 
-def _valid_values(values: object, ok: bool) -> bool:
+# What reading_form says of a reading. BARE: valid, quality "ok", no "error" key, and every value a bare
+# float of a canonical quantity (the form edges send); its line is built without looking at each value.
+NOT_PLAIN, PLAIN, BARE = 0, 1, 2
+
+
+def _values_form(values: object, ok: bool, bare_if_floats: bool) -> int:
     if type(values) is not dict:
-        return False
+        return NOT_PLAIN
     if not values:
-        return not ok
+        return NOT_PLAIN if ok else PLAIN
     if ok and bare_floats(values):
         total = sum(values.values())
         # inf or nan anywhere makes the sum inf or nan; an overflow only sends the reading to the models.
-        return bool(total - total == 0.0)
-    return _valid_values_one_by_one(values, ok)
+        if total - total != 0.0:
+            return NOT_PLAIN
+        return BARE if bare_if_floats else PLAIN
+    return PLAIN if _valid_values_one_by_one(values, ok) else NOT_PLAIN
 
 
 def _valid_values_one_by_one(values: dict[str, Any], ok: bool) -> bool:
@@ -117,37 +130,60 @@ def _valid_custom(quantity: str, unit: object) -> bool:
 
 def valid_reading(reading: object, edge: str | None = None) -> bool:
     """True only if :class:`MeterReading` would accept ``reading`` unchanged (no coercion, no stripping)."""
+    return reading_form(reading, edge) != NOT_PLAIN
+
+
+def reading_form(reading: object, edge: str | None = None) -> int:
+    """:func:`valid_reading`, saying also whether the reading is BARE: NOT_PLAIN, PLAIN or BARE."""
     if type(reading) is not dict:
-        return False
+        return NOT_PLAIN
     keys = reading.keys()
     if not keys >= _REQUIRED_KEYS or not keys <= _READING_KEYS:
-        return False
+        return NOT_PLAIN
     ts, seq = reading["ts_ms"], reading["seq"]
     if type(ts) is not int or not _MIN_TS_MS <= ts <= _MAX_TS_MS or type(seq) is not int or not 0 <= seq <= MAX_INT64:
-        return False
-    if not _is_id(reading["edge"]) or not _is_id(reading["device"]):
-        return False
-    if edge is not None and reading["edge"] != edge:
-        return False
-    quality = reading["quality"]
-    profile = reading["profile"]
-    if type(profile) is not str or not _is_profile(profile) or type(quality) is not str or quality not in _QUALITIES:
-        return False
-    error = reading.get("error")
-    if error is not None and not _is_text(error, 500):
-        return False
-    return _valid_values(reading.get("values", {}), quality == "ok")
+        return NOT_PLAIN
+    source, device, profile, quality = reading["edge"], reading["device"], reading["profile"], reading["quality"]
+    if edge is not None and source != edge:
+        return NOT_PLAIN
+    if type(source) is not str or type(device) is not str or type(profile) is not str or type(quality) is not str:
+        return NOT_PLAIN
+    if not _plain_source(source, device, profile, quality):
+        return NOT_PLAIN
+    if "error" in reading:
+        error = reading["error"]
+        if error is not None and not _is_text(error, 500):
+            return NOT_PLAIN
+        return _values_form(reading.get("values", {}), quality == "ok", False)
+    return _values_form(reading.get("values", {}), quality == "ok", True)
 
 
 def readings_if_plainly_valid(topic: Topic, payload: bytes | str) -> list[RawReading] | None:
     """The readings of a ``reading`` or ``batch`` message when they are certainly valid, else None."""
+    return plainly_valid_readings(topic, parse_json(payload))
+
+
+def parse_json(payload: bytes | str) -> object:
+    """The payload as the models' parser reads it; None for text that is not JSON (the models word why)."""
     try:
-        data = pydantic_core.from_json(payload)
+        return pydantic_core.from_json(payload)
     except ValueError:
         return None
+
+
+def plainly_valid_readings(topic: Topic, data: object) -> list[RawReading] | None:
+    """:func:`readings_if_plainly_valid` for a payload parsed already by ``pydantic_core.from_json`` (as the
+    models parse it: another parser may read a number otherwise, e.g. orjson an integer beyond 64 bits)."""
+    plain = plainly_valid_forms(topic, data)
+    return None if plain is None else plain[0]
+
+
+def plainly_valid_forms(topic: Topic, data: object) -> tuple[list[RawReading], list[int]] | None:
+    """:func:`plainly_valid_readings`, with each reading's :func:`reading_form` (PLAIN or BARE)."""
     if topic.kind is Kind.READING:
-        if valid_reading(data) and data["device"] == topic.source:
-            return [data]
+        form = reading_form(data)
+        if form != NOT_PLAIN and data["device"] == topic.source:  # type: ignore[index]
+            return [data], [form]  # type: ignore[list-item]
         return None
     if topic.kind is not Kind.BATCH or type(data) is not dict or data.keys() != {"edge", "readings"}:
         return None
@@ -156,6 +192,7 @@ def readings_if_plainly_valid(topic: Topic, payload: bytes | str) -> list[RawRea
         return None
     if not 1 <= len(readings) <= _MAX_BATCH:
         return None
-    if all(valid_reading(reading, edge) for reading in readings):
-        return readings
-    return None
+    forms = [reading_form(reading, edge) for reading in readings]
+    if NOT_PLAIN in forms:
+        return None
+    return readings, forms

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from collector.ingest.pipeline import fast_points
 from collector.points import raw_reading_line, reading_line
-from shopfloor.contract import ContractError, MeterReading, ReadingBatch, decode, readings_fast
+from shopfloor.contract import ContractError, MeterReading, ReadingBatch, decode, parse_topic, readings_fast
 from shopfloor.contract.payloads import QUANTITY_UNITS
 from tests.contract.test_contract import MALFORMED, doc_examples
 
@@ -128,6 +129,16 @@ def _lines_by_fast_path(topic: str, payload: bytes) -> list[str] | None:
     return [raw_reading_line(parsed.site, r) for r in readings]
 
 
+def _lines_by_collector(topic: str, payload: bytes) -> list[str] | None:
+    """The collector's own fast path: parsed by orjson, lines built with the forms the checks found."""
+    try:
+        parsed = parse_topic(topic, "shopfloor")
+    except ContractError:
+        return None
+    points = fast_points(parsed, payload)
+    return None if points is None else points.lines
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_fast_path_never_accepts_what_the_models_reject(seed: int) -> None:
     rng = random.Random(seed)
@@ -141,6 +152,10 @@ def test_fast_path_never_accepts_what_the_models_reject(seed: int) -> None:
         payload = json.dumps(doc).encode()
         fast = _lines_by_fast_path(topic, payload)
         models = _lines_by_models(topic, payload)
+        collector = _lines_by_collector(topic, payload)
+        if collector is not None:
+            assert models is not None, f"the collector's fast path accepted what the models reject: {payload[:300]!r}"
+            assert collector == models
         if fast is not None:
             assert models is not None, f"fast path accepted what the models reject: {payload[:300]!r}"
             assert fast == models
@@ -158,11 +173,26 @@ def test_valid_batches_and_doc_examples_take_the_fast_path_with_identical_lines(
     fast = _lines_by_fast_path(topic, payload)
     assert fast is not None and len(fast) == 500
     assert fast == _lines_by_models(topic, payload)
+    assert _lines_by_collector(topic, payload) == fast
     for topic, body in doc_examples():
         if topic.endswith(("/reading", "/batch")):
             fast = _lines_by_fast_path(topic, body.encode())
             assert fast is not None, topic
             assert fast == _lines_by_models(topic, body.encode())
+            assert _lines_by_collector(topic, body.encode()) == fast, topic
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["123456789012345678901234567890", "18446744073709551616", "-9223372036854775809", "1e400", "NaN", "Infinity"],
+)
+def test_numbers_beyond_a_plain_float_are_left_to_the_models(value: str) -> None:
+    """Integers beyond 2**53 (orjson would read those beyond 64 bits as floats; the models keep the int),
+    and inf and nan: the collector's fast path does not accept them, the models' answer stands."""
+    body = json.dumps(_reading(3, bare=True)).replace('"power": 4.5', f'"power": {value}')
+    assert value in body
+    topic = f"shopfloor/v1/{SITE}/main/reading"
+    assert _lines_by_collector(topic, body.encode()) is None
 
 
 @pytest.mark.parametrize(("topic", "payload"), [(m[1], m[2]) for m in MALFORMED], ids=[m[0] for m in MALFORMED])
