@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -42,7 +42,6 @@ sys.path.insert(0, str(REPO))
 
 from bench.table import Row, emit  # noqa: E402
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
-from collector.influx.client import InfluxClient, Series, WriteResponse  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
 from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
@@ -56,6 +55,7 @@ from shopfloor.kpi.rates import Bucket  # noqa: E402
 from simulator.main import build_sites  # noqa: E402
 from simulator.services import Influxd  # noqa: E402
 from simulator.settings import SimulateSettings  # noqa: E402
+from tests.harness.influx import CountingClient  # noqa: E402
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -123,48 +123,6 @@ def timed(calls: int, repeat: int, call: Callable[[], object]) -> tuple[float, f
     every = sorted(t for one in rounds for t in one)
     best = min(one[len(one) // 2] for one in rounds)
     return best, every[min(len(every) - 1, int(0.95 * len(every)))], min(one[len(one) // 2] for one in cpu_rounds)
-
-
-class CountingClient(InfluxClient):
-    """Delegates to a client and counts the HTTP requests of its queries and their time: the cost of a call
-    that does not depend on the machine's load."""
-
-    def __init__(self, inner: InfluxClient) -> None:
-        self.inner = inner
-        self.requests = 0
-        self.statements = 0
-        self.seconds = 0.0
-
-    @property
-    def target(self) -> str:
-        return self.inner.target
-
-    def write(self, lines: list[str]) -> WriteResponse:
-        return self.inner.write(lines)
-
-    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
-        started = time.perf_counter()
-        try:
-            return self.inner.series(statement, epoch)
-        finally:
-            self.seconds += time.perf_counter() - started
-            self.requests += 1
-            self.statements += 1
-
-    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
-        started = time.perf_counter()
-        try:
-            return self.inner.series_many(statements, epoch)
-        finally:
-            self.seconds += time.perf_counter() - started
-            self.requests += 1
-            self.statements += len(statements)
-
-    def ping(self) -> bool:
-        return self.inner.ping()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _shift_line(line: str, shift_ns: int) -> str:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
+
+from collector.influx.client import InfluxClient, Series, WriteResponse
 
 
 class InfluxTestDB:
@@ -54,3 +58,47 @@ class InfluxTestDB:
         if column is None:
             column = next(c for c in row if c != "time")
         return row[column]
+
+
+class CountingClient(InfluxClient):
+    """Delegates to a real client and counts its /query requests, their InfluxQL statements and their time: a
+    call's cost in requests does not depend on the machine's load (tests/kpi/test_read_model.py, bench/kpi_api.py).
+    The wrapped client belongs to the caller: ``close`` leaves it open."""
+
+    def __init__(self, inner: InfluxClient) -> None:
+        self.inner = inner
+        self.requests = 0
+        self.statements = 0
+        self.seconds = 0.0
+
+    @property
+    def target(self) -> str:
+        return self.inner.target
+
+    def write(self, lines: list[str]) -> WriteResponse:
+        return self.inner.write(lines)
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        started = time.perf_counter()
+        try:
+            return self.inner.series(statement, epoch)
+        finally:
+            self._count(1, started)
+
+    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+        started = time.perf_counter()
+        try:
+            return self.inner.series_many(statements, epoch)
+        finally:
+            self._count(len(statements), started)
+
+    def _count(self, statements: int, started: float) -> None:
+        self.seconds += time.perf_counter() - started
+        self.requests += 1
+        self.statements += statements
+
+    def ping(self) -> bool:
+        return self.inner.ping()
+
+    def close(self) -> None:
+        pass

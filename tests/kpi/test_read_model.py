@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from collector.influx.client import InfluxClient, Series, WriteResponse
+from collector.influx.client import InfluxClient
 from collector.influx.connect import make_client
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
@@ -25,6 +25,7 @@ from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.rates import Bucket
 from simulator.services import Influxd
+from tests.harness.influx import CountingClient
 from tests.kpi.reference_path import ReferenceKpiReport
 from tests.reports.demo_data import DemoData, load_demo
 
@@ -209,38 +210,6 @@ def test_compare_with_a_summary_that_is_not_current(demo: Demo) -> None:
         summaries.summarize(early_site, facts[early_site], early_day)
         summaries.summarize(bare_site, facts[bare_site], bare_day)
         writer.close()
-
-
-class CountingClient(InfluxClient):
-    """Delegates to the real client and counts its /query requests and InfluxQL statements (as bench/kpi_api.py)."""
-
-    def __init__(self, inner: InfluxClient) -> None:
-        self.inner = inner
-        self.requests = 0
-        self.statements = 0
-
-    @property
-    def target(self) -> str:
-        return self.inner.target
-
-    def write(self, lines: list[str]) -> WriteResponse:
-        return self.inner.write(lines)
-
-    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
-        self.requests += 1
-        self.statements += 1
-        return self.inner.series(statement, epoch)
-
-    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
-        self.requests += 1
-        self.statements += len(statements)
-        return self.inner.series_many(statements, epoch)
-
-    def ping(self) -> bool:
-        return self.inner.ping()
-
-    def close(self) -> None:
-        pass  # the module's client
 
 
 class MissingSummaries(DaySummaries):
