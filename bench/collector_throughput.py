@@ -164,6 +164,7 @@ class Bench:
     profile: Path | None = None  # py-spy's samples of each collector process go here (the bench extra)
     influx_extra: str = ""  # more influx: keys for the collectors, e.g. a flush_interval_ms
     influxd_pid: int | None = None  # the latency runs wait for it to go quiet (settle)
+    latency_dump: Path | None = None  # each latency run's (seq, sent, latency) rows go here, one JSON file a run
 
     def database(self, shape: str) -> str:
         self.runs += 1
@@ -380,7 +381,12 @@ def poll_latency(bench: Bench, db: str, rate: float, count: int) -> Latency:
     sent_ns = json.loads(times.read_text())
     if bench.influx.query(db, "SELECT count(seq) FROM meter")[0][1] != count:
         raise AssertionError(f"{db}: the count is not {count}")
-    latencies = sorted((seen[seq] - sent_ns[seq]) / 1e6 for seq in range(count))
+    by_seq = [(seen[seq] - sent_ns[seq]) / 1e6 for seq in range(count)]
+    if bench.latency_dump is not None:
+        bench.latency_dump.mkdir(parents=True, exist_ok=True)
+        rows = [[seq, (sent_ns[seq] - sent_ns[0]) / 1e6, ms] for seq, ms in enumerate(by_seq)]
+        (bench.latency_dump / f"{db}.json").write_text(json.dumps(rows))
+    latencies = sorted(by_seq)
     return Latency(
         statistics.median(latencies),
         latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
@@ -546,6 +552,7 @@ def main() -> int:
     )
     parser.add_argument("--flush-interval-ms", type=int, help="influx.flush_interval_ms of the live collectors")
     parser.add_argument("--profile", type=Path, help="record py-spy samples of the collector processes here")
+    parser.add_argument("--latency-dump", type=Path, help="write each latency run's per-message latencies here")
     parser.add_argument("--decode-workers", type=int, default=0, help="subscription.decode_workers (flush)")
     args = parser.parse_args()
     shapes = set(args.shapes.split(","))
@@ -557,6 +564,7 @@ def main() -> int:
             cmd = [*CLIENTS, "publisher", "--port", str(broker.port)]
             bench = Bench(broker, Influx(influxd.url), work, Child(cmd, '{"ready"'), t0, profile=args.profile)
             bench.influxd_pid = influxd.pid
+            bench.latency_dump = args.latency_dump
             if args.flush_interval_ms is not None:
                 bench.influx_extra = f"\n  flush_interval_ms: {args.flush_interval_ms}"
             if args.profile is not None:

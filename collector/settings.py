@@ -54,8 +54,9 @@ class _InfluxCommon(Section):
         default=25,
         ge=0,
         le=60_000,
-        description="under load, the least time between write requests (batches grow meanwhile, up to batch_size); "
-        "after a quiet spell a point is written at once; 0: write every commit at once",
+        description="under load, the longest pause between write requests (batches grow meanwhile, up to batch_size): "
+        "the pause is twice the last request's own time, up to this; after a quiet spell a point is written at once; "
+        "0: write every commit at once",
     )
     gzip: bool | Literal["auto"] = Field(
         default="auto",
@@ -146,8 +147,9 @@ class SpoolSettings(Section):
         default=20,
         ge=1,
         le=1000,
-        description="under steady traffic, the time between commits (so a message's longest wait for its commit); "
-        "after a quiet spell a message is committed at once",
+        description="under steady traffic, the longest pause between commits (so a message's longest wait for its "
+        "commit): the pause is twice the last commit's own time, up to this; after a quiet spell a message is "
+        "committed at once",
     )
 
 

@@ -24,6 +24,7 @@ from collector.drain.rollup import LateMinutes
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxError
 from collector.metrics import CollectorMetrics
+from collector.pacing import Pace
 from collector.points import NS_PER_MS, dead_letter_line
 from collector.settings import InfluxV1Settings, InfluxV2Settings
 from collector.storage.dead_letters import WRITE_REJECTED, DeadLetterStore, NewDeadLetter
@@ -84,7 +85,8 @@ class Drainer:
         # The KPI day summaries (InfluxDB 1.x, like the rollup they read), kept current off the ingest path.
         self.kpi_days = kpi_days if isinstance(settings, InfluxV1Settings) else None
         self._progress_at = time.monotonic()  # the last write that succeeded, or the last empty spool
-        self._last_write_end = -math.inf  # monotonic; the flush interval counts from here
+        # Under load a small batch grows after each write, for twice that write's time (at most the flush interval).
+        self.pace = Pace(settings.flush_interval_ms / 1000)
         self._last_summary = -math.inf
         metrics.spool_oldest_age.set_function(self._oldest_age_s)
         metrics.drainer_stalled.set_function(lambda: float(self.stalled()))
@@ -120,30 +122,30 @@ class Drainer:
 
     def drain_once(self) -> None:
         batch_size = self.settings.batch_size
-        flush_s = self.settings.flush_interval_ms / 1000
         batch = self.spool.peek(batch_size)
         if batch is None:
             now = time.monotonic()
             self._progress_at = now
-            quiet = now - self._last_write_end >= QUIET_FOR_CATCH_UP_S
+            quiet = now - self.pace.last_end >= QUIET_FOR_CATCH_UP_S
             self._complete_rollup(force=quiet)
             if self.kpi_days is not None and not (self.late and self.late.ranges) and self._summary_due(now, quiet):
                 self._summarize_one()
             # The first commit wakes us: under light traffic a point is written as soon as it is spooled.
             self.spool.wait(1, IDLE_WAKE_S)
             return
-        gap_s = self._last_write_end + flush_s - time.monotonic()
+        gap_s = self.pace.remaining_s()
         spooled = self.spool.depth_lines
         if gap_s > 0 and spooled < batch_size and not self._stop.is_set():
-            # Under load: let the batch grow until the interval since the last write has passed, or it is full.
+            # Under load: let the batch grow for the pause the last write earned (collector.pacing), or until full.
             self.spool.wait(batch_size - spooled, gap_s)
             batch = self.spool.peek(batch_size)
             if batch is None:
                 return
+        started = time.monotonic()
         try:
             self._write(batch)
         finally:
-            self._last_write_end = time.monotonic()
+            self.pace.done(started)
 
     def _write(self, batch: SpoolBatch) -> None:
         outcome = Delivered()

@@ -3,8 +3,9 @@
 No paho here: :mod:`collector.ingest.mqtt` feeds :meth:`Ingest.receive` from its network thread and gives
 an ``ack`` callable. The topic is parsed once, on arrival, and travels with the message. Messages are
 grouped, and the group adapts to the traffic. When no further message is waiting (``more_waiting=False``)
-after a quiet spell (no commit for ``commit_gap_s``), the group is committed at once: under light traffic, one
-message a commit. Under steady traffic commits come at most every ``commit_gap_s`` (the commit thread's
+after a quiet spell (the last commit's pause is over), the group is committed at once: under light traffic, one
+message a commit. Under steady traffic a group grows after each commit for a pause of twice that commit's own
+time, at most ``commit_gap_s`` (:mod:`collector.pacing`; the commit thread's
 :meth:`commit_when_due`), since a SQLite commit costs as much as receiving dozens of messages; and a group
 of ``commit_every`` messages is committed at once. One spool transaction and one dead-letter transaction
 commit, then the whole group is acknowledged. A bad message costs one decode and one row, so a flood of them
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 from collector.ingest.cardinality import CardinalityGuard
 from collector.metrics import CollectorMetrics
+from collector.pacing import PAUSE_PER_OPERATION_TIME, Pace
 from collector.points import (
     NS_PER_MS,
     ItemIndex,
@@ -153,9 +155,10 @@ class Ingest:
         max_future_skew_s: float = 86_400,
         cardinality: CardinalityGuard | None = None,
         commit_gap_s: float = 0.005,
+        commit_share: float = PAUSE_PER_OPERATION_TIME,
     ) -> None:
-        self.commit_gap_s = commit_gap_s
-        self._last_commit = 0.0
+        # Under steady traffic a group grows after each commit for twice that commit's time, at most commit_gap_s.
+        self.pace = Pace(commit_gap_s, commit_share)
         self._due = threading.Event()
         self.max_future_skew_s = max_future_skew_s
         self.cardinality = cardinality
@@ -214,7 +217,7 @@ class Ingest:
         elif self._due.is_set():
             pass  # a commit is due already: the commit thread takes this message too, no need to look at the socket
         elif not (more_waiting() if callable(more_waiting) else more_waiting):
-            if time.monotonic() - self._last_commit >= self.commit_gap_s:
+            if self.pace.remaining_s() <= 0:
                 self.flush()
             else:
                 self._due.set()
@@ -229,10 +232,10 @@ class Ingest:
 
     def commit_when_due(self, timeout: float) -> None:
         """The commit thread's step: wait up to ``timeout`` for a group to fall due, and commit it once
-        ``commit_gap_s`` has passed since the last commit (after ``timeout``, whatever waits: the safety net)."""
+        the last commit's pause is over (after ``timeout``, whatever waits: the safety net)."""
         self._due.wait(timeout)
         self._due.clear()
-        gap = self._last_commit + self.commit_gap_s - time.monotonic()
+        gap = self.pace.remaining_s()
         if gap > 0:
             time.sleep(gap)
         self.flush()
@@ -275,6 +278,7 @@ class Ingest:
             ready = [entry for entry in self._pending if entry.ready]
             if not ready:
                 return
+            started = time.monotonic()
             rows: dict[tuple[Lane, str | None], Points] = {}
             letters: list[NewDeadLetter] = []
             now_ms = int(time.time() * 1000)
@@ -299,7 +303,7 @@ class Ingest:
             except SpoolFull as exc:
                 self._note_full(str(exc))
                 return
-            self._last_commit = time.monotonic()
+            self.pace.done(started)
             if len(ready) == len(self._pending):
                 self._pending = []
             else:

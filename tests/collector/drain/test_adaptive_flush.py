@@ -4,8 +4,10 @@
   drainer writes a single spooled point in the step that finds it. The spool's ``wait`` is the one place either
   could wait for a timer, so the drainer's tests use a spool whose ``wait`` fails the test (a real SQLite spool
   otherwise), and a real influxd.
-* Load: right after a write, a small batch waits for more (the flush interval), full batches go back to back,
-  and a backlog through the real broker and collector is written in batches of more than one line.
+* Load: right after a write, a small batch waits for more (a pause of twice that write's own time, at most the
+  flush interval: collector.pacing), full batches go back to back, and a backlog through the real broker and
+  collector is written in batches of more than one line. Where a test needs the pause to outlast it, the pause's
+  share is made huge, so the pause is its cap.
 * At-least-once is unchanged: nothing is acked before its commit, and a full spool still holds the ack.
 """
 
@@ -22,6 +24,7 @@ from collector.drain.drainer import Drainer
 from collector.influx.v1 import InfluxV1Client
 from collector.ingest.pipeline import Ingest
 from collector.metrics import CollectorMetrics
+from collector.pacing import PAUSE_PER_OPERATION_TIME
 from collector.runtime import CollectorRuntime
 from collector.settings import CollectorSettings, InfluxV1Settings
 from collector.storage.dead_letters import DeadLetterStore
@@ -43,12 +46,19 @@ class WaitingIsAFailure(Spool):
         raise AssertionError(f"the drainer waited (for {min_lines} lines or {timeout} s) with points spooled")
 
 
-def drainer_with(db: InfluxTestDB, tmp_path: Path, **settings: int) -> tuple[Drainer, Spool, CollectorMetrics]:
+CAP_ALWAYS = 1e9  # a pause share this large makes every pause its cap, whatever the operation took
+
+
+def drainer_with(
+    db: InfluxTestDB, tmp_path: Path, spool: Spool | None = None, share: float = CAP_ALWAYS, **settings: int
+) -> tuple[Drainer, Spool, CollectorMetrics]:
     influx = InfluxV1Settings(url=db.url, database=db.database, **settings)
-    spool = WaitingIsAFailure(tmp_path / "spool.sqlite", 1_000_000, 1_000_000_000)
+    spool = spool or WaitingIsAFailure(tmp_path / "spool.sqlite", 1_000_000, 1_000_000_000)
     metrics = CollectorMetrics()
     store = DeadLetterStore(tmp_path / "dead.sqlite")
-    return Drainer(spool, InfluxV1Client(influx), store, metrics, influx), spool, metrics
+    drainer = Drainer(spool, InfluxV1Client(influx), store, metrics, influx)
+    drainer.pace.share = share
+    return drainer, spool, metrics
 
 
 def batches(metrics: CollectorMetrics) -> tuple[float, float]:
@@ -69,7 +79,7 @@ def test_an_idle_drainer_writes_a_single_point_in_the_step_that_finds_it(
     assert spool.depth_lines == 0
 
 
-def test_right_after_a_write_the_drainer_lets_a_small_batch_grow_for_the_flush_interval(
+def test_right_after_a_write_the_drainer_lets_a_small_batch_grow_for_the_pause(
     influx_db: InfluxTestDB, tmp_path: Path
 ) -> None:
     """Under load: what is committed just after a write waits for more (and the test above can fail)."""
@@ -81,6 +91,24 @@ def test_right_after_a_write_the_drainer_lets_a_small_batch_grow_for_the_flush_i
     with pytest.raises(AssertionError, match="the drainer waited"):
         drainer.drain_once()
     assert batches(metrics) == (1.0, 1.0)
+
+
+def test_a_quick_write_earns_a_short_pause_not_the_whole_flush_interval(
+    influx_db: InfluxTestDB, tmp_path: Path
+) -> None:
+    """Light traffic: the pause after a write is twice that write's own time, so with a minute's interval the
+    next point still goes out within the same step (a fixed interval would hold it for the minute)."""
+    spool = Spool(tmp_path / "spool.sqlite", 1_000_000, 1_000_000_000)
+    drainer, spool, metrics = drainer_with(
+        influx_db, tmp_path, spool, share=PAUSE_PER_OPERATION_TIME, flush_interval_ms=60_000
+    )
+    spool.append([f"meter,device=m0,site=gent power=1.5 {T}"])
+    drainer.drain_once()
+    assert 0 < drainer.pace.pause_s < 30  # a loopback write of one line: milliseconds, even on a loaded machine
+    spool.append([f"meter,device=m0,site=gent power=2.5 {T + 1}"])
+    drainer.drain_once()  # waits out the short pause (the spool's real wait), then writes
+    assert batches(metrics) == (2.0, 2.0)
+    assert influx_db.scalar("SELECT count(power) FROM meter") == 2
 
 
 def test_full_batches_go_out_back_to_back_whatever_the_interval(influx_db: InfluxTestDB, tmp_path: Path) -> None:
@@ -95,9 +123,14 @@ def test_full_batches_go_out_back_to_back_whatever_the_interval(influx_db: Influ
 
 
 def ingest_for(
-    tmp_path: Path, acked: list[tuple[int, int]], spool: Spool | None = None, commit_gap_s: float = 3600
+    tmp_path: Path,
+    acked: list[tuple[int, int]],
+    spool: Spool | None = None,
+    commit_gap_s: float = 3600,
+    commit_share: float = CAP_ALWAYS,
 ) -> Ingest:
-    """An ingest whose commit gap outlasts any test: what it commits in ``receive``, it commits at once."""
+    """An ingest whose pause after a commit outlasts any test (the cap, an hour): what it commits in ``receive``,
+    it commits at once."""
     return Ingest(
         prefix="shopfloor",
         spool=spool or Spool(tmp_path / "s.sqlite", max_lines=1_000_000, max_bytes=1_000_000_000),
@@ -106,6 +139,7 @@ def ingest_for(
         ack=acked.extend,
         commit_every=500,
         commit_gap_s=commit_gap_s,
+        commit_share=commit_share,
     )
 
 
@@ -139,6 +173,18 @@ def test_the_commit_thread_commits_a_due_group_once_the_gap_has_passed(tmp_path:
     assert acked == []
     ingest.commit_when_due(timeout=0.0)
     assert acked == [(1, 1)]
+
+
+def test_a_quick_commit_earns_a_short_pause_not_the_whole_commit_interval(tmp_path: Path) -> None:
+    acked: list[tuple[int, int]] = []
+    ingest = ingest_for(tmp_path, acked, commit_share=PAUSE_PER_OPERATION_TIME)  # an hour's interval
+    ingest.receive(TOPIC, message(0), mid=1, qos=1, more_waiting=False)
+    assert acked == [(1, 1)]
+    assert 0 < ingest.pace.pause_s < 1800  # twice one small SQLite commit's time, not the hour
+    ingest.commit_when_due(timeout=0.0)  # nothing is due: the commit thread's step has nothing to commit
+    wait_until(lambda: ingest.pace.remaining_s() <= 0, 60, "the short pause over")
+    ingest.receive(TOPIC, message(1), mid=2, qos=1, more_waiting=False)  # after the pause: committed at once
+    assert acked == [(1, 1), (2, 1)]
 
 
 def test_a_burst_is_committed_in_groups_of_commit_every_and_acked_only_after_each_commit(tmp_path: Path) -> None:
