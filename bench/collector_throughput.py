@@ -385,7 +385,8 @@ def poll_latency(bench: Bench, db: str, rate: float, count: int) -> Latency:
     if bench.latency_dump is not None:
         bench.latency_dump.mkdir(parents=True, exist_ok=True)
         rows = [[seq, (sent_ns[seq] - sent_ns[0]) / 1e6, ms] for seq, ms in enumerate(by_seq)]
-        (bench.latency_dump / f"{db}.json").write_text(json.dumps(rows))
+        dump = {"first_sent_monotonic_ns": sent_ns[0], "rows": rows}
+        (bench.latency_dump / f"{db}.json").write_text(json.dumps(dump))
     latencies = sorted(by_seq)
     return Latency(
         statistics.median(latencies),

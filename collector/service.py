@@ -39,7 +39,8 @@ def run(settings: CollectorSettings) -> int:
         app = create_app(settings, runtime)
         # What the startup made (modules, pydantic schemas, the app) lives as long as the process; left in
         # the collector's sight, every full collection scanned it: pauses of 50-110 ms for every thread under
-        # load, the p99 of publish-to-queryable (docs/performance.md, "Latency").
+        # load, the p99 of publish-to-queryable (docs/performance.md, "Latency"). The startup's garbage goes first.
+        gc.collect()
         gc.freeze()
         config = uvicorn.Config(
             app, host=settings.http.host, port=settings.http.port, log_level="warning", access_log=False
