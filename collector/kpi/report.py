@@ -154,8 +154,10 @@ class KpiReport:
         stored: dict[int, Any],
         station: str | None,
         item_energy: bool,
+        kwh_only: bool = False,
     ) -> tuple[list[Steps], list[Any]]:
         """The raw pieces' reads, and the pieces in order (None where a raw piece goes, a stored one else).
+        ``item_energy``: each item's bench kWh too; ``kwh_only``: of the meters, only the kWh terms.
         Consecutive raw pieces (the edges, and the days without a current summary next to them) are one
         run, read together: a run costs the same few statements for one day or for years of them."""
         until = min(window.end_ms, now_ms())
@@ -169,7 +171,17 @@ class KpiReport:
         def close_run() -> None:
             if run:
                 steps.append(
-                    self._live.run_steps(site, facts, list(run), devices, plan.per_minute, until, station, item_energy)
+                    self._live.run_steps(
+                        site,
+                        facts,
+                        list(run),
+                        devices,
+                        plan.per_minute,
+                        until,
+                        station,
+                        item_energy,
+                        kwh_only=kwh_only,
+                    )
                 )
                 run.clear()
 
@@ -403,7 +415,7 @@ class KpiReport:
             else:
                 summed[name], days = None, found
             site_steps, layouts[name] = self._steps(
-                name, facts, window, [facts.main_meter], plans[name], days, None, False
+                name, facts, window, [facts.main_meter], plans[name], days, None, False, kwh_only=True
             )
             steps.extend(site_steps)
         built = iter(self._live.build_many(steps))

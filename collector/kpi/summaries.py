@@ -26,7 +26,7 @@ from collector.kpi.queries import KpiQueries, Range, checked_id, samples_of
 from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.energy import Segment
-from shopfloor.kpi.pieces import ItemSums, SitePiece, item_energy_piece, item_sums, meter_piece
+from shopfloor.kpi.pieces import ItemSums, SitePiece, item_energy_piece, item_sums, meter_kwh_piece, meter_piece
 from shopfloor.kpi.runs import MeterRun, Span, bench_devices, span_sessions, split_events, split_finished
 from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 
@@ -273,11 +273,13 @@ class PieceBuilder:
         station: str | None = None,
         item_energy: bool = True,
         until_past_end_ms: int | None = None,
+        kwh_only: bool = False,
     ) -> Steps:
         """The reads of consecutive ``spans`` (oldest first) as rounds of statements (see ``run_steps``):
         events once (one lookback), finished items once, each meter once; each span then gets what its own
         read would have returned, so its piece is the one ``build`` gives for it alone. ``until_past_end_ms``:
-        each span's "now" for a running session is this long past its end (a day summary's settle time)."""
+        each span's "now" for a running session is this long past its end (a day summary's settle time).
+        ``kwh_only``: each meter's piece has its energy terms only (``meter_kwh_piece``: the comparison's)."""
         hours = facts.hours()
         wanted = sorted({*devices})
         reads = MeterReads(site, wanted, spans, per_minute)
@@ -313,7 +315,10 @@ class PieceBuilder:
             piece.staffed_s = found[i].staffed_s
             for device in wanted:
                 # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole.
-                piece.meters[device] = meter_piece(by_device[device][i], hours, facts.timezone)
+                segs = by_device[device][i]
+                piece.meters[device] = (
+                    meter_kwh_piece(segs, facts.timezone) if kwh_only else meter_piece(segs, hours, facts.timezone)
+                )
             for name, sessions in found[i].sessions.items():
                 piece.item_kwh[name] = item_energy_piece(by_device[bench_of[name]][i], sessions)
             piece.items = item_sums(finished[i])

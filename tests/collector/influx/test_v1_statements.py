@@ -6,9 +6,9 @@ import pytest
 
 from collector.influx.client import InfluxQueryError
 from collector.influx.v1 import InfluxV1Client
-from collector.kpi.queries import KpiQueries
+from collector.kpi.queries import RECENT_MS, KpiQueries
 from collector.settings import InfluxV1Settings
-from tests.harness.influx import InfluxTestDB
+from tests.harness.influx import CountingClient, InfluxTestDB
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +60,34 @@ def test_last_data_of_several_sites_in_one_request_equals_one_site_at_a_time(inf
         together = queries.last_data_by_site(sites, until)
         assert together == {site: queries.last_data_ms(site, until) for site in sites}
     assert queries.last_data_by_site(sites, T_MS + 60_000) == {"a": T_MS + 9_000, "b": T_MS + 1_000, "c": None}
+
+
+def test_last_data_looks_in_the_recent_days_first_then_further_back(influx_db: InfluxTestDB) -> None:
+    """Newest data within ``RECENT_MS``: one request. A site whose newest reading or event is older: a second
+    request for it alone, and the same answer as ``last_data_ms``."""
+    long_ago = T_MS - RECENT_MS - 86_400_000
+    influx_db.write(
+        "\n".join(
+            [
+                f"meter,site=a,device=m seq=1i {T_MS * 1_000_000}",
+                f'repair_event,site=a,station=s1 event_id="e1" {(T_MS + 9_000) * 1_000_000}',
+                f"meter,site=old,device=m seq=2i {long_ago * 1_000_000}",
+                f'repair_event,site=old,station=s1 event_id="e2" {(T_MS + 1_000) * 1_000_000}',
+            ]
+        ),
+        precision="ns",
+    )
+    counting = CountingClient(client_for(influx_db))
+    queries = KpiQueries(counting)
+    until = T_MS + 60_000
+    assert queries.last_data_by_site(["a"], until) == {"a": T_MS + 9_000}
+    assert (counting.requests, counting.statements) == (1, 2)
+    counting.requests = counting.statements = 0
+    sites = ["a", "old", "none"]
+    found = queries.last_data_by_site(sites, until)
+    # The second round asks only what the first did not find: old's and none's readings, none's events.
+    assert (counting.requests, counting.statements) == (2, 4)
+    assert found == {"a": T_MS + 9_000, "old": T_MS + 1_000, "none": None}
+    assert found == {site: queries.last_data_ms(site, until) for site in sites}
+    assert queries.last_data_by_site(["old"], long_ago + 1) == {"old": long_ago}
+    assert queries.last_data_by_site(["old"], long_ago) == {"old": None}
