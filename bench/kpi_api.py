@@ -142,9 +142,11 @@ class RecordingClient(CountingClient):
         self.asked.append([statement])
         return super().series(statement, epoch)
 
-    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+    def series_many(
+        self, statements: Sequence[str], epoch: str | None = None, packed: bool = False
+    ) -> list[list[Series]]:
         self.asked.append(list(statements))
-        return super().series_many(statements, epoch)
+        return super().series_many(statements, epoch, packed)
 
 
 def _kind(statement: str) -> str:

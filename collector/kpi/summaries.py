@@ -97,7 +97,7 @@ def ask(client: InfluxClient, statements: Sequence[tuple[str | Select, bool]]) -
     statement is refused, each one alone, as they were asked before."""
     sent = merge.plan(statements)
     try:
-        answers = client.series_many([text for text, _, _ in sent], epoch="ms")
+        answers = client.series_many([text for text, _, _ in sent], epoch="ms", packed=True)
         return merge.answers_of(statements, sent, answers)
     except InfluxQueryError:
         pass

@@ -85,10 +85,12 @@ class CountingClient(InfluxClient):
         finally:
             self._count(1, started)
 
-    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+    def series_many(
+        self, statements: Sequence[str], epoch: str | None = None, packed: bool = False
+    ) -> list[list[Series]]:
         started = time.perf_counter()
         try:
-            return self.inner.series_many(statements, epoch)
+            return self.inner.series_many(statements, epoch, packed)
         finally:
             self._count(len(statements), started)
 

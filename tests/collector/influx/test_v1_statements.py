@@ -91,3 +91,35 @@ def test_last_data_looks_in_the_recent_days_first_then_further_back(influx_db: I
     assert found == {site: queries.last_data_ms(site, until) for site in sites}
     assert queries.last_data_by_site(["old"], long_ago + 1) == {"old": long_ago}
     assert queries.last_data_by_site(["old"], long_ago) == {"old": None}
+
+
+def test_packed_answers_equal_json_answers(influx_db: InfluxTestDB) -> None:
+    """MessagePack answers (the KPI read model's rounds) read as the JSON ones: the same series, tags, columns
+    and values, every field type and nulls; a float field's whole number is a float (JSON gives an int)."""
+    influx_db.write(
+        "\n".join(
+            [
+                f'meter,site=a,device=m power=2.0,energy_import=1.25,seq=7i,ok=true,note="x y" {T_MS * 1_000_000}',
+                f"meter,site=a,device=n power=3.5 {(T_MS + 1_000) * 1_000_000}",
+                f"meter,site=b,device=m power=-1e-5,seq=-3i {(T_MS + 2_000) * 1_000_000}",
+            ]
+        ),
+        precision="ns",
+    )
+    client = client_for(influx_db)
+    statements = [
+        "SELECT power, energy_import, seq, ok, note FROM meter",
+        "SELECT power, seq FROM meter WHERE (site = 'a' OR site = 'b') GROUP BY site, device",
+        "SELECT mean(power) FROM meter WHERE time >= 0 GROUP BY time(1s), site fill(none)",
+        "SELECT power FROM meter WHERE site = 'nobody'",
+    ]
+    as_json = client.series_many(statements, epoch="ms")
+    packed = client.series_many(statements, epoch="ms", packed=True)
+    assert packed == as_json
+    assert sum(len(one.values) for answer in packed for one in answer) >= 8
+    assert packed[3] == []
+    first = packed[0][0]
+    assert type(first.values[0][first.columns.index("power")]) is float
+    assert [type(value) for value in first.values[0][3:]] == [int, bool, str]
+    with pytest.raises(InfluxQueryError, match="nosuchrp"):
+        client.series_many(['SELECT power FROM "nosuchrp"."meter"'], epoch="ms", packed=True)
