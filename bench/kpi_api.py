@@ -171,7 +171,11 @@ def explain(
     print(f"compare, {len(sites)} sites x 365 days: {len(requests)} requests, {len(statements)} statements")
     for i, one in enumerate(requests):
         took = best_of(3, lambda one=one: writer.series_many(one, epoch="ms"))
-        print(f"  request {i + 1}: {len(one):4} statements, {took * 1000:8.1f} ms as sent (best of 3)")
+        packed = best_of(3, lambda one=one: writer.series_many(one, epoch="ms", packed=True))
+        print(
+            f"  request {i + 1}: {len(one):4} statements, as sent (best of 3): {took * 1000:8.1f} ms with JSON "
+            f"answers, {packed * 1000:8.1f} ms with MessagePack"
+        )
     alone: list[tuple[float, str]] = []
     for text in statements:
         alone.append((best_of(3, lambda text=text: writer.series(text, epoch="ms")), text))
