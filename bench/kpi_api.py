@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.table import Row, emit  # noqa: E402
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
+from collector.influx.client import InfluxClient, Series  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
 from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
@@ -128,6 +129,68 @@ def timed(calls: int, repeat: int, call: Callable[[], object]) -> tuple[float, f
 def _shift_line(line: str, shift_ns: int) -> str:
     head, _, stamp = line.rpartition(" ")
     return f"{head} {int(stamp) + shift_ns}"
+
+
+class RecordingClient(CountingClient):
+    """Counts like ``CountingClient`` and keeps each request's statements, in order."""
+
+    def __init__(self, inner: InfluxClient) -> None:
+        super().__init__(inner)
+        self.asked: list[list[str]] = []
+
+    def series(self, statement: str, epoch: str | None = None) -> list[Series]:
+        self.asked.append([statement])
+        return super().series(statement, epoch)
+
+    def series_many(
+        self, statements: Sequence[str], epoch: str | None = None, packed: bool = False
+    ) -> list[list[Series]]:
+        self.asked.append(list(statements))
+        return super().series_many(statements, epoch, packed)
+
+
+def _kind(statement: str) -> str:
+    """A statement's kind, for the per-kind sums: what it reads."""
+    text = re.sub(r"'[^']*'", "'…'", statement)
+    text = re.sub(r"\d{6,}ms", "T", text)
+    text = re.sub(r"/\^\([^)]*\)\$/", "/…/", text)
+    return text if len(text) <= 150 else text[:147] + "..."
+
+
+def explain(
+    writer: InfluxClient, report: KpiReport, counted: CountingClient, sites: dict[str, SiteSettings], now: int
+) -> int:
+    """``--statements``: compare of every site over 365 days, then each of its statements timed alone against
+    the same influxd (best of 3, one request each), summed by kind, and the slowest listed."""
+    window = Range(now - 365 * DAY_MS, now)
+    recording = RecordingClient(writer)
+    probe = KpiReport(KpiQueries(recording))
+    probe.compare(sites, window)
+    requests = [list(one) for one in recording.asked]
+    statements = [text for one in requests for text in one]
+    print(f"compare, {len(sites)} sites x 365 days: {len(requests)} requests, {len(statements)} statements")
+    for i, one in enumerate(requests):
+        took = best_of(3, lambda one=one: writer.series_many(one, epoch="ms"))
+        packed = best_of(3, lambda one=one: writer.series_many(one, epoch="ms", packed=True))
+        print(
+            f"  request {i + 1}: {len(one):4} statements, as sent (best of 3): {took * 1000:8.1f} ms with JSON "
+            f"answers, {packed * 1000:8.1f} ms with MessagePack"
+        )
+    alone: list[tuple[float, str]] = []
+    for text in statements:
+        alone.append((best_of(3, lambda text=text: writer.series(text, epoch="ms")), text))
+    total = sum(took for took, _ in alone)
+    print(f"every statement alone, one request each: {total * 1000:.1f} ms in all")
+    kinds: dict[str, list[float]] = {}
+    for took, text in alone:
+        kinds.setdefault(_kind(text), []).append(took)
+    print(f"{'ms':>8} {'count':>5} {'mean ms':>8}  kind")
+    for kind, times in sorted(kinds.items(), key=lambda item: -sum(item[1])):
+        print(f"{sum(times) * 1000:8.1f} {len(times):5} {sum(times) / len(times) * 1000:8.2f}  {kind}")
+    print("slowest statements:")
+    for took, text in sorted(alone, reverse=True)[:12]:
+        print(f"{took * 1000:8.1f}  {text[:400]}")
+    return 0
 
 
 def growth(args: argparse.Namespace) -> int:
@@ -259,6 +322,8 @@ def growth(args: argparse.Namespace) -> int:
                     return report.kpis(first, facts[first], window, Bucket.DAY)
                 return report.compare(chosen, window)
 
+            if args.statements:
+                return explain(writer, report, counted, {site_id: facts[site_id] for site_id in ids}, now)
             if args.profile:
                 everyone = {site_id: facts[site_id] for site_id in ids}
                 for name, chosen, days in (("site kpis", {}, 30), ("compare", everyone, 365)):
@@ -327,6 +392,11 @@ def main() -> int:
         "--targets",
         action="store_true",
         help="--growth: only the two rows with a target (site KPIs 30 d, compare 20 x 365 d)",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="--growth: time each statement of a compare (all sites x 365 days) alone, by kind, slowest first",
     )
     parser.add_argument(
         "--profile", action="store_true", help="--growth: profile one site-KPI and one compare call instead"

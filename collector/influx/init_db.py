@@ -17,9 +17,12 @@ def init_v1(settings: InfluxV1Settings) -> list[str]:
         policies = {row["name"]: row for row in client.query(f'SHOW RETENTION POLICIES ON "{db}"')}
         client.query(schema.raw_rp_statement(db, settings.raw_retention, exists=schema.RAW_RP in policies))
         done.append(f"retention policy {schema.RAW_RP} ({settings.raw_retention}, default)")
-        if schema.ROLLUP_RP not in policies:
+        rollup = policies.get(schema.ROLLUP_RP)
+        if rollup is None:
             client.query(schema.rollup_rp_statement(db))
-        done.append(f"retention policy {schema.ROLLUP_RP} (infinite)")
+        elif schema.shard_hours(str(rollup.get("shardGroupDuration", ""))) != schema.ROLLUP_SHARD_HOURS:
+            client.query(schema.rollup_rp_statement(db, exists=True))
+        done.append(f"retention policy {schema.ROLLUP_RP} (infinite, {schema.ROLLUP_SHARD_DURATION} shards)")
         existing = {row["name"]: row["query"] for row in client.query("SHOW CONTINUOUS QUERIES") if "name" in row}
         if schema.ROLLUP_CQ in existing and not schema.rollup_cq_is_current(existing[schema.ROLLUP_CQ]):
             client.query(schema.drop_rollup_cq(db))

@@ -7,6 +7,8 @@ KPI queries read it. Pure: statements only, no I/O.
 
 from __future__ import annotations
 
+import re
+
 RAW_RP = "autogen"
 ROLLUP_RP = "rollup"
 
@@ -64,5 +66,29 @@ def raw_rp_statement(database: str, duration: str, exists: bool) -> str:
     return f'{verb} RETENTION POLICY "{RAW_RP}" ON "{database}" DURATION {duration} REPLICATION 1 DEFAULT'
 
 
-def rollup_rp_statement(database: str) -> str:
-    return f'CREATE RETENTION POLICY "{ROLLUP_RP}" ON "{database}" DURATION INF REPLICATION 1'
+# InfluxDB gives an infinite policy 7-day shard groups: a year of the rollup would be 53 shards, and every
+# statement over it opens each of them (a year's sums of one site's day summaries: 13 ms, against 2 ms in one
+# shard; docs/performance.md). The rollup is small (a row a minute per meter, a point a day per site), so a
+# shard holds a year of it.
+ROLLUP_SHARD_DURATION = "52w"
+ROLLUP_SHARD_HOURS = 52 * 7 * 24
+
+
+def rollup_rp_statement(database: str, exists: bool = False) -> str:
+    """Create the rollup policy, or give an existing one the rollup's shard duration (shard groups made from
+    then on; older ones keep theirs)."""
+    if exists:
+        return f'ALTER RETENTION POLICY "{ROLLUP_RP}" ON "{database}" SHARD DURATION {ROLLUP_SHARD_DURATION}'
+    return (
+        f'CREATE RETENTION POLICY "{ROLLUP_RP}" ON "{database}" DURATION INF REPLICATION 1 '
+        f"SHARD DURATION {ROLLUP_SHARD_DURATION}"
+    )
+
+
+def shard_hours(shown: str) -> float | None:
+    """``SHOW RETENTION POLICIES``'s ``shardGroupDuration`` (``168h0m0s``) in hours; None if unreadable."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", shown or "")
+    if not shown or parts is None:
+        return None
+    hours, minutes, seconds = (float(part or 0) for part in parts.groups())
+    return hours + minutes / 60 + seconds / 3600

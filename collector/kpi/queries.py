@@ -14,6 +14,7 @@ from typing import Any
 
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
+from collector.kpi.merge import Select, Tags
 from shopfloor.contract import EventType, StationState
 from shopfloor.contract.topics import is_valid_id
 from shopfloor.kpi.energy import MeterSample
@@ -25,6 +26,8 @@ RAW_METER_RANGE_MS = 6 * 3_600_000
 MINUTE_MS = 60_000
 # Without a rollup, a piece's neighbouring sample is looked for this far from its boundary.
 NEIGHBOUR_MS = 6 * 3_600_000
+# A site's newest data is looked for in this last stretch first (``last_data_by_site``).
+RECENT_MS = 7 * 86_400_000
 
 OUTCOME_FIELDS = (
     "final",
@@ -87,6 +90,17 @@ def neighbour_near(at_ms: int, before: bool) -> Range:
     return Range(at_ms - MINUTE_MS, at_ms + NEIGHBOUR_MS)
 
 
+def _tags(site: str, **more: str | None) -> Tags:
+    """A statement's tag conditions: the site, then the others given (``None``: not filtered)."""
+    return (("site", checked_id(site)), *((key, checked_id(value)) for key, value in more.items() if value is not None))
+
+
+def _meter_source(per_minute: bool) -> str:
+    if per_minute:
+        return f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}"'
+    return "SELECT power, energy_import FROM meter"
+
+
 class KpiQueries:
     """Every method raises ``collector.influx.client.InfluxError`` when InfluxDB cannot answer."""
 
@@ -113,11 +127,16 @@ class KpiQueries:
 
     @staticmethod
     def finished_statement(site: str, window: Range, station: str | None = None) -> str:
-        where = f"site = '{checked_id(site)}' AND type = 'finished' AND {window.where()}"
-        if station is not None:
-            where += f" AND station = '{checked_id(station)}'"
+        return KpiQueries.finished_select(site, window, station).text()
+
+    @staticmethod
+    def finished_select(site: str, window: Range, station: str | None = None) -> Select:
         fields = ", ".join(OUTCOME_FIELDS)
-        return f"SELECT station, category, barrier, item_id, {fields} FROM repair_event WHERE {where}"
+        return Select(
+            f"SELECT station, category, barrier, item_id, {fields} FROM repair_event",
+            _tags(site, station=station),
+            f"type = 'finished' AND {window.where()}",
+        )
 
     @staticmethod
     def finished_of(site: str, series: list[Series]) -> list[tuple[FinishedItem, str | None]]:
@@ -137,10 +156,15 @@ class KpiQueries:
 
     @staticmethod
     def events_statement(site: str, window: Range, station: str | None = None) -> str:
-        where = f"site = '{checked_id(site)}' AND {window.where()}"
-        if station is not None:
-            where += f" AND station = '{checked_id(station)}'"
-        return f"SELECT station, type, state, item_id, event_id FROM repair_event WHERE {where}"
+        return KpiQueries.events_select(site, window, station).text()
+
+    @staticmethod
+    def events_select(site: str, window: Range, station: str | None = None) -> Select:
+        return Select(
+            "SELECT station, type, state, item_id, event_id FROM repair_event",
+            _tags(site, station=station),
+            window.where(),
+        )
 
     @staticmethod
     def events_of(series: list[Series]) -> list[StoredEvent]:
@@ -189,13 +213,11 @@ class KpiQueries:
     @staticmethod
     def samples_statement(site: str, device: str, window: Range, per_minute: bool) -> str:
         """Raw samples, or the rollup's minute rows (dated at the minute's start: shift them by a minute)."""
-        where = f"site = '{checked_id(site)}' AND device = '{checked_id(device)}'"
-        if not per_minute:
-            return f"SELECT power, energy_import FROM meter WHERE {where} AND {window.where()}"
-        return (
-            f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
-            f"WHERE {where} AND {window.where()}"
-        )
+        return KpiQueries.samples_select(site, device, window, per_minute).text()
+
+    @staticmethod
+    def samples_select(site: str, device: str, window: Range, per_minute: bool) -> Select:
+        return Select(_meter_source(per_minute), _tags(site, device=device), window.where())
 
     def samples_with_head(self, site: str, device: str, window: Range, samples: list[MeterSample]) -> list[MeterSample]:
         """The rollup's minute rows of ``window`` completed with what the rollup lacks before them."""
@@ -209,13 +231,20 @@ class KpiQueries:
         """The continuous query rolls up only what arrives in time: history written later (a backfill, an
         ORDS-era import, a long outage) is aggregated on the fly, for the part of ``window`` before the
         rollup's first row in ``samples`` (None: nothing is missing)."""
-        where = f"site = '{checked_id(site)}' AND device = '{checked_id(device)}'"
         head_end = samples[0].ts_ms - MINUTE_MS if samples else window.end_ms
         if head_end - window.start_ms <= MINUTE_MS:
             return None
-        return (
-            "SELECT mean(power) AS power, last(energy_import) AS energy_import FROM meter "
-            f"WHERE {where} AND {Range(window.start_ms, head_end).where()} GROUP BY time(1m) fill(none)"
+        return KpiQueries.minutes_select(site, device, Range(window.start_ms, head_end)).text()
+
+    @staticmethod
+    def minutes_select(site: str, device: str, window: Range) -> Select:
+        """Raw samples aggregated per minute, as the rollup would have them."""
+        return Select(
+            "SELECT mean(power) AS power, last(energy_import) AS energy_import FROM meter",
+            _tags(site, device=device),
+            window.where(),
+            group="time(1m)",
+            fill="fill(none)",
         )
 
     def meter_neighbour(self, site: str, device: str, at_ms: int, before: bool, per_minute: bool) -> MeterSample | None:
@@ -233,14 +262,16 @@ class KpiQueries:
 
     @staticmethod
     def neighbour_statement(site: str, device: str, at_ms: int, before: bool, per_minute: bool) -> str:
-        where = f"site = '{checked_id(site)}' AND device = '{checked_id(device)}'"
-        if not per_minute:
-            raw = f"time < {at_ms}ms ORDER BY time DESC" if before else f"time >= {at_ms}ms"
-            return f"SELECT power, energy_import FROM meter WHERE {where} AND {raw} LIMIT 1"
-        order = f"time < {at_ms - MINUTE_MS}ms ORDER BY time DESC" if before else f"time >= {at_ms - MINUTE_MS}ms"
-        return (
-            f'SELECT power, energy_import FROM "{schema.ROLLUP_RP}"."{schema.METER_1M}" '
-            f"WHERE {where} AND {order} LIMIT 1"
+        return KpiQueries.neighbour_select(site, device, at_ms, before, per_minute).text()
+
+    @staticmethod
+    def neighbour_select(site: str, device: str, at_ms: int, before: bool, per_minute: bool) -> Select:
+        at = at_ms - MINUTE_MS if per_minute else at_ms  # a rollup row is dated at its minute's start
+        return Select(
+            _meter_source(per_minute),
+            _tags(site, device=device),
+            f"time < {at}ms" if before else f"time >= {at}ms",
+            tail="ORDER BY time DESC LIMIT 1" if before else "LIMIT 1",
         )
 
     def neighbour_of(
@@ -282,25 +313,41 @@ class KpiQueries:
         return self.finished_of(site, finished), self.checked_in_of(checked_in)
 
     def last_data_by_site(self, sites: list[str], until_ms: int) -> dict[str, int | None]:
-        """``last_data_ms`` of several sites in one request: the newest reading and event, ``GROUP BY site``."""
+        """``last_data_ms`` of several sites in one request: the newest reading and event, ``GROUP BY site``.
+        Looked for in the last ``RECENT_MS`` first (a statement opens only the shards of its range: a year of
+        raw events is 53 of them); a site with nothing there is asked again without that bound."""
         newest: dict[str, int | None] = dict.fromkeys(sites)
         if not sites:
             return newest
-        chosen = "|".join(re.escape(checked_id(site)) for site in sites)
-        where = f"site =~ /^({chosen})$/ AND time < {until_ms}ms GROUP BY site"
-        answers = self.client.series_many(
-            [f"SELECT last(seq) FROM meter WHERE {where}", f"SELECT last(event_id) FROM repair_event WHERE {where}"],
-            epoch="ms",
-        )
-        for answer in answers:
-            for one in answer:
-                site = one.tags.get("site")
-                if site not in newest:
-                    continue
-                at = one.columns.index("time")
-                for row in one.values:
-                    newest[site] = max(newest[site] or 0, int(row[at]))
+        recent = f"time >= {until_ms - RECENT_MS}ms AND "
+        pending = [(measurement, list(sites)) for measurement in ("meter", "repair_event")]
+        for bound in (recent, ""):
+            asked = [(measurement, chosen) for measurement, chosen in pending if chosen]
+            if not asked:
+                break
+            statements = [self._last_statement(measurement, chosen, bound, until_ms) for measurement, chosen in asked]
+            pending = []
+            for (measurement, chosen), answer in zip(
+                asked, self.client.series_many(statements, epoch="ms"), strict=True
+            ):
+                found: set[str] = set()
+                for one in answer:
+                    site = one.tags.get("site")
+                    if site not in newest:
+                        continue
+                    at = one.columns.index("time")
+                    for row in one.values:
+                        newest[site] = max(newest[site] or 0, int(row[at]))
+                        found.add(site)
+                pending.append((measurement, [site for site in chosen if site not in found]))
         return newest
+
+    @staticmethod
+    def _last_statement(measurement: str, sites: list[str], bound: str, until_ms: int) -> str:
+        chosen = "|".join(re.escape(checked_id(site)) for site in sites)
+        field = "seq" if measurement == "meter" else "event_id"
+        where = f"site =~ /^({chosen})$/ AND {bound}time < {until_ms}ms"
+        return f"SELECT last({field}) FROM {measurement} WHERE {where} GROUP BY site"
 
     def last_data_ms(self, site: str, until_ms: int) -> int | None:
         newest: int | None = None

@@ -154,8 +154,10 @@ class KpiReport:
         stored: dict[int, Any],
         station: str | None,
         item_energy: bool,
+        kwh_only: bool = False,
     ) -> tuple[list[Steps], list[Any]]:
         """The raw pieces' reads, and the pieces in order (None where a raw piece goes, a stored one else).
+        ``item_energy``: each item's bench kWh too; ``kwh_only``: of the meters, only the kWh terms.
         Consecutive raw pieces (the edges, and the days without a current summary next to them) are one
         run, read together: a run costs the same few statements for one day or for years of them."""
         until = min(window.end_ms, now_ms())
@@ -169,7 +171,17 @@ class KpiReport:
         def close_run() -> None:
             if run:
                 steps.append(
-                    self._live.run_steps(site, facts, list(run), devices, plan.per_minute, until, station, item_energy)
+                    self._live.run_steps(
+                        site,
+                        facts,
+                        list(run),
+                        devices,
+                        plan.per_minute,
+                        until,
+                        station,
+                        item_energy,
+                        kwh_only=kwh_only,
+                    )
                 )
                 run.clear()
 
@@ -390,29 +402,58 @@ class KpiReport:
     def _all_totals(self, sites: dict[str, SiteSettings], window: Range) -> list[SiteTotals]:
         """Every site's totals from one request for the stored days (InfluxDB sums them: ``sums_many``), a few
         for all raw pieces of all sites together (each round of their reads is one request), and one for the
-        newest data."""
+        newest data. The three are asked side by side: the raw pieces are laid out as if every day a summary
+        may serve had one (the usual case), and a site where the stored days say otherwise is laid out again
+        and read after (``_raw_pieces``)."""
         plans = {name: self._plan(window, facts) for name, facts in sites.items()}
-        stored = self._stored.sums_many({name: (sites[name], plan.usable) for name, plan in plans.items()})
-        steps: list[Steps] = []
-        layouts: dict[str, list[Any]] = {}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            stored_future = pool.submit(
+                self._stored.sums_many, {name: (sites[name], plan.usable) for name, plan in plans.items()}
+            )
+            newest_future = pool.submit(self.q.last_data_by_site, list(sites), window.end_ms)
+            guessed = {name: set(plan.usable) for name, plan in plans.items()}
+            pieces = self._raw_pieces(sites, window, plans, guessed)
+            stored = stored_future.result()
+            newest = newest_future.result()
         summed: dict[str, StoredSums | None] = {}
-        for name, facts in sites.items():
+        days: dict[str, dict[int, Any]] = {}
+        for name in sites:
             found = stored[name]
             if isinstance(found, StoredSums):
-                summed[name], days = found, dict.fromkeys(found.days, SUMMED)
+                summed[name], days[name] = found, dict.fromkeys(found.days, SUMMED)
             else:
-                summed[name], days = None, found
+                summed[name], days[name] = None, found
+        wrong = {name: facts for name, facts in sites.items() if set(days[name]) != guessed[name]}
+        if wrong:
+            pieces.update(self._raw_pieces(wrong, window, plans, {name: set(days[name]) for name in wrong}))
+        totals = []
+        for name, facts in sites.items():
+            layout = [days[name].get(piece, piece) if isinstance(piece, int) else piece for piece in pieces[name]]
+            totals.append(self._site_totals(name, facts, layout, newest[name], summed[name]))
+        return totals
+
+    def _raw_pieces(
+        self, sites: dict[str, SiteSettings], window: Range, plans: dict[str, Plan], stored: dict[str, set[int]]
+    ) -> dict[str, list[Any]]:
+        """Each site's pieces in order when ``stored`` are its stored days: the raw ones computed (all sites'
+        reads together), a stored day as its local midnight (an ``int``) for the caller to fill in."""
+        steps: list[Steps] = []
+        layouts: dict[str, list[Any]] = {}
+        for name, facts in sites.items():
             site_steps, layouts[name] = self._steps(
-                name, facts, window, [facts.main_meter], plans[name], days, None, False
+                name,
+                facts,
+                window,
+                [facts.main_meter],
+                plans[name],
+                {day: day for day in stored[name]},
+                None,
+                False,
+                kwh_only=True,
             )
             steps.extend(site_steps)
         built = iter(self._live.build_many(steps))
-        newest = self.q.last_data_by_site(list(sites), window.end_ms)
-        totals = []
-        for name, facts in sites.items():
-            pieces = [next(built) if piece is None else piece for piece in layouts[name]]
-            totals.append(self._site_totals(name, facts, pieces, newest[name], summed[name]))
-        return totals
+        return {name: [next(built) if piece is None else piece for piece in layout] for name, layout in layouts.items()}
 
     def compare(self, sites: dict[str, SiteSettings], window: Range) -> dict[str, Any]:
         totals = self._all_totals(sites, window)

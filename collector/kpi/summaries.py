@@ -22,11 +22,13 @@ from zoneinfo import ZoneInfo
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
 from collector.influx.connect import make_client
+from collector.kpi import merge
+from collector.kpi.merge import Select
 from collector.kpi.queries import KpiQueries, Range, checked_id, samples_of
 from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.energy import Segment
-from shopfloor.kpi.pieces import ItemSums, SitePiece, item_energy_piece, item_sums, meter_piece
+from shopfloor.kpi.pieces import ItemSums, SitePiece, item_energy_piece, item_sums, meter_kwh_piece, meter_piece
 from shopfloor.kpi.runs import MeterRun, Span, bench_devices, span_sessions, split_events, split_finished
 from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 
@@ -85,26 +87,29 @@ def now_ms() -> int:
 # One round of statements sent in one request, each with whether its refusal reads as "no rows" (a rollup
 # statement, on a database without the rollup policy); and the answers of a round, in order. A run of
 # pieces' reads ends with its pieces, oldest first.
-Ask = list[tuple[str, bool]]
+Ask = list[tuple[str | Select, bool]]
 Answers = list[list[Series]]
 Steps = Generator[Ask, Answers, list[SitePiece]]
 
 
-def ask(client: InfluxClient, statements: Ask) -> Answers:
-    """A round in one request; when a statement is refused, each one alone, as they were asked before."""
+def ask(client: InfluxClient, statements: Sequence[tuple[str | Select, bool]]) -> Answers:
+    """A round in one request, the same read of several sites or meters as one statement (``merge``); when a
+    statement is refused, each one alone, as they were asked before."""
+    sent = merge.plan(statements)
     try:
-        return client.series_many([text for text, _ in statements], epoch="ms")
+        answers = client.series_many([text for text, _, _ in sent], epoch="ms", packed=True)
+        return merge.answers_of(statements, sent, answers)
     except InfluxQueryError:
         pass
-    answers: Answers = []
-    for text, tolerant in statements:
+    alone: Answers = []
+    for statement, tolerant in statements:
         try:
-            answers.append(client.series(text, epoch="ms"))
+            alone.append(client.series(merge.text_of(statement), epoch="ms"))
         except InfluxQueryError:
             if not tolerant:
                 raise
-            answers.append([])
-    return answers
+            alone.append([])
+    return alone
 
 
 def run_steps(client: InfluxClient, runs: Sequence[Steps]) -> list[SitePiece]:
@@ -153,11 +158,11 @@ class MeterReads:
         asked: Ask = []
         for device, run in self.runs.items():
             statements = [
-                KpiQueries.samples_statement(self.site, device, Range(run.read_start, run.read_end), self.per_minute)
+                KpiQueries.samples_select(self.site, device, Range(run.read_start, run.read_end), self.per_minute)
             ]
             for wanted, at, before in ((run.needs_before, run.before_at, True), (run.needs_after, run.after_at, False)):
                 if wanted:
-                    statements.append(KpiQueries.neighbour_statement(self.site, device, at, before, self.per_minute))
+                    statements.append(KpiQueries.neighbour_select(self.site, device, at, before, self.per_minute))
             self._asked[device] = len(statements)
             asked.extend((text, self.per_minute) for text in statements)
         return asked
@@ -171,9 +176,8 @@ class MeterReads:
             after = next(found) if run.needs_after else None
             statements = []
             for start, end in run.missing(rows, before, after):
-                text = KpiQueries.head_statement(self.site, device, Range(start, end), [])
-                assert text is not None  # every missing range is longer than a minute
-                statements.append(text)
+                assert end - start > MINUTE_MS  # as head_statement asks it: a shorter range lacks nothing
+                statements.append(KpiQueries.minutes_select(self.site, device, Range(start, end)))
             self._asked[device] = len(statements)
             follow.extend((text, False) for text in statements)
         return follow
@@ -273,18 +277,20 @@ class PieceBuilder:
         station: str | None = None,
         item_energy: bool = True,
         until_past_end_ms: int | None = None,
+        kwh_only: bool = False,
     ) -> Steps:
         """The reads of consecutive ``spans`` (oldest first) as rounds of statements (see ``run_steps``):
         events once (one lookback), finished items once, each meter once; each span then gets what its own
         read would have returned, so its piece is the one ``build`` gives for it alone. ``until_past_end_ms``:
-        each span's "now" for a running session is this long past its end (a day summary's settle time)."""
+        each span's "now" for a running session is this long past its end (a day summary's settle time).
+        ``kwh_only``: each meter's piece has its energy terms only (``meter_kwh_piece``: the comparison's)."""
         hours = facts.hours()
         wanted = sorted({*devices})
         reads = MeterReads(site, wanted, spans, per_minute)
         events_range = Range(spans[0].start_ms - SESSION_LOOKBACK_MS, max(span.events_end_ms for span in spans))
         first: Ask = [
-            (KpiQueries.events_statement(site, events_range, station), False),
-            (KpiQueries.finished_statement(site, Range(spans[0].start_ms, spans[-1].end_ms), station), False),
+            (KpiQueries.events_select(site, events_range, station), False),
+            (KpiQueries.finished_select(site, Range(spans[0].start_ms, spans[-1].end_ms), station), False),
             *reads.first(),
         ]
         answers = yield first
@@ -313,7 +319,10 @@ class PieceBuilder:
             piece.staffed_s = found[i].staffed_s
             for device in wanted:
                 # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole.
-                piece.meters[device] = meter_piece(by_device[device][i], hours, facts.timezone)
+                segs = by_device[device][i]
+                piece.meters[device] = (
+                    meter_kwh_piece(segs, facts.timezone) if kwh_only else meter_piece(segs, hours, facts.timezone)
+                )
             for name, sessions in found[i].sessions.items():
                 piece.item_kwh[name] = item_energy_piece(by_device[bench_of[name]][i], sessions)
             piece.items = item_sums(finished[i])
@@ -478,16 +487,17 @@ class DaySummaries:
         return found
 
     @staticmethod
-    def _sums_statements(site: str, facts: SiteSettings, days: Sequence[int]) -> tuple[str, str]:
+    def _sums_statements(site: str, facts: SiteSettings, days: Sequence[int]) -> tuple[Select, Select]:
         """The listing of the current basis's summaries in ``days``, and their sums."""
         last_end = day_bounds(days[-1], facts.timezone)[1]
         window = Range(days[0], last_end)
-        where = f"WHERE site = '{checked_id(site)}' AND basis = '{basis(facts)}' AND {window.where()}"
+        tags = (("site", checked_id(site)),)
+        where = f"basis = '{basis(facts)}' AND {window.where()}"
         source = f'FROM "{schema.ROLLUP_RP}"."{KPI_DAY}"'
         sums = ", ".join(f"sum({name}) AS {name}" for name in SUMMED_FIELDS)
         return (
-            f"SELECT computed_ms {source} {where}",
-            f"SELECT {sums}, count(items_final) AS summaries {source} {where}",
+            Select(f"SELECT computed_ms {source}", tags, where),
+            Select(f"SELECT {sums}, count(items_final) AS summaries {source}", tags, where),
         )
 
     @staticmethod

@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from shopfloor.kpi.opening_hours import OpeningHours
@@ -26,15 +27,18 @@ QUARTER_HOUR_MS = 15 * 60_000
 _MS_PER_HOUR = 3_600_000
 
 
-@dataclass(frozen=True, slots=True)
-class MeterSample:
+class MeterSample(NamedTuple):
+    """One reading (or minute row). A NamedTuple, like ``StoredEvent``: a compare builds tens of thousands of
+    them a call, and a tuple is built in less than half a frozen dataclass's time (0.38 against 0.89 µs here)."""
+
     ts_ms: int
     power_w: float | None = None
     energy_kwh: float | None = None  # the meter's energy_import counter
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
+    """The energy between two consecutive samples (a NamedTuple for the same reason as ``MeterSample``)."""
+
     start_ms: int
     end_ms: int
     kwh: float | None  # None: a gap without a counter, energy unknown

@@ -81,8 +81,9 @@ class MeterPiece:
     profile: dict[str, list[float]] = field(default_factory=dict)  # "weekday:hour" -> [sum kW, quarters]
 
 
-def meter_piece(segs: Sequence[Segment], hours: OpeningHours | None, timezone: str) -> MeterPiece:
-    """``segs`` already clipped to a piece that lies within one local day."""
+def meter_kwh_piece(segs: Sequence[Segment], timezone: str) -> MeterPiece:
+    """``meter_piece``'s energy terms only (data or not, the day, kWh, covered time, gap), the others left at
+    their defaults: what the cross-site comparison adds up, without the peaks, profile and load shares."""
     piece = MeterPiece()
     if not segs:
         return piece
@@ -93,6 +94,14 @@ def meter_piece(segs: Sequence[Segment], hours: OpeningHours | None, timezone: s
     piece.kwh = sum(day.kwh for day in days)
     piece.covered_ms = sum(seg.end_ms - seg.start_ms for seg in segs if seg.kwh is not None)
     piece.gap = any(seg.gap for seg in segs)
+    return piece
+
+
+def meter_piece(segs: Sequence[Segment], hours: OpeningHours | None, timezone: str) -> MeterPiece:
+    """``segs`` already clipped to a piece that lies within one local day."""
+    piece = meter_kwh_piece(segs, timezone)
+    if not segs:
+        return piece
     if hours is not None:
         span_start, span_end = segs[0].start_ms, segs[-1].end_ms
         for spans, name in (

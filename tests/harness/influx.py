@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -70,6 +71,7 @@ class CountingClient(InfluxClient):
         self.requests = 0
         self.statements = 0
         self.seconds = 0.0
+        self._lock = threading.Lock()
 
     @property
     def target(self) -> str:
@@ -85,17 +87,20 @@ class CountingClient(InfluxClient):
         finally:
             self._count(1, started)
 
-    def series_many(self, statements: Sequence[str], epoch: str | None = None) -> list[list[Series]]:
+    def series_many(
+        self, statements: Sequence[str], epoch: str | None = None, packed: bool = False
+    ) -> list[list[Series]]:
         started = time.perf_counter()
         try:
-            return self.inner.series_many(statements, epoch)
+            return self.inner.series_many(statements, epoch, packed)
         finally:
             self._count(len(statements), started)
 
     def _count(self, statements: int, started: float) -> None:
-        self.seconds += time.perf_counter() - started
-        self.requests += 1
-        self.statements += statements
+        with self._lock:  # compare asks from two threads
+            self.seconds += time.perf_counter() - started
+            self.requests += 1
+            self.statements += statements
 
     def ping(self) -> bool:
         return self.inner.ping()

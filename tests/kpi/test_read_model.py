@@ -20,7 +20,15 @@ from collector.influx.client import InfluxClient
 from collector.influx.connect import make_client
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
-from collector.kpi.summaries import KPI_DAY, SETTLE_MS, DaySummaries, StoredSums, day_bounds, local_midnights
+from collector.kpi.summaries import (
+    KPI_DAY,
+    SETTLE_MS,
+    DaySummaries,
+    StoredSums,
+    basis,
+    day_bounds,
+    local_midnights,
+)
 from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.rates import Bucket
@@ -246,3 +254,44 @@ def test_consecutive_days_without_a_summary_are_read_together(demo: Demo) -> Non
     assert costs["3 days"] == costs["20 days"], costs
     # All days raw: one run from edge to edge, fewer statements than a run between stored days.
     assert costs["all days"][0] <= costs["3 days"][0] and costs["all days"][1] < costs["3 days"][1], costs
+
+
+def test_compare_of_mixed_sites_equals_the_old_path(demo: Demo) -> None:
+    """The merged reads with sites that cannot share every statement: one in another time zone (other
+    midnights, and its summaries of another basis: every day raw), one with other opening hours (summaries of
+    another basis), one without any data (no meter, no events), beside the demo's own."""
+    sites = list(demo.facts)
+    facts = dict(demo.facts)
+    first, second = facts[sites[0]], facts[sites[1]]
+    facts[sites[0]] = first.model_copy(update={"timezone": "America/New_York"})
+    facts[sites[1]] = second.model_copy(update={"opening_hours": "mon-sat 08:00-12:00"})
+    facts["empty-site"] = SiteSettings(main_meter="main", timezone="Asia/Tokyo")
+    new, old = reports(demo)
+    later = int(time.time() * 1000)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("collector.kpi.report.now_ms", lambda: later)
+        patch.setattr("tests.kpi.reference_path.now_ms", lambda: later)
+        answer = old.compare(facts, demo.window)
+        assert_same(new.compare(facts, demo.window), answer, "compare")
+    rows = {row["site"]: row for row in answer["sites"]}
+    assert rows["empty-site"]["kwh"] is None and rows["empty-site"]["items_final"] == 0
+    assert rows[sites[0]]["kwh"] and rows[sites[0]]["items_final"] > 0, "a site read raw must still be compared"
+
+
+def test_compare_statements_grow_with_the_bases_not_the_sites(demo: Demo) -> None:
+    """Sites of one time zone share every raw read (one statement per shape for all of them); the stored days
+    add a listing and a sum per basis. The requests are the same for one site as for all."""
+    site = next(iter(demo.facts))
+    costs: dict[str, tuple[int, int]] = {}
+    for name, chosen in (
+        ("one site", {site: demo.facts[site]}),
+        ("the demo", demo.facts),
+    ):
+        counting = CountingClient(demo.client)
+        KpiReport(KpiQueries(counting)).compare(chosen, demo.window)
+        costs[name] = (counting.requests, counting.statements)
+    bases = len({basis(facts) for facts in demo.facts.values()})
+    assert bases == len(demo.facts) > 1
+    assert costs["the demo"] == (costs["one site"][0], costs["one site"][1] + 2 * (bases - 1)), costs
+    # Before the merge, each site asked its own: 2 statements for its stored days, and each raw read its own.
+    assert costs["one site"][1] > 2 * 2 + 2, costs
