@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.live_clients import live_messages  # noqa: E402
-from bench.table import Row, emit  # noqa: E402
+from bench.table import CpuSteal, Row, emit  # noqa: E402
 from collector.influx.init_db import init_db  # noqa: E402
 from collector.points import message_lines  # noqa: E402
 from collector.runtime import CollectorRuntime  # noqa: E402
@@ -556,6 +556,7 @@ def main() -> int:
     parser.add_argument("--latency-dump", type=Path, help="write each latency run's per-message latencies here")
     parser.add_argument("--decode-workers", type=int, default=0, help="subscription.decode_workers (flush)")
     args = parser.parse_args()
+    steal = CpuSteal()
     shapes = set(args.shapes.split(","))
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -586,7 +587,7 @@ def main() -> int:
             finally:
                 bench.publisher.send("quit")
                 bench.publisher.close()
-    emit(rows)
+    emit(rows, steal=steal)
     return 0
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.table import Row, emit  # noqa: E402
+from bench.table import CpuSteal, Row, emit  # noqa: E402
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
 from collector.influx.client import InfluxClient, Series  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
@@ -195,6 +195,7 @@ def explain(
 
 
 def growth(args: argparse.Namespace) -> int:
+    steal = CpuSteal()
     with tempfile.TemporaryDirectory(prefix="kpi-growth-") as tmp:
         influxd = Influxd(Path(tmp) / "influxd").start()
         try:
@@ -377,7 +378,8 @@ def growth(args: argparse.Namespace) -> int:
                         note=f"{args.calls} calls x {args.repeat} rounds; {counts[(name, n, days)]} requests a call",
                     )
                     for (name, n, days), limit in TARGETS_MS.items()
-                ]
+                ],
+                steal=steal,
             )
             writer.close()
             rollup_writer.close()

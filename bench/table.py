@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -49,8 +49,41 @@ class Row:
         return measured >= self.target if self.op == ">=" else measured <= self.target
 
 
-def emit(rows: list[Row], path: str | None = None) -> None:
-    """Print the rows, and append them to the run's table file (``SHOPFLOOR_BENCH_TABLE``) if there is one."""
+def _cpu_ticks() -> list[int]:
+    """The machine's CPU ticks by kind since boot (the ``cpu`` line of /proc/stat; empty where there is none)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(word) for word in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return []
+
+
+@dataclass
+class CpuSteal:
+    """The hypervisor's share of the machine's CPU ticks since this was made ("steal", /proc/stat's 8th column).
+
+    On a shared VM a stalled hour stalls the baseline as much as the figure: printed beside each row, it says
+    which runs to distrust (8.7 % during one collector run here, when every process stalled for 0.5 s at once).
+    """
+
+    start: list[int] = field(default_factory=_cpu_ticks)
+
+    def share(self) -> float | None:
+        now = _cpu_ticks()
+        if len(now) < 8 or len(self.start) < 8:
+            return None
+        spent = [after - before for before, after in zip(self.start, now, strict=False)]
+        total = sum(spent)
+        return None if total <= 0 else spent[7] / total
+
+
+def emit(rows: list[Row], path: str | None = None, steal: CpuSteal | None = None) -> None:
+    """Print the rows, and append them to the run's table file (``SHOPFLOOR_BENCH_TABLE``) if there is one.
+    With ``steal``, each row's note says how much of the CPU the hypervisor took during the run."""
+    share = None if steal is None else steal.share()
+    if share is not None:
+        note = f"VM steal {share:.1%} of CPU ticks during the run"
+        rows = [replace(row, note=f"{row.note}; {note}" if row.note else note) for row in rows]
     print(render(rows))
     target = path or os.environ.get(TABLE_ENV)
     if target:
