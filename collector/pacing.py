@@ -6,7 +6,7 @@ load: at 5 % of the ceiling a 20 ms commit pause plus a 25 ms write pause were a
 idle. Here the pause is ``share`` times what the last operation itself took, capped by the setting: light
 traffic makes quick commits and small writes, so short pauses; under load the operations grow and so do the
 pauses, up to the cap, where the batches are as large as before. With ``share`` 2, committing or writing
-takes at most a third of its thread's time, whatever the rate.
+takes at most a third of its thread's time until the pauses reach the cap.
 """
 
 from __future__ import annotations
@@ -24,20 +24,15 @@ class Pace:
 
     longest_s: float
     share: float = PAUSE_PER_OPERATION_TIME
-    last_end: float = field(default=-math.inf)  # monotonic; -inf: nothing yet, so the first goes at once
-    _pause_s: float = 0.0
+    last_end: float = field(default=-math.inf, init=False)  # monotonic; -inf: nothing yet, the first goes at once
+    pause_s: float = field(default=0.0, init=False)  # what the last operation earned
 
     def done(self, started: float, ended: float | None = None) -> None:
         """Note an operation that ran from ``started`` (monotonic) until ``ended`` (default: now)."""
         end = time.monotonic() if ended is None else ended
         self.last_end = end
-        self._pause_s = min(self.longest_s, self.share * max(0.0, end - started))
-
-    @property
-    def pause_s(self) -> float:
-        """The pause the last operation earned (0 before the first)."""
-        return self._pause_s
+        self.pause_s = min(self.longest_s, self.share * max(0.0, end - started))
 
     def remaining_s(self, now: float | None = None) -> float:
-        """How much of the pause is left (at most 0: the next operation may go now)."""
-        return self.last_end + self._pause_s - (time.monotonic() if now is None else now)
+        """How much of the pause is left (0 or less: the next operation may go now)."""
+        return self.last_end + self.pause_s - (time.monotonic() if now is None else now)

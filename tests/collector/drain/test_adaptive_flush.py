@@ -181,7 +181,6 @@ def test_a_quick_commit_earns_a_short_pause_not_the_whole_commit_interval(tmp_pa
     ingest.receive(TOPIC, message(0), mid=1, qos=1, more_waiting=False)
     assert acked == [(1, 1)]
     assert 0 < ingest.pace.pause_s < 1800  # twice one small SQLite commit's time, not the hour
-    ingest.commit_when_due(timeout=0.0)  # nothing is due: the commit thread's step has nothing to commit
     wait_until(lambda: ingest.pace.remaining_s() <= 0, 60, "the short pause over")
     ingest.receive(TOPIC, message(1), mid=2, qos=1, more_waiting=False)  # after the pause: committed at once
     assert acked == [(1, 1), (2, 1)]
