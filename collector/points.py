@@ -7,7 +7,6 @@ so a redelivered message overwrites its own points and is never counted twice.
 from __future__ import annotations
 
 import functools
-import itertools
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,9 @@ from shopfloor.kpi import outcome_fields
 
 NS_PER_MS = 1_000_000
 NS_PER_MINUTE = 60 * 1_000_000_000
+MS_PER_MINUTE = 60_000
+# raw_reading_points without the fast path's forms: each line looks at its values itself.
+NOT_LOOKED_AT = -1
 
 FieldValue = str | int | float
 
@@ -341,19 +343,40 @@ def reading_points(site: str, readings: Iterable[MeterReading]) -> Points:
     return points
 
 
-def raw_reading_points(site: str, readings: Iterable[RawReading], forms: Iterable[int] | None = None) -> Points:
+def raw_reading_points(site: str, readings: list[RawReading], forms: list[int] | None = None) -> Points:
     """:func:`reading_points` for readings the contract's fast path accepted as plain dicts; ``forms``:
     their :func:`~shopfloor.contract.fastpath.reading_form`, when the fast path gave them."""
     points = Points()
+    lines, minutes = points.lines, points.meter_minutes
     latest = 0
-    bares: Iterable[bool | None] = itertools.repeat(None) if forms is None else (form == BARE for form in forms)
-    for reading, bare in zip(readings, bares, strict=False):  # bares: as many as readings, or endless
-        points.lines.append(raw_reading_line(site, reading, bare))
+    if forms is None:
+        forms = [NOT_LOOKED_AT] * len(readings)
+    bare_fields = iter(_bare_fields([reading for reading, form in zip(readings, forms, strict=True) if form == BARE]))
+    for reading, form in zip(readings, forms, strict=True):
         ts_ms = reading["ts_ms"]
-        points.meter_minutes.add(ts_ms * NS_PER_MS // NS_PER_MINUTE)
+        if form == BARE:
+            series = _meter_series(site, reading["device"], reading["edge"])
+            lines.append(f'{series}{next(bare_fields)},quality="ok",seq={reading["seq"]}i {ts_ms * NS_PER_MS}')
+        else:
+            lines.append(raw_reading_line(site, reading, None if form == NOT_LOOKED_AT else False))
+        minutes.add(ts_ms // MS_PER_MINUTE)  # the minute of ts_ms * NS_PER_MS // NS_PER_MINUTE, in small ints
         latest = ts_ms if ts_ms > latest else latest
     points.latest_ms = latest or None
     return points
+
+
+def _bare_fields(readings: list[RawReading]) -> list[str]:
+    """The field sets of BARE readings (bare floats of canonical quantities), as :func:`raw_reading_line`
+    writes them, from one ``orjson.dumps`` of all their values: a third less than one call a reading.
+
+    ``[{"power":1.5,"energy_import":2.0},{...}]`` loses its brackets, the key quotes and colons become
+    equals signs, and it splits where one object ends and the next begins: a float's text holds no brace
+    or quote, and a canonical quantity name none either.
+    """
+    if not readings:
+        return []
+    blob = orjson.dumps([reading["values"] for reading in readings])[3:-2]
+    return blob.replace(b'":', b"=").replace(b',"', b",").decode().split('},{"')
 
 
 def message_points(message: Message, item_index: ItemIndex | None = None) -> Points:
