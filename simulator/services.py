@@ -211,11 +211,8 @@ class Influxd(_ChildService):
 
     name = "influxd"
 
-    def __init__(
-        self, data_dir: Path, host: str = "127.0.0.1", port: int | None = None, max_row_limit: int = 0
-    ) -> None:
+    def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
         super().__init__(data_dir, host, port)
-        self.max_row_limit = max_row_limit  # 0: no limit, influxd's default
         # The RPC port (default 8088) must not collide with another influxd on the machine.
         self.rpc_port = free_port(host)
         self.config_path = self.data_dir / "influxdb.conf"
@@ -238,7 +235,6 @@ bind-address = "{self.host}:{self.rpc_port}"
   bind-address = "{self.host}:{self.port}"
   log-enabled = false
   max-body-size = 25000000
-  max-row-limit = {self.max_row_limit}
 [continuous_queries]
   enabled = true
   log-enabled = false

@@ -42,19 +42,8 @@ class Series:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-# InfluxDB cuts a long answer at its ``[http] max-row-limit`` and marks it "partial" (a series, or the result).
-# Grouped by site, the sites after the cut are missing altogether: a KPI summed over it would be wrong, not slow.
-CUT_SHORT = (
-    "InfluxDB cut the answer short (partial): its [http] max-row-limit is below the rows of this request "
-    "(all its statements together); set max-row-limit = 0 (no limit, the default) in influxdb.conf and "
-    "restart influxd (docs/collector.md)"
-)
-
-
-def series_of(result: dict[str, Any], statement: str = "") -> list[Series]:
-    """The series of one InfluxQL statement's result; InfluxQueryError when InfluxDB cut it short."""
-    if result.get("partial") or any(s.get("partial") for s in result.get("series", [])):
-        raise InfluxQueryError(f"{statement}: {CUT_SHORT}" if statement else CUT_SHORT)
+def series_of(result: dict[str, Any]) -> list[Series]:
+    """The series of one InfluxQL statement's result."""
     return [
         Series(s.get("name"), s["columns"], s.get("values", []), s.get("tags") or {}) for s in result.get("series", [])
     ]

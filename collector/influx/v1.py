@@ -114,7 +114,7 @@ class InfluxV1Client(InfluxClient):
             for one, result in zip(statements, results, strict=True):
                 if "error" in result:
                     raise InfluxQueryError(f"{one}: {result['error']}")
-                answers.append(series_of(result, one))
+                answers.append(series_of(result))
         except (ValueError, KeyError, IndexError, TypeError, msgpack.UnpackException) as exc:
             raise InfluxQueryError(f"{statement}: HTTP {response.status_code}: {response.text[:300]}") from exc
         return answers

@@ -96,7 +96,7 @@ class InfluxV2Client(InfluxClient):
             raise InfluxQueryError(f"{statement}: unreadable answer ({exc})") from exc
         if "error" in result:
             raise InfluxQueryError(f"{statement}: {result['error']}")
-        return series_of(result, statement)
+        return series_of(result)
 
     def check_bucket(self) -> str:
         try:
