@@ -33,8 +33,6 @@ from shopfloor.kpi import outcome_fields
 NS_PER_MS = 1_000_000
 NS_PER_MINUTE = 60 * 1_000_000_000
 MS_PER_MINUTE = 60_000
-# raw_reading_points without the fast path's forms: each line looks at its values itself.
-NOT_LOOKED_AT = -1
 
 FieldValue = str | int | float
 
@@ -197,11 +195,7 @@ def raw_reading_line(site: str, reading: RawReading, bare: bool | None = None) -
     if bare is None:
         bare = quality == "ok" and "error" not in reading and bare_floats(values)
     if bare:
-        # orjson writes {"power":2310.4,...} in C; canonical quantity names need no escaping in either
-        # format, so that is the field set once the key quotes go and the colons become equals signs.
-        # (On the bytes, then decoded: a third of the cost of the same replaces on the str.)
-        fields = orjson.dumps(values)[2:-1].replace(b'":', b"=").replace(b',"', b",").decode()
-        return f'{series}{fields},quality="ok",seq={reading["seq"]}i {time_ns}'
+        return _bare_line(series, _bare_fields([reading])[0], reading)
     parts: list[str] = []
     if quality == "ok":
         for quantity, measured in values.items():
@@ -343,22 +337,20 @@ def reading_points(site: str, readings: Iterable[MeterReading]) -> Points:
     return points
 
 
-def raw_reading_points(site: str, readings: list[RawReading], forms: list[int] | None = None) -> Points:
+def raw_reading_points(site: str, readings: list[RawReading], forms: list[int]) -> Points:
     """:func:`reading_points` for readings the contract's fast path accepted as plain dicts; ``forms``:
-    their :func:`~shopfloor.contract.fastpath.reading_form`, when the fast path gave them."""
+    their :func:`~shopfloor.contract.fastpath.reading_form`, as the fast path gave them."""
     points = Points()
     lines, minutes = points.lines, points.meter_minutes
     latest = 0
-    if forms is None:
-        forms = [NOT_LOOKED_AT] * len(readings)
     bare_fields = iter(_bare_fields([reading for reading, form in zip(readings, forms, strict=True) if form == BARE]))
     for reading, form in zip(readings, forms, strict=True):
-        ts_ms = reading["ts_ms"]
         if form == BARE:
             series = _meter_series(site, reading["device"], reading["edge"])
-            lines.append(f'{series}{next(bare_fields)},quality="ok",seq={reading["seq"]}i {ts_ms * NS_PER_MS}')
+            lines.append(_bare_line(series, next(bare_fields), reading))
         else:
-            lines.append(raw_reading_line(site, reading, None if form == NOT_LOOKED_AT else False))
+            lines.append(raw_reading_line(site, reading, False))
+        ts_ms = reading["ts_ms"]
         minutes.add(ts_ms // MS_PER_MINUTE)  # the minute of ts_ms * NS_PER_MS // NS_PER_MINUTE, in small ints
         latest = ts_ms if ts_ms > latest else latest
     points.latest_ms = latest or None
@@ -366,17 +358,22 @@ def raw_reading_points(site: str, readings: list[RawReading], forms: list[int] |
 
 
 def _bare_fields(readings: list[RawReading]) -> list[str]:
-    """The field sets of BARE readings (bare floats of canonical quantities), as :func:`raw_reading_line`
-    writes them, from one ``orjson.dumps`` of all their values: a third less than one call a reading.
+    """The field sets of BARE readings (bare floats of canonical quantities), from one ``orjson.dumps`` of
+    all their values: a batch pays one call, not one a reading.
 
-    ``[{"power":1.5,"energy_import":2.0},{...}]`` loses its brackets, the key quotes and colons become
-    equals signs, and it splits where one object ends and the next begins: a float's text holds no brace
-    or quote, and a canonical quantity name none either.
+    orjson writes ``[{"power":1.5,"energy_import":2.0},{...}]`` in C. Canonical quantity names need no
+    escaping in either format, so once the brackets and key quotes go and the colons become equals signs,
+    it splits into field sets where one object ends and the next begins: a float's text holds no brace or
+    quote. (On the bytes, then decoded: a third of the cost of the same replaces on the str.)
     """
     if not readings:
         return []
     blob = orjson.dumps([reading["values"] for reading in readings])[3:-2]
     return blob.replace(b'":', b"=").replace(b',"', b",").decode().split('},{"')
+
+
+def _bare_line(series: str, fields: str, reading: RawReading) -> str:
+    return f'{series}{fields},quality="ok",seq={reading["seq"]}i {reading["ts_ms"] * NS_PER_MS}'
 
 
 def message_points(message: Message, item_index: ItemIndex | None = None) -> Points:
