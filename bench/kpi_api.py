@@ -35,18 +35,24 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.table import CpuSteal, Row, emit  # noqa: E402
+from collector.drain.kpi_quarters import QuarterCatchUp  # noqa: E402
 from collector.drain.rollup import rebuild_rollup  # noqa: E402
 from collector.influx.client import InfluxClient, Series  # noqa: E402
 from collector.influx.connect import make_client  # noqa: E402
 from collector.influx.init_db import init_v1  # noqa: E402
 from collector.ingest.pipeline import decode_points  # noqa: E402
+from collector.kpi import report as report_module  # noqa: E402
+from collector.kpi import summaries as summaries_module  # noqa: E402
+from collector.kpi.quarters import KPI_QUARTER, QuarterSummaries  # noqa: E402
 from collector.kpi.queries import KpiQueries, Range  # noqa: E402
 from collector.kpi.report import KpiReport  # noqa: E402
 from collector.kpi.summaries import KPI_DAY, SETTLE_MS, DaySummaries, day_bounds  # noqa: E402
@@ -194,6 +200,16 @@ def explain(
     return 0
 
 
+def latest_local(now_ms: int, hh_mm: str) -> int:
+    """The latest moment at or before ``now_ms`` that is ``hh_mm`` on a clock in ``TZ``."""
+    hour, minute = (int(part) for part in hh_mm.split(":"))
+    local = datetime.fromtimestamp(now_ms / 1000, ZoneInfo(TZ))
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at > local:
+        at = (at - timedelta(days=1)).replace(hour=hour, minute=minute)
+    return int(at.timestamp() * 1000)
+
+
 def growth(args: argparse.Namespace) -> int:
     steal = CpuSteal()
     with tempfile.TemporaryDirectory(prefix="kpi-growth-") as tmp:
@@ -203,6 +219,11 @@ def growth(args: argparse.Namespace) -> int:
             settings = InfluxV1Settings(url=influxd.url, database="shopfloor", timeout_s=300)
             init_v1(settings)
             now = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
+            if args.at is not None:
+                now = latest_local(now, args.at)
+                # The report's clock, as if it were that time: nothing is stored after it.
+                for module in (report_module, summaries_module):
+                    module.now_ms = lambda: now  # type: ignore[attr-defined]
             n_sites, n_days = max(GROWTH_SITES), max(GROWTH_DAYS)
             # Three simulated workshops for the last days; the other sites are copies of them under their own ids.
             simulated = build_sites(SimulateSettings(sites=3, epoch_days=5, live=False), now)
@@ -252,6 +273,16 @@ def growth(args: argparse.Namespace) -> int:
                     for day in (real_start, day_bounds(real_start + DAY_MS + 3_600_000, TZ)[0])
                 ]
             rebuild_rollup(settings, 4, now * 1_000_000)
+            # As the collector's catch-up keeps them: yesterday's summary once it settled (08:15), and the
+            # quarter-hour energy of the days that have not (collector/drain/kpi_quarters.py).
+            yesterday = day_bounds(today - 1, TZ)[0]
+            if day_bounds(yesterday, TZ)[1] + SETTLE_MS <= now:
+                for site_id in ids:
+                    summaries.summarize(site_id, facts[site_id], yesterday)
+            quarters = QuarterCatchUp(QuarterSummaries(writer, rollup_writer), facts.__getitem__)
+            if args.quarters:
+                quarters.note_written(ids, [], now)
+                quarters.run_one(now)
             copies: list[str] = []
             summary_rows: list[str] = []
             for site_id in ids:
@@ -364,6 +395,13 @@ def growth(args: argparse.Namespace) -> int:
                             f"{name:34} {days:5} {n:5} {best * 1000:8.1f} {p95 * 1000:8.1f} {ratio} "
                             f"{requests:8} {statements:10} {influx_s * 1000:9.1f} {cpu * 1000:8.1f}"
                         )
+            if args.quarters and ("compare", 20, 365) in results:
+                # The same call with the days that have not settled read raw (no quarter-hour summaries), as before.
+                writer.query(f'DROP MEASUREMENT "{KPI_QUARTER}"')
+                everyone = {site_id: facts[site_id] for site_id in ids}
+                window = Range(now - 365 * DAY_MS, now)
+                best, p95, cpu = timed(args.calls, args.repeat, partial(ask, "compare", window, everyone))
+                print(f"{'compare, no quarter-hour summaries':34} {365:5} {20:5} {best * 1000:8.1f} {p95 * 1000:8.1f}")
             print()
             emit(
                 [
@@ -407,6 +445,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--profile", action="store_true", help="--growth: profile one site-KPI and one compare call instead"
+    )
+    parser.add_argument(
+        "--at",
+        metavar="HH:MM",
+        help="--growth: as if it were this local time (the latest one, Europe/Brussels): before 08:15 yesterday "
+        "has no day summary yet, the hardest hour for a compare",
+    )
+    parser.add_argument(
+        "--no-quarters",
+        dest="quarters",
+        action="store_false",
+        help="--growth: no quarter-hour summaries (the days that have not settled read raw, as before them)",
     )
     args = parser.parse_args()
     if args.growth:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
+from collector.drain.kpi_quarters import QuarterCatchUp
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxError, rows_of
+from collector.kpi.quarters import QuarterSummaries
 from collector.kpi.queries import Range
 from collector.kpi.summaries import (
     KPI_DAY,
@@ -74,6 +76,8 @@ class KpiDayCatchUp:
         self.backfill: dict[str, list[int]] = {}
         self._oldest: dict[str, int] = {}  # site -> the local day of its oldest data
         self._failing = False
+        # The days not settled yet: their main meters' energy per quarter hour (collector/drain/kpi_quarters.py).
+        self.quarters = QuarterCatchUp(QuarterSummaries(client, writer), site)
 
     def note_written(
         self,
@@ -100,6 +104,7 @@ class KpiDayCatchUp:
                     if day_bounds(day, facts.timezone)[1] + SETTLE_MS <= now_ms:
                         self.pending.add((site, day))
         self._note_events(lines, now_ms)
+        self.quarters.note_written(names, spans, now_ms)
 
     def _note_events(self, lines: Iterable[str], now_ms: int) -> None:
         """A late event re-opens its settled day, the next one (whose sessions may have begun before it, up to
@@ -129,9 +134,17 @@ class KpiDayCatchUp:
                 self.settled[site] = newest
 
     def run_one(self, now_ms: int) -> bool:
-        """Summarize the oldest pending site-day, else one backfill step; False when there was nothing to do."""
+        """Summarize the oldest pending site-day, else the quarters due, else one backfill step; False when
+        there was nothing to do."""
         self._due(now_ms)
         if not self.pending:
+            try:
+                if self.quarters.run_one(now_ms):
+                    self._failing = False
+                    return True
+            except InfluxError as exc:
+                self._failed("its sites", exc, "quarter-hour summaries")
+                return False
             return self._backfill_one(now_ms)
         site, day = min(self.pending, key=lambda key: (key[1], key[0]))
         self.pending.discard((site, day))
@@ -144,12 +157,10 @@ class KpiDayCatchUp:
         self._failing = False
         return True
 
-    def _failed(self, site: str, exc: InfluxError) -> None:
+    def _failed(self, site: str, exc: InfluxError, what: str = "KPI day summary") -> None:
         if not self._failing:
             fix = " (run `shopfloor collector init-db`)" if "retention policy not found" in str(exc) else ""
-            log.warning(
-                "cannot write the KPI day summary of %s: %s%s; the API reads raw data meanwhile", site, exc, fix
-            )
+            log.warning("cannot write the %s of %s: %s%s; the API reads raw data meanwhile", what, site, exc, fix)
         self._failing = True
 
     def _backfill_one(self, now_ms: int) -> bool:

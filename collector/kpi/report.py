@@ -16,12 +16,13 @@ import itertools
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from collector.kpi.quarters import QuarterSummaries, unsettled_start
 from collector.kpi.queries import RAW_METER_RANGE_MS, KpiQueries, Range
 from collector.kpi.summaries import (
     SETTLE_MS,
@@ -46,7 +47,16 @@ from shopfloor.kpi.energy import (
     meter_coverage,
     segments,
 )
-from shopfloor.kpi.pieces import ItemSums, MeterPiece, SitePiece, energy_totals, item_kwh_totals, mean_watts
+from shopfloor.kpi.pieces import (
+    ItemSums,
+    MeterPiece,
+    Served,
+    SitePiece,
+    energy_totals,
+    item_kwh_totals,
+    mean_watts,
+    served,
+)
 from shopfloor.kpi.rates import (
     Bucket,
     FinishedItem,
@@ -102,6 +112,7 @@ class KpiReport:
         self.q = queries
         self._live = PieceBuilder(queries)
         self._stored = DaySummaries(queries.client)
+        self._quarters = QuarterSummaries(queries.client)
         self._reuse = reuse_segments
         self._kept: dict[tuple[str, str, int, int], list[Segment]] = {}
         self._lock = threading.Lock()
@@ -155,11 +166,14 @@ class KpiReport:
         station: str | None,
         item_energy: bool,
         kwh_only: bool = False,
+        quarters: Mapping[int, MeterPiece] | None = None,
     ) -> tuple[list[Steps], list[Any]]:
         """The raw pieces' reads, and the pieces in order (None where a raw piece goes, a stored one else).
         ``item_energy``: each item's bench kWh too; ``kwh_only``: of the meters, only the kWh terms.
         Consecutive raw pieces (the edges, and the days without a current summary next to them) are one
-        run, read together: a run costs the same few statements for one day or for years of them."""
+        run, read together: a run costs the same few statements for one day or for years of them.
+        ``quarters``: with ``kwh_only``, stored quarter hours of the main meter (by start): a raw piece's meter
+        is read raw only after those that follow each other from its start (``served``)."""
         until = min(window.end_ms, now_ms())
         end = window.end_ms
         bounds = [window.start_ms, *plan.cuts, end]
@@ -167,6 +181,7 @@ class KpiReport:
         steps: list[Steps] = []
         pieces: list[Any] = []
         run: list[Span] = []
+        stored_energy: dict[int, Served] = {}
 
         def close_run() -> None:
             if run:
@@ -181,9 +196,11 @@ class KpiReport:
                         station,
                         item_energy,
                         kwh_only=kwh_only,
+                        stored_energy=dict(stored_energy),
                     )
                 )
                 run.clear()
+                stored_energy.clear()
 
         for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
             if 0 < i < last and start in stored:
@@ -192,6 +209,9 @@ class KpiReport:
                 continue
             run.append(PieceBuilder.span(start, stop, i == 0, i == last, None if i == last else end))
             pieces.append(None)
+            got = served(quarters, start, min(stop, until)) if quarters and i > 0 else None
+            if got is not None:
+                stored_energy[start] = got
         close_run()
         return steps, pieces
 
@@ -412,7 +432,8 @@ class KpiReport:
             )
             newest_future = pool.submit(self.q.last_data_by_site, list(sites), window.end_ms)
             guessed = {name: set(plan.usable) for name, plan in plans.items()}
-            pieces = self._raw_pieces(sites, window, plans, guessed)
+            quarters = self._stored_quarters(sites, window, plans)
+            pieces = self._raw_pieces(sites, window, plans, guessed, quarters)
             stored = stored_future.result()
             newest = newest_future.result()
         summed: dict[str, StoredSums | None] = {}
@@ -425,18 +446,40 @@ class KpiReport:
                 summed[name], days[name] = None, found
         wrong = {name: facts for name, facts in sites.items() if set(days[name]) != guessed[name]}
         if wrong:
-            pieces.update(self._raw_pieces(wrong, window, plans, {name: set(days[name]) for name in wrong}))
+            pieces.update(self._raw_pieces(wrong, window, plans, {name: set(days[name]) for name in wrong}, quarters))
         totals = []
         for name, facts in sites.items():
             layout = [days[name].get(piece, piece) if isinstance(piece, int) else piece for piece in pieces[name]]
             totals.append(self._site_totals(name, facts, layout, newest[name], summed[name]))
         return totals
 
+    def _stored_quarters(
+        self, sites: dict[str, SiteSettings], window: Range, plans: dict[str, Plan]
+    ) -> dict[str, dict[int, MeterPiece]]:
+        """The main meters' stored quarter hours of the days not settled yet (the raw pieces of a long range
+        end there), all sites in one request."""
+        now = now_ms()
+        wanted = {
+            name: (
+                facts,
+                Range(max(window.start_ms, unsettled_start(now, facts, SETTLE_MS)), min(window.end_ms, now)),
+            )
+            for name, facts in sites.items()
+            if plans[name].per_minute
+        }
+        return self._quarters.read_many(wanted)
+
     def _raw_pieces(
-        self, sites: dict[str, SiteSettings], window: Range, plans: dict[str, Plan], stored: dict[str, set[int]]
+        self,
+        sites: dict[str, SiteSettings],
+        window: Range,
+        plans: dict[str, Plan],
+        stored: dict[str, set[int]],
+        quarters: dict[str, dict[int, MeterPiece]],
     ) -> dict[str, list[Any]]:
         """Each site's pieces in order when ``stored`` are its stored days: the raw ones computed (all sites'
-        reads together), a stored day as its local midnight (an ``int``) for the caller to fill in."""
+        reads together, each main meter's raw minutes only after its stored quarter hours), a stored day as
+        its local midnight (an ``int``) for the caller to fill in."""
         steps: list[Steps] = []
         layouts: dict[str, list[Any]] = {}
         for name, facts in sites.items():
@@ -450,6 +493,7 @@ class KpiReport:
                 None,
                 False,
                 kwh_only=True,
+                quarters=quarters.get(name),
             )
             steps.extend(site_steps)
         built = iter(self._live.build_many(steps))

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,16 @@ from collector.kpi.queries import KpiQueries, Range, checked_id, samples_of
 from collector.points import point
 from collector.settings import InfluxV1Settings, SiteSettings
 from shopfloor.kpi.energy import Segment
-from shopfloor.kpi.pieces import ItemSums, SitePiece, item_energy_piece, item_sums, meter_kwh_piece, meter_piece
+from shopfloor.kpi.pieces import (
+    ItemSums,
+    Served,
+    SitePiece,
+    item_energy_piece,
+    item_sums,
+    joined_kwh_piece,
+    meter_kwh_piece,
+    meter_piece,
+)
 from shopfloor.kpi.runs import MeterRun, Span, bench_devices, span_sessions, split_events, split_finished
 from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 
@@ -278,15 +287,34 @@ class PieceBuilder:
         item_energy: bool = True,
         until_past_end_ms: int | None = None,
         kwh_only: bool = False,
+        stored_energy: Mapping[int, Served] | None = None,
     ) -> Steps:
         """The reads of consecutive ``spans`` (oldest first) as rounds of statements (see ``run_steps``):
         events once (one lookback), finished items once, each meter once; each span then gets what its own
         read would have returned, so its piece is the one ``build`` gives for it alone. ``until_past_end_ms``:
         each span's "now" for a running session is this long past its end (a day summary's settle time).
-        ``kwh_only``: each meter's piece has its energy terms only (``meter_kwh_piece``: the comparison's)."""
+        ``kwh_only``: each meter's piece has its energy terms only (``meter_kwh_piece``: the comparison's).
+        ``stored_energy``: with ``kwh_only``, for a span (by its start) the main meter's terms from stored quarter
+        hours (``collector.kpi.quarters``) up to a time: its raw minutes are read only after it."""
         hours = facts.hours()
         wanted = sorted({*devices})
-        reads = MeterReads(site, wanted, spans, per_minute)
+        served = dict(stored_energy or {})
+        if served and (not kwh_only or wanted != [facts.main_meter]):
+            raise ValueError("stored quarter hours serve only the main meter's kWh terms (kwh_only)")
+        # The spans whose meters are read raw: a span's rest after its stored quarters, or all of it.
+        meter_spans: list[Span] = []
+        meter_index: list[int | None] = []
+        for span in spans:
+            got = None if span.open_start else served.get(span.start_ms)
+            if got is not None and got.until_ms >= span.end_ms:
+                meter_index.append(None)
+                continue
+            meter_index.append(len(meter_spans))
+            if got is None:
+                meter_spans.append(span)
+            else:
+                meter_spans.append(Span(got.until_ms, span.end_ms, False, span.open_end, span.events_end_ms))
+        reads = MeterReads(site, wanted if meter_spans else [], meter_spans, per_minute)
         events_range = Range(spans[0].start_ms - SESSION_LOOKBACK_MS, max(span.events_end_ms for span in spans))
         first: Ask = [
             (KpiQueries.events_select(site, events_range, station), False),
@@ -317,12 +345,16 @@ class PieceBuilder:
         for i, span in enumerate(spans):
             piece = SitePiece(span.start_ms, span.end_ms)
             piece.staffed_s = found[i].staffed_s
+            at = meter_index[i]
+            got = None if span.open_start else served.get(span.start_ms)
             for device in wanted:
                 # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole.
-                segs = by_device[device][i]
-                piece.meters[device] = (
-                    meter_kwh_piece(segs, facts.timezone) if kwh_only else meter_piece(segs, hours, facts.timezone)
-                )
+                segs = [] if at is None else by_device[device][at]
+                if kwh_only:
+                    meter = meter_kwh_piece(segs, facts.timezone)
+                    piece.meters[device] = meter if got is None else joined_kwh_piece([got.meter, meter])
+                else:
+                    piece.meters[device] = meter_piece(segs, hours, facts.timezone)
             for name, sessions in found[i].sessions.items():
                 piece.item_kwh[name] = item_energy_piece(by_device[bench_of[name]][i], sessions)
             piece.items = item_sums(finished[i])

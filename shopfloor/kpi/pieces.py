@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from shopfloor.kpi.energy import (
     MIN_BILLED_PEAK_KW,
+    QUARTER_HOUR_MS,
     DailyEnergy,
     MonthlyPeak,
     Segment,
@@ -95,6 +96,43 @@ def meter_kwh_piece(segs: Sequence[Segment], timezone: str) -> MeterPiece:
     piece.covered_ms = sum(seg.end_ms - seg.start_ms for seg in segs if seg.kwh is not None)
     piece.gap = any(seg.gap for seg in segs)
     return piece
+
+
+def joined_kwh_piece(parts: Sequence[MeterPiece]) -> MeterPiece:
+    """Consecutive kWh-only pieces of one meter (``meter_kwh_piece``) within one local day, as the piece of
+    their whole stretch: its segments cut where the parts meet give the same terms, to float rounding (the
+    additions' order differs), since a segment's energy is cut pro rata of time."""
+    joined = MeterPiece()
+    for part in parts:
+        if not part.has_data:
+            continue
+        if not joined.has_data:
+            joined.has_data, joined.day = True, part.day
+        joined.kwh += part.kwh
+        joined.covered_ms += part.covered_ms
+        joined.gap = joined.gap or part.gap
+    return joined
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What stored quarter hours give of a piece ``[start, until_ms)``: one meter's kWh terms there."""
+
+    until_ms: int
+    meter: MeterPiece
+
+
+def served(quarters: Mapping[int, MeterPiece], start_ms: int, end_ms: int) -> Served | None:
+    """The stored quarter hours (by start) that follow each other from ``start_ms`` up to at most ``end_ms``,
+    joined; None when there is none at ``start_ms``."""
+    at = start_ms
+    parts: list[MeterPiece] = []
+    while at + QUARTER_HOUR_MS <= end_ms and at in quarters:
+        parts.append(quarters[at])
+        at += QUARTER_HOUR_MS
+    if not parts:
+        return None
+    return Served(at, joined_kwh_piece(parts))
 
 
 def meter_piece(segs: Sequence[Segment], hours: OpeningHours | None, timezone: str) -> MeterPiece:

@@ -24,6 +24,7 @@ def summarize_settled_days(
     catch_up = KpiDayCatchUp(make_client(settings), DaySummaries.writer_for(settings), sites.__getitem__)
     catch_up.note_written(sites, [(start_ms * NS_PER_MS, end_ms * NS_PER_MS)], now_ms)
     catch_up.scan.clear()  # the noted days only: not the backfill of older ones (an empty day's summary each)
+    catch_up.quarters.cursor.clear()  # nor the quarter hours of the days not settled (no dashboard reads them)
     written = 0
     while catch_up.run_one(now_ms):
         written += 1
