@@ -12,6 +12,9 @@ and days without data between them) and summarizes them, newest first: the recen
 dashboards and monthly reports ask for, and the scan can stop at the site's oldest data. Each idle step
 does one bounded piece of it (``SCAN_DAYS`` looked at, or ``BACKFILL_DAYS`` summarized), so live points
 never wait long.
+
+Between the two, an idle step stores the quarter-hour energy of the days not settled yet
+(``collector.drain.kpi_quarters``), for all sites at once.
 """
 
 from __future__ import annotations
