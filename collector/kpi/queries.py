@@ -309,6 +309,7 @@ class KpiQueries:
         finished, checked_in = self.client.series_many(
             [self.finished_statement(site, window, station), self.checked_in_statement(site, window, station)],
             epoch="ms",
+            packed=True,
         )
         return self.finished_of(site, finished), self.checked_in_of(checked_in)
 

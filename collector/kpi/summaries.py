@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from collector.influx import schema
 from collector.influx.client import InfluxClient, InfluxQueryError, Series, rows_of
 from collector.influx.connect import make_client
@@ -460,15 +462,15 @@ class DaySummaries:
         """Stored, current (same basis, settled) summaries of ``days`` (local midnights), by midnight."""
         if not days:
             return {}
-        try:
-            rows = self.q._rows(self._statement(fields, site, facts, days))
-        except InfluxQueryError:
-            return {}  # no rollup policy: every day from raw data
-        return self._current(rows, facts, days)
+        # Tolerant: without the rollup policy, no rows (every day from raw data). Packed: a year of details is
+        # a long answer, which influxd writes faster as MessagePack.
+        [answer] = ask(self.client, [(self._statement(fields, site, facts, days), True)])
+        return self._current(rows_of(answer), facts, days)
 
     def details(self, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, SitePiece]:
         return {
-            at: SitePiece.from_json(json.loads(row["detail"]))
+            # orjson: a year of details is 365 parses of ~10 kB each, 3-4x faster than the json module's.
+            at: SitePiece.from_json(orjson.loads(row["detail"]))
             for at, row in self._read("detail", site, facts, days).items()
         }
 

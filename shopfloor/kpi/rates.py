@@ -48,9 +48,12 @@ def stored_item(
 ) -> FinishedItem:
     """The KPI input for a stored ``finished`` point, from its derived fields (docs/storage.md)."""
 
+    get = fields.get
+
     def number(name: str) -> float:
-        value = fields.get(name)
-        return float(value) if isinstance(value, int | float) else 0.0
+        value = get(name)
+        # A tuple, not ``int | float``: a year of items is 37,000 of these calls, and a union checks slower.
+        return float(value) if isinstance(value, (int, float)) else 0.0
 
     terms = OutcomeFields(
         final=int(number("final")),
