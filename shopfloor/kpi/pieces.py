@@ -253,6 +253,7 @@ def energy_totals(pieces: Sequence[MeterPiece], timezone: str) -> EnergyTotals:
     best: dict[str, tuple[float, int]] = {}
     sums = [[0.0] * 24 for _ in range(7)]
     counts = [[0.0] * 24 for _ in range(7)]
+    cells: dict[str, tuple[int, int]] = {}
     for piece in pieces:
         if not piece.has_data or piece.day is None:
             continue
@@ -272,9 +273,12 @@ def energy_totals(pieces: Sequence[MeterPiece], timezone: str) -> EnergyTotals:
             if month not in best or piece.peak_kw > best[month][0]:
                 best[month] = (piece.peak_kw, piece.peak_slot_ms)
         for cell, (total, n) in piece.profile.items():
-            weekday, hour = (int(part) for part in cell.split(":"))
-            sums[weekday][hour] += total
-            counts[weekday][hour] += n
+            at = cells.get(cell)
+            if at is None:  # parsed once a call: a year of pieces holds the same 168 keys 365 times
+                weekday, hour = (int(part) for part in cell.split(":"))
+                at = cells[cell] = (weekday, hour)
+            sums[at[0]][at[1]] += total
+            counts[at[0]][at[1]] += n
     daily = []
     for day in sorted(days):
         total, covered, complete = days[day]

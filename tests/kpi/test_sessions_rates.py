@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
 from shopfloor.contract import RepairStatus, ReuseOutcome, StationEvent, StationState
+from shopfloor.kpi.outcomes import OutcomeFields
 from shopfloor.kpi.rates import (
     Bucket,
     FinishedItem,
@@ -231,3 +233,14 @@ def test_stored_point_fields_give_the_same_item() -> None:
     (item,) = finished(item_histories(events))
     fields: dict[str, object] = {**item.terms.as_fields(), "bench_s": item.bench_s, "brand": "Philips"}
     assert stored_item("s", "b1", item.finished_ms, "Kettle", fields) == item
+
+
+def test_a_stored_point_s_every_term_lands_in_its_own_field() -> None:
+    """Each derived field a different number (ints as floats too, as MessagePack answers carry them): none is
+    taken for another, and a missing or non-numeric one reads as 0."""
+    names = [field.name for field in dataclasses.fields(OutcomeFields)]
+    fields: dict[str, object] = {name: float(i + 1) for i, name in enumerate(names)}
+    item = stored_item("s", "b1", 5, None, {**fields, "co2e_kg": "n/a", "bench_s": 60})
+    assert [getattr(item.terms, name) for name in names[:-1]] == [i + 1 for i in range(len(names) - 1)]
+    assert item.terms.co2e_kg == 0.0 and item.bench_s == 60.0 and item.barrier is None
+    assert stored_item("s", "b1", 5, None, {}).terms == OutcomeFields(0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
