@@ -184,11 +184,12 @@ class Bench:
         """``processes`` real collector processes (one shared-subscription group when more than one), ready."""
         group = f"bench{self.runs}" if processes > 1 else None
         procs = []
+        ids = [f"{db}-{k}-{uuid.uuid4().hex[:4]}" for k in range(processes)]
         for k in range(processes):
             port = free_port()
             config = collector_yaml(
                 self.work / f"{db}-{k}.yaml",
-                collector_id=f"{db}-{k}-{uuid.uuid4().hex[:4]}",
+                collector_id=ids[k],
                 broker_port=self.broker.port,
                 influx_url=self.influx.url,
                 database=db,
@@ -226,6 +227,7 @@ class Bench:
             for proc, _ in procs:
                 if proc.wait(60) != 0:
                     raise RuntimeError(f"collector exited with {proc.returncode}: see {self.work}")
+            forget_sessions(self.broker.port, ids)
 
     @staticmethod
     def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -234,6 +236,52 @@ class Bench:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)  # py-spy attaches before the traffic starts
         return proc
+
+
+def broker_stored(port: int) -> str:
+    """Mosquitto's count of stored messages and of its clients' sessions, from its retained $SYS topics."""
+    wanted = ("$SYS/broker/store/messages/count", "$SYS/broker/clients/total")
+    found: dict[str, str] = {}
+    done = threading.Event()
+
+    def on_message(client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        found[message.topic] = message.payload.decode()
+        if len(found) == len(wanted):
+            done.set()
+
+    def on_connect(client: paho.Client, *args: object) -> None:
+        for topic in wanted:
+            client.subscribe(topic)
+
+    name = f"sys-{uuid.uuid4().hex[:6]}"
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=name, protocol=paho.MQTTv5)
+    client.on_message = on_message
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port, clean_start=True)
+    client.loop_start()
+    done.wait(15)
+    client.disconnect()
+    client.loop_stop()
+    return f"broker: {found.get(wanted[0], '?')} messages stored, {found.get(wanted[1], '?')} sessions"
+
+
+def forget_sessions(port: int, client_ids: list[str]) -> None:
+    """Drop the broker's sessions of finished collectors (clean start, expiry 0). A deployed collector keeps its
+    session across restarts (``session_expiry_s``); a benchmark's collectors never come back, and their sessions
+    queued every later run's messages (same topics) until they expired: the broker then spent its time on them,
+    and its periodic save of them stalled every client for up to a second."""
+    for client_id in client_ids:
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        connected = threading.Event()
+        client.on_connect = lambda *args, done=connected: done.set()  # type: ignore[misc]
+        client.connect("127.0.0.1", port, clean_start=True)  # MQTT 5: no expiry property means 0
+        client.loop_start()
+        try:
+            if not connected.wait(10):
+                raise RuntimeError(f"cannot reach the broker to drop the session of {client_id}")
+        finally:
+            client.disconnect()
+            client.loop_stop()
 
 
 def _pairs(settings: str) -> list[tuple[str, str]]:
@@ -361,6 +409,7 @@ def settle(pid: int | None, busy_share: float = SETTLE_BUSY_SHARE, timeout_s: fl
 
 def poll_latency(bench: Bench, db: str, rate: float, count: int) -> Latency:
     times = bench.work / f"{db}-sent.json"
+    print(f"  {db}: {broker_stored(bench.broker.port)}", flush=True)
     settled_s = settle(bench.influxd_pid)
     t0 = now_ms()
     bench.publisher.send(f"paced {rate} {count} {times} {t0}")

@@ -197,6 +197,17 @@ def _bare_client(args: argparse.Namespace, on_message: Any) -> Any:
     return client
 
 
+def end_session(client: Any) -> None:
+    """Disconnect and let the broker drop our session: a finished run's session kept for its expiry would queue
+    every later run's messages (same topics), and the broker's periodic save of them stalled all its clients."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.DISCONNECT)
+    props.SessionExpiryInterval = 0
+    client.disconnect(properties=props)
+
+
 def run_bare(args: argparse.Namespace) -> int:
     count = 0
 
@@ -209,7 +220,7 @@ def run_bare(args: argparse.Namespace) -> int:
     client = _bare_client(args, on_message)
     client.loop_start()
     sys.stdin.read()  # until the benchmark closes our stdin
-    client.disconnect()
+    end_session(client)
     client.loop_stop()
     return 0
 
@@ -232,7 +243,7 @@ def run_bare_post(args: argparse.Namespace) -> int:
     client = _bare_client(args, on_message)
     client.loop_start()
     sys.stdin.read()
-    client.disconnect()
+    end_session(client)
     client.loop_stop()
     return 0
 
