@@ -294,14 +294,18 @@ class KpiReport:
         self, site: str, facts: SiteSettings, window: Range, bucket: Bucket, station: str | None = None
     ) -> dict[str, Any]:
         """``GET /api/sites/{site}/kpis`` and, with ``station``, the station's."""
-        rows, checked_in = self.q.items_and_intake(site, window, station)
+        meter = facts.main_meter if station is None else facts.bench_meter(station)
+        # The items beside the pieces: influxd answers one while this thread reads the other (a year of day
+        # details, or the raw edges' minutes).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            asked = pool.submit(self.q.items_and_intake, site, window, station)
+            pieces = self._pieces(site, facts, window, [meter], station)
+            rows, checked_in = asked.result()
         items = [item for item, _ in rows]
         fixed_by_station: dict[str, list[str]] = {}
         for item, item_id in rows:
             if item.terms.fixed and item_id is not None:
                 fixed_by_station.setdefault(item.station, []).append(item_id)
-        meter = facts.main_meter if station is None else facts.bench_meter(station)
-        pieces = self._pieces(site, facts, window, [meter], station)
         summary = {"checked_in": len(checked_in), **self._items(items, self._bench_hours(station, pieces))}
         body: dict[str, Any] = {"site": site}
         if station is not None:
@@ -324,9 +328,11 @@ class KpiReport:
     def headline(self, site: str, facts: SiteSettings, window: Range) -> dict[str, Any]:
         """The part of ``kpis`` a report compares periods on: the same ``items``, and ``energy.kwh`` and
         ``energy.kwh_per_item``, without the per-day, peak, load and per-item energy work."""
-        rows, checked_in = self.q.items_and_intake(site, window)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # as in ``kpis``
+            asked = pool.submit(self.q.items_and_intake, site, window)
+            pieces = self._pieces(site, facts, window, [facts.main_meter])
+            rows, checked_in = asked.result()
         items = [item for item, _ in rows]
-        pieces = self._pieces(site, facts, window, [facts.main_meter])
         summary = {"checked_in": len(checked_in), **self._items(items, self._bench_hours(None, pieces))}
         kwh = energy_totals([piece.meters.get(facts.main_meter, MeterPiece()) for piece in pieces], facts.timezone).kwh
         finished = int(summary["finished"])
