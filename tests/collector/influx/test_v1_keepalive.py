@@ -52,3 +52,39 @@ def test_an_error_answer_on_the_kept_connection_is_read_whole(tmp_path: Path) ->
                 assert answer.status == 404 and "database not found" in answer.text
         finally:
             client.close()
+
+
+def test_queries_survive_influxd_closing_the_kept_connection_and_ask_from_two_threads(tmp_path: Path) -> None:
+    """Queries go over a kept connection per thread: influxd restarted between two queries, the next one asks
+    again on a new connection; away, the query says so; two threads at once each get their own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from collector.influx.client import InfluxQueryError, InfluxUnreachable
+
+    with Influxd(tmp_path / "influxd") as influxd:
+        httpx.post(f"{influxd.url}/query", data={"q": 'CREATE DATABASE "keep"'}).raise_for_status()
+        client = InfluxV1Client(InfluxV1Settings(url=influxd.url, database="keep"))
+        try:
+            assert client.write([f"meter,site=s power=1.5 {T}", f"meter,site=t power=2.5 {T}"]).ok
+            assert client.query("SELECT power FROM meter WHERE site = 's'")[0]["power"] == 1.5
+            influxd.stop()
+            with pytest.raises(InfluxUnreachable):
+                client.query("SELECT power FROM meter")
+            influxd.start()
+            assert client.query("SELECT power FROM meter WHERE site = 's'")[0]["power"] == 1.5
+            influxd.stop()
+            influxd.start()  # the kept connection is closed now
+            packed = client.series_many(["SELECT power FROM meter WHERE site = 't'"], epoch="ms", packed=True)
+            assert packed[0][0].values == [[T // 1_000_000, 2.5]]
+            with pytest.raises(InfluxQueryError, match="error parsing query"):
+                client.query("SELEC nothing")
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                answers = list(
+                    pool.map(
+                        lambda site: client.query(f"SELECT power FROM meter WHERE site = '{site}'")[0]["power"],
+                        ["s", "t"] * 20,
+                    )
+                )
+            assert answers == [1.5, 2.5] * 20
+        finally:
+            client.close()
