@@ -42,7 +42,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,10 +104,18 @@ class Influx:
     def create(self, db: str) -> None:
         httpx.post(f"{self.url}/query", data={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
 
-    def wait_for(self, db: str, points: int, timeout: float = 600) -> int:
-        """Poll the count until it holds ``points``; the monotonic ns of the answer that first did."""
+    def wait_for(self, db: str, points: int, timeout: float = 600, written: Callable[[], float] | None = None) -> int:
+        """Poll the count until it holds ``points``; the monotonic ns of the answer that first did.
+
+        ``written``: the consumer's own count of points InfluxDB acknowledged (an in-process collector's
+        metric). The InfluxDB count is polled only once it says all, so the polls cost influxd nothing while
+        the points are written: a ``count(power)`` over 100,000 points took influxd 25-32 ms, longer than the
+        pause between polls, and the plain writer it is compared with pays no poll. The time is still that
+        of the InfluxDB answer that holds every point."""
         started = time.monotonic()
         deadline = started + timeout
+        while written is not None and written() < points and time.monotonic() < deadline:
+            time.sleep(0.002)
         while time.monotonic() < deadline:
             got = self.count(db)
             now = time.monotonic_ns()
@@ -497,7 +505,7 @@ def backlog_collector(bench: Bench, db: str, messages: list[tuple[str, bytes]], 
     runtime = CollectorRuntime(settings)
     started = time.monotonic_ns()
     runtime.start()
-    done_ns = bench.influx.wait_for(db, points)
+    done_ns = bench.influx.wait_for(db, points, written=runtime.metrics.written._value.get)
     runtime.stop()
     return (done_ns - started) / 1e9
 
