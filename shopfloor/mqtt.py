@@ -2,7 +2,9 @@
 
 The edge agent and the collector both connect through :func:`new_client`, so TLS, auth,
 MQTT v5 session properties and reconnect back-off are set up the same way everywhere.
-paho's connect failures come out as :class:`MqttError`.
+paho's connect failures come out as :class:`MqttError`. The first client installs a leaner decoder
+for PUBLISH packets without properties (``_lean_publish_decoder``): paho's own built a ``Properties`` object
+from scratch for each one, a fifth of the collector's receive thread.
 """
 
 from __future__ import annotations
