@@ -145,20 +145,24 @@ class InfluxV1Client(InfluxClient):
 _UNREADABLE = (http.client.HTTPException, ValueError)
 
 
+def _plain_http(settings: InfluxV1Settings) -> tuple[str, int, str, dict[str, str]]:
+    """Host, port, base path and the headers every request of the lean paths sends (encoding, basic auth)."""
+    parts = urllib.parse.urlsplit(settings.url)
+    headers = {"Accept-Encoding": "gzip" if settings.compress else "identity"}
+    if settings.username is not None and settings.password is not None:
+        secret = f"{settings.username}:{settings.password.get_secret_value()}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
+    return parts.hostname or "127.0.0.1", parts.port or 80, parts.path.rstrip("/"), headers
+
+
 class _LeanWriter:
     """``POST /write`` on one keep-alive ``http.client`` connection, reopened when InfluxDB closed it."""
 
     def __init__(self, settings: InfluxV1Settings, params: dict[str, str]) -> None:
-        parts = urllib.parse.urlsplit(settings.url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 80
+        self._host, self._port, base, self._headers = _plain_http(settings)
         self._url = settings.url
         self._timeout = settings.timeout_s
-        self._path = f"{parts.path.rstrip('/')}/write?{urllib.parse.urlencode(params)}"
-        self._headers: dict[str, str] = {"Accept-Encoding": "gzip" if settings.compress else "identity"}
-        if settings.username is not None and settings.password is not None:
-            secret = f"{settings.username}:{settings.password.get_secret_value()}".encode()
-            self._headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
+        self._path = f"{base}/write?{urllib.parse.urlencode(params)}"
         self._conn: http.client.HTTPConnection | None = None
 
     def write(self, body: bytes, headers: dict[str, str]) -> WriteResponse:
@@ -208,19 +212,11 @@ class _LeanReader:
     at once), reopened when InfluxDB closed it. A query only reads, so asking it again on a new connection is safe."""
 
     def __init__(self, settings: InfluxV1Settings) -> None:
-        parts = urllib.parse.urlsplit(settings.url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 80
+        self._host, self._port, base, self._headers = _plain_http(settings)
+        self._headers["Content-Type"] = "application/x-www-form-urlencoded"
         self._url = settings.url
         self._timeout = settings.timeout_s
-        self._path = f"{parts.path.rstrip('/')}/query"
-        self._headers: dict[str, str] = {
-            "Accept-Encoding": "gzip" if settings.compress else "identity",
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        if settings.username is not None and settings.password is not None:
-            secret = f"{settings.username}:{settings.password.get_secret_value()}".encode()
-            self._headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
+        self._path = f"{base}/query"
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[http.client.HTTPConnection] = []

@@ -18,6 +18,7 @@ from collector.kpi.merge import Select, Tags
 from shopfloor.contract import EventType, StationState
 from shopfloor.contract.topics import is_valid_id
 from shopfloor.kpi.energy import MeterSample
+from shopfloor.kpi.outcomes import OUTCOME_TERMS
 from shopfloor.kpi.rates import FinishedItem, stored_item
 from shopfloor.kpi.sessions import StoredEvent
 
@@ -29,19 +30,7 @@ NEIGHBOUR_MS = 6 * 3_600_000
 # A site's newest data is looked for in this last stretch first (``last_data_by_site``).
 RECENT_MS = 7 * 86_400_000
 
-OUTCOME_FIELDS = (
-    "final",
-    "fixed",
-    "repairable",
-    "end_of_life",
-    "unknown",
-    "returned_to_use",
-    "kg",
-    "kg_returned",
-    "kg_diverted",
-    "co2e_kg",
-    "bench_s",
-)
+OUTCOME_FIELDS = (*OUTCOME_TERMS, "bench_s")  # a finished point's derived fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,21 @@ from shopfloor.contract.categories import EMISSION_RATIO_POWERED
 DISPLACEMENT_FACTOR = 0.5
 
 
+# ``OutcomeFields``' fields in their order: the derived fields of a stored ``finished`` point (docs/storage.md).
+OUTCOME_TERMS = (
+    "final",
+    "fixed",
+    "repairable",
+    "end_of_life",
+    "unknown",
+    "returned_to_use",
+    "kg",
+    "kg_returned",
+    "kg_diverted",
+    "co2e_kg",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class OutcomeFields:
     """Stored on every ``finished`` event (docs/storage.md); sums of these are the KPIs."""

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from shopfloor.kpi.outcomes import OutcomeFields, outcome_fields
+from shopfloor.kpi.outcomes import OUTCOME_TERMS, OutcomeFields, outcome_fields
 from shopfloor.kpi.sessions import DEFAULT_TIMEZONE, ItemHistory
 
 
@@ -43,28 +43,13 @@ def finished_item(site: str, history: ItemHistory) -> FinishedItem | None:
     return FinishedItem(site, history.station, history.finished_ms, history.category, terms, history.bench_s)
 
 
-# ``OutcomeFields``' fields in their order: the stored ``finished`` point's derived fields.
-_STORED_TERMS = (
-    "final",
-    "fixed",
-    "repairable",
-    "end_of_life",
-    "unknown",
-    "returned_to_use",
-    "kg",
-    "kg_returned",
-    "kg_diverted",
-    "co2e_kg",
-)
-
-
 def stored_item(
     site: str, station: str, finished_ms: int, category: str | None, fields: Mapping[str, object]
 ) -> FinishedItem:
     """The KPI input for a stored ``finished`` point, from its derived fields (docs/storage.md)."""
     # One comprehension, not a helper call per field: a year of items is 37,000 of these conversions.
     # A tuple, not ``int | float``, in ``isinstance``: a union checks slower.
-    values = [fields.get(name) for name in _STORED_TERMS]
+    values = [fields.get(name) for name in OUTCOME_TERMS]
     n = [float(value) if isinstance(value, (int, float)) else 0.0 for value in values]
     terms = OutcomeFields(int(n[0]), int(n[1]), int(n[2]), int(n[3]), int(n[4]), int(n[5]), n[6], n[7], n[8], n[9])
     bench = fields.get("bench_s")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shopfloor.contract import RepairStatus, ReuseOutcome, StationEvent, StationState
-from shopfloor.kpi.outcomes import OutcomeFields
+from shopfloor.kpi.outcomes import OUTCOME_TERMS, OutcomeFields
 from shopfloor.kpi.rates import (
     Bucket,
     FinishedItem,
@@ -239,6 +239,7 @@ def test_a_stored_point_s_every_term_lands_in_its_own_field() -> None:
     """Each derived field a different number (ints as floats too, as MessagePack answers carry them): none is
     taken for another, and a missing or non-numeric one reads as 0."""
     names = [field.name for field in dataclasses.fields(OutcomeFields)]
+    assert tuple(names) == OUTCOME_TERMS  # stored_item relies on their order
     fields: dict[str, object] = {name: float(i + 1) for i, name in enumerate(names)}
     item = stored_item("s", "b1", 5, None, {**fields, "co2e_kg": "n/a", "bench_s": 60})
     assert [getattr(item.terms, name) for name in names[:-1]] == [i + 1 for i in range(len(names) - 1)]
