@@ -24,17 +24,18 @@ from collector.influx.init_db import init_v1
 from collector.kpi.quarters import KPI_QUARTER, QUARTER_MS, QuarterSummaries, quarter_start
 from collector.kpi.queries import KpiQueries, Range
 from collector.kpi.report import KpiReport
-from collector.kpi.summaries import SETTLE_MS, DaySummaries, day_bounds, local_midnights
+from collector.kpi.summaries import DaySummaries, day_bounds
 from collector.metrics import CollectorMetrics
-from collector.points import NS_PER_MINUTE, NS_PER_MS, Points
+from collector.points import NS_PER_MS
 from collector.settings import InfluxV1Settings, SiteSettings
 from collector.storage.dead_letters import DeadLetterStore
 from collector.storage.spool import Lane, Spool
 from shopfloor.kpi.pieces import MeterPiece, joined_kwh_piece, served
 from simulator.services import Influxd
+from tests.collector.drain.test_kpi_days import meter_points
 from tests.harness.influx import CountingClient, InfluxTestDB
 from tests.kpi.reference_path import ReferenceKpiReport
-from tests.kpi.test_read_model import assert_same
+from tests.kpi.test_read_model import assert_same, summarize_settled_days
 from tests.reports.demo_data import DemoData, load_demo
 
 pytestmark = [pytest.mark.integration]
@@ -84,14 +85,7 @@ def morning(influxd: Influxd) -> Iterator[tuple[InfluxV1Settings, DemoData, int]
     now = before_settling(int(time.time() * 1000))
     data = load_demo(settings, 3, now)
     client = make_client(settings)
-    summaries = DaySummaries(client, DaySummaries.writer_for(settings))
-    for spec in data.specs:
-        facts = SiteSettings(
-            main_meter=spec.main_meter_id, timezone=spec.timezone, opening_hours=spec.opening_hours_spec
-        )
-        for day in local_midnights(data.start_ms, data.end_ms, spec.timezone):
-            if day_bounds(day, spec.timezone)[1] + SETTLE_MS <= now:
-                summaries.summarize(spec.id, facts, day)
+    summarize_settled_days(settings, client, data, now)
     try:
         yield settings, data, now
     finally:
@@ -148,14 +142,13 @@ def test_compare_before_0815_reads_the_quarters_and_equals_the_old_path(
     client.close()
 
 
-def meter_points(site: str, start_ms: int, end_ms: int, watts: float, kwh0: float) -> tuple[Points, float]:
-    lines, minutes, kwh = [], set(), kwh0
-    for at in range(start_ms, end_ms, MINUTE_MS):
-        kwh += watts / 1000 / 60
-        ns = at * NS_PER_MS
-        lines.append(f"meter,device=main,edge=e1,site={site} energy_import={kwh},power={watts},seq=1i {ns}")
-        minutes.add(ns // NS_PER_MINUTE)
-    return Points(lines, minutes), kwh
+def assert_compare_as_the_old_path(
+    client: InfluxClient, facts: dict[str, SiteSettings], window: Range, at_ms: int
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        frozen(patch, at_ms)
+        new = KpiReport(KpiQueries(client)).compare(facts, window)
+        assert_same(new, ReferenceKpiReport(KpiQueries(client)).compare(facts, window), "compare")
 
 
 def quarters_of(client: InfluxClient, site: str) -> dict[int, dict[str, object]]:
@@ -179,9 +172,9 @@ def test_a_backlog_flushed_later_recomputes_its_quarters(influx_db: InfluxTestDB
     drainer = Drainer(
         spool, client, DeadLetterStore(tmp_path / "dead.sqlite"), CollectorMetrics(), settings, kpi_days=catch_up
     )
-    before, kwh = meter_points(site, start, outage, 2000.0, 100.0)
-    backlog, kwh = meter_points(site, outage, outage + 35 * MINUTE_MS, 6000.0, kwh)
-    after, _ = meter_points(site, outage + 35 * MINUTE_MS, now - 3 * MINUTE_MS, 2000.0, kwh)
+    before, kwh = meter_points("main", start, outage, 2000.0, 100.0, site=site)
+    backlog, kwh = meter_points("main", outage, outage + 35 * MINUTE_MS, 6000.0, kwh, site=site)
+    after, _ = meter_points("main", outage + 35 * MINUTE_MS, now - 3 * MINUTE_MS, 2000.0, kwh, site=site)
     influx_db.write("\n".join([*before.lines, *after.lines]), precision="ns")
     rebuild_rollup(settings, 1, now * NS_PER_MS)  # as the continuous query did, minute by minute
     catch_up.note_written([site], [], now)
@@ -203,13 +196,7 @@ def test_a_backlog_flushed_later_recomputes_its_quarters(influx_db: InfluxTestDB
     # The quarter inside the outage: 15 minutes at 6 kW, not the counter's step spread over the gap.
     assert abs(second[hole + QUARTER_MS]["main_kwh"] - 1.5) < 1e-9 < abs(first[hole + QUARTER_MS]["main_kwh"] - 1.5)
     window = Range(start - DAY_MS, now + HOUR_MS)
-    with pytest.MonkeyPatch.context() as patch:
-        frozen(patch, now)
-        assert_same(
-            KpiReport(KpiQueries(client)).compare({site: facts}, window),
-            ReferenceKpiReport(KpiQueries(client)).compare({site: facts}, window),
-            "compare",
-        )
+    assert_compare_as_the_old_path(client, {site: facts}, window, now)
     client.close()
     spool.close()
 
@@ -222,7 +209,7 @@ def test_a_silent_meter_s_quarters_wait_for_its_next_sample(influx_db: InfluxTes
     now = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
     start = quarter_start(now - 4 * HOUR_MS)
     silent_from = start + HOUR_MS + 7 * MINUTE_MS
-    points, kwh = meter_points(site, start, silent_from, 1200.0, 10.0)
+    points, kwh = meter_points("main", start, silent_from, 1200.0, 10.0, site=site)
     influx_db.write("\n".join(points.lines), precision="ns")
     rebuild_rollup(settings, 1, now * NS_PER_MS)
     client = make_client(settings)
@@ -236,7 +223,7 @@ def test_a_silent_meter_s_quarters_wait_for_its_next_sample(influx_db: InfluxTes
 
     # The meter is back two hours later (a live point, not late): the next quarter's end tries again.
     back = silent_from + 2 * HOUR_MS
-    later, _ = meter_points(site, back, back + 20 * MINUTE_MS, 1200.0, kwh + 2.4)
+    later, _ = meter_points("main", back, back + 20 * MINUTE_MS, 1200.0, kwh + 2.4, site=site)
     influx_db.write("\n".join(later.lines), precision="ns")
     rebuild_rollup(settings, 1, now * NS_PER_MS)
     then = back + 20 * MINUTE_MS + QUARTER_SETTLE_MS
@@ -245,13 +232,7 @@ def test_a_silent_meter_s_quarters_wait_for_its_next_sample(influx_db: InfluxTes
     assert stored[quarter_start(silent_from) + QUARTER_MS]["gap"] is True  # inside the silence: a counter gap
     assert catch_up.cursor[site] == quarter_start(back + 19 * MINUTE_MS)
     window = Range(start - DAY_MS, then)
-    with pytest.MonkeyPatch.context() as patch:
-        frozen(patch, then)
-        assert_same(
-            KpiReport(KpiQueries(client)).compare({site: facts}, window),
-            ReferenceKpiReport(KpiQueries(client)).compare({site: facts}, window),
-            "compare",
-        )
+    assert_compare_as_the_old_path(client, {site: facts}, window, then)
     client.close()
 
 

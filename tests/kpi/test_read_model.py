@@ -61,12 +61,8 @@ class Demo:
         self.window = Range(data.start_ms, data.end_ms)
 
 
-@pytest.fixture(scope="module")
-def demo(influxd: Influxd) -> Iterator[Demo]:
-    settings = InfluxV1Settings(url=influxd.url, database=f"readmodel_{uuid.uuid4().hex[:8]}")
-    now = int(time.time() * 1000) // 60_000 * 60_000
-    data = load_demo(settings, DAYS, now)
-    client = make_client(settings)
+def summarize_settled_days(settings: InfluxV1Settings, client: InfluxClient, data: DemoData, now: int) -> None:
+    """The demo's days that have settled at ``now``, summarized as the collector's catch-up summarizes them."""
     summaries = DaySummaries(client, DaySummaries.writer_for(settings))
     for spec in data.specs:
         facts = SiteSettings(
@@ -75,6 +71,15 @@ def demo(influxd: Influxd) -> Iterator[Demo]:
         for day in local_midnights(data.start_ms, data.end_ms, spec.timezone):
             if day_bounds(day, spec.timezone)[1] + SETTLE_MS <= now:
                 summaries.summarize(spec.id, facts, day)
+
+
+@pytest.fixture(scope="module")
+def demo(influxd: Influxd) -> Iterator[Demo]:
+    settings = InfluxV1Settings(url=influxd.url, database=f"readmodel_{uuid.uuid4().hex[:8]}")
+    now = int(time.time() * 1000) // 60_000 * 60_000
+    data = load_demo(settings, DAYS, now)
+    client = make_client(settings)
+    summarize_settled_days(settings, client, data, now)
     try:
         yield Demo(settings, data, client)
     finally:

@@ -31,12 +31,14 @@ BENCH_W = 600.0  # the bench meter while the item is repaired; 100 W otherwise
 MAIN_W = 2000.0
 
 
-def meter_points(device: str, start_ms: int, end_ms: int, watts: float, kwh0: float) -> tuple[Points, float]:
+def meter_points(
+    device: str, start_ms: int, end_ms: int, watts: float, kwh0: float, site: str = SITE
+) -> tuple[Points, float]:
     lines, minutes, kwh = [], set(), kwh0
     for at in range(start_ms, end_ms, MINUTE_MS):
         kwh += watts / 1000 / 60
         ns = at * NS_PER_MS
-        lines.append(f"meter,device={device},edge=e1,site={SITE} energy_import={kwh},power={watts},seq=1i {ns}")
+        lines.append(f"meter,device={device},edge=e1,site={site} energy_import={kwh},power={watts},seq=1i {ns}")
         minutes.add(ns // NS_PER_MINUTE)
     return Points(lines, minutes), kwh
 
