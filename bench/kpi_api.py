@@ -305,9 +305,14 @@ def growth(args: argparse.Namespace) -> int:
                     detail = json.loads(row["detail"])
                     detail["start_ms"] += shift
                     detail["end_ms"] += shift
-                    for meter in detail["meters"].values():
+                    meters: dict[str, str] = {}
+                    for name, text in row.items():
+                        if not name.startswith("meter_") or text is None:
+                            continue
+                        meter = json.loads(text)
                         if meter["peak_slot_ms"] is not None:
                             meter["peak_slot_ms"] += shift
+                        meters[name] = json.dumps(meter, separators=(",", ":"))
                     summary_rows.append(
                         point(
                             KPI_DAY,
@@ -323,6 +328,7 @@ def growth(args: argparse.Namespace) -> int:
                                 "computed_ms": int(row["computed_ms"]),
                                 "totals": row["totals"],
                                 "detail": json.dumps(detail, separators=(",", ":")),
+                                **meters,
                             },
                             older * 1_000_000,
                         )

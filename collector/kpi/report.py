@@ -142,7 +142,7 @@ class KpiReport:
         plan = self._plan(window, facts)
         stored: dict[int, Any] = {}
         if plan.usable:
-            stored = dict(self._stored.details(site, facts, plan.usable))
+            stored = dict(self._stored.details(site, facts, plan.usable, devices))
         steps, pieces = self._steps(site, facts, window, devices, plan, stored, station, True)
         built = iter(self._live.build_many(steps))
         return [next(built) if piece is None else piece for piece in pieces]

@@ -2,7 +2,8 @@
 InfluxDB (``rollup.kpi_day``), written by the drainer's catch-up and read by the KPI API (docs/kpis.md).
 
 A day summary is one point per site and local day, at local midnight: ``totals`` (JSON: what the cross-site
-comparison adds up) and ``detail`` (JSON: the whole ``SitePiece``), with ``basis``, the site facts it was
+comparison adds up), ``detail`` (JSON: the ``SitePiece`` but its meters) and one ``meter_<device>`` field per
+meter (JSON: its ``MeterPiece``), with ``basis``, the site facts it was
 computed with (time zone, opening hours, meters). A summary whose basis differs from today's configuration
 is not used: that day is computed from raw data, like a range's partial edges.
 """
@@ -44,14 +45,20 @@ from shopfloor.kpi.runs import MeterRun, Span, bench_devices, span_sessions, spl
 from shopfloor.kpi.sessions import STAFFED_MAX_SILENCE_MS
 
 KPI_DAY = "kpi_day"
-# Bumped when a summary's content changes meaning: older summaries are then recomputed, not used.
-SUMMARY_VERSION = 1
+# Bumped when a summary's content changes meaning or layout: older summaries are then recomputed, not used.
+# 2: each meter's piece in a field of its own (``meter_field``), no longer inside ``detail``.
+SUMMARY_VERSION = 2
 # Sessions that began before a piece still count inside it: its events are read this far back.
 SESSION_LOOKBACK_MS = 86_400_000
 MINUTE_MS = 60_000
 # A day's summary is final once every event that can reach into it has come: the staffed-time rule looks
 # up to 8 h past midnight, and the rollup's last minutes close shortly after.
 SETTLE_MS = STAFFED_MAX_SILENCE_MS + 15 * MINUTE_MS
+
+
+def meter_field(device: str) -> str:
+    """The field of a day summary that holds one meter's piece (JSON)."""
+    return f"meter_{device}"
 
 
 def local_midnights(start_ms: int, end_ms: int, timezone: str) -> list[int]:
@@ -418,6 +425,7 @@ class DaySummaries:
     @staticmethod
     def _line(site: str, facts: SiteSettings, piece: SitePiece) -> str:
         detail = piece.to_json()
+        meters = detail.pop("meters")
         totals = {
             "items": detail["items"],
             "staffed_s": sum(piece.staffed_s.values()),
@@ -432,6 +440,9 @@ class DaySummaries:
                 "computed_ms": now_ms(),
                 "totals": json.dumps(totals, separators=(",", ":")),
                 "detail": json.dumps(detail, separators=(",", ":")),
+                # Each meter's piece in a field of its own: a site's KPIs read only its main meter's, not the
+                # bench meters' (half of a day's detail), and a station's only its bench meter's.
+                **{meter_field(name): json.dumps(meter, separators=(",", ":")) for name, meter in meters.items()},
             },
             piece.start_ms * 1_000_000,
         )
@@ -467,12 +478,23 @@ class DaySummaries:
         [answer] = ask(self.client, [(self._statement(fields, site, facts, days), True)])
         return self._current(rows_of(answer), facts, days)
 
-    def details(self, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, SitePiece]:
-        return {
-            # orjson: a year of details is 365 parses of ~10 kB each, 3-4x faster than the json module's.
-            at: SitePiece.from_json(orjson.loads(row["detail"]))
-            for at, row in self._read("detail", site, facts, days).items()
-        }
+    def details(
+        self, site: str, facts: SiteSettings, days: Sequence[int], devices: Sequence[str]
+    ) -> dict[int, SitePiece]:
+        """The stored pieces of ``days``, with the meter pieces of ``devices`` only."""
+        names = [meter_field(checked_id(device)) for device in devices]
+        fields = ", ".join(["detail", *(f'"{name}"' for name in names)])
+        found: dict[int, SitePiece] = {}
+        for at, row in self._read(fields, site, facts, days).items():
+            # orjson: a year of details is 365 parses, 3-4x faster than the json module's.
+            detail = orjson.loads(row["detail"])
+            detail["meters"] = {
+                device: orjson.loads(row[name])
+                for device, name in zip(devices, names, strict=True)
+                if row.get(name) is not None
+            }
+            found[at] = SitePiece.from_json(detail)
+        return found
 
     def totals(self, site: str, facts: SiteSettings, days: Sequence[int]) -> dict[int, dict[str, Any]]:
         return {at: json.loads(row["totals"]) for at, row in self._read("totals", site, facts, days).items()}

@@ -105,8 +105,8 @@ def assert_same(new: Any, old: Any, where: str = "") -> None:
 class CountingSummaries(DaySummaries):
     days_read = 0
 
-    def details(self, site: str, facts: SiteSettings, days: Any) -> Any:
-        found = super().details(site, facts, days)
+    def details(self, site: str, facts: SiteSettings, days: Any, devices: Any) -> Any:
+        found = super().details(site, facts, days, devices)
         CountingSummaries.days_read += len(found)
         return found
 
@@ -233,8 +233,10 @@ class MissingSummaries(DaySummaries):
         super().__init__(client)
         self.hidden = hidden
 
-    def details(self, site: str, facts: SiteSettings, days: Any) -> Any:
-        return {day: piece for day, piece in super().details(site, facts, days).items() if day not in self.hidden}
+    def details(self, site: str, facts: SiteSettings, days: Any, devices: Any) -> Any:
+        return {
+            day: piece for day, piece in super().details(site, facts, days, devices).items() if day not in self.hidden
+        }
 
 
 def test_consecutive_days_without_a_summary_are_read_together(demo: Demo) -> None:

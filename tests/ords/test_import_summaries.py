@@ -30,8 +30,8 @@ pytestmark = [pytest.mark.integration]
 class CountingSummaries(DaySummaries):
     days_read = 0
 
-    def details(self, site: str, facts: SiteSettings, days: Any) -> Any:
-        found = super().details(site, facts, days)
+    def details(self, site: str, facts: SiteSettings, days: Any, devices: Any) -> Any:
+        found = super().details(site, facts, days, devices)
         CountingSummaries.days_read += len(found)
         return found
 
