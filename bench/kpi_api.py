@@ -279,8 +279,8 @@ def growth(args: argparse.Namespace) -> int:
             if day_bounds(yesterday, TZ)[1] + SETTLE_MS <= now:
                 for site_id in ids:
                     summaries.summarize(site_id, facts[site_id], yesterday)
-            quarters = QuarterCatchUp(QuarterSummaries(writer, rollup_writer), facts.__getitem__)
             if args.quarters:
+                quarters = QuarterCatchUp(QuarterSummaries(writer, rollup_writer), facts.__getitem__)
                 quarters.note_written(ids, [], now)
                 quarters.run_one(now)
             copies: list[str] = []

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from collector.kpi.quarters import QUARTER_MS, QuarterSummaries, quarter_start, unsettled_start
-from collector.kpi.summaries import SETTLE_MS
+from collector.kpi.summaries import MINUTE_MS, SETTLE_MS
+from collector.points import NS_PER_MS
 from collector.settings import SiteSettings
 
-NS_PER_MS = 1_000_000
-MINUTE_MS = 60_000
 # A quarter's last minute closes at its end; its points come within seconds, and the rollup's query runs then.
 QUARTER_SETTLE_MS = 2 * MINUTE_MS
 

@@ -26,7 +26,7 @@ from collector.influx.client import InfluxClient, InfluxQueryError, Series
 from collector.kpi.merge import Select
 from collector.kpi.queries import Range, checked_id
 from collector.kpi.summaries import Answers, MeterReads, ask, basis, day_bounds, now_ms
-from collector.points import point
+from collector.points import NS_PER_MS, point
 from collector.settings import SiteSettings
 from shopfloor.kpi.energy import QUARTER_HOUR_MS
 from shopfloor.kpi.pieces import MeterPiece, meter_kwh_piece
@@ -34,17 +34,11 @@ from shopfloor.kpi.runs import Span
 
 KPI_QUARTER = "kpi_quarter"
 QUARTER_MS = QUARTER_HOUR_MS
-NS_PER_MS = 1_000_000
 _FIELDS = ("has_data", "main_kwh", "covered_ms", "gap")
 
 
 def quarter_start(at_ms: int) -> int:
     return at_ms - at_ms % QUARTER_MS
-
-
-def quarter_end(at_ms: int) -> int:
-    """The first quarter boundary at or after ``at_ms``."""
-    return -(-at_ms // QUARTER_MS) * QUARTER_MS
 
 
 def unsettled_start(now: int, facts: SiteSettings, settle_ms: int) -> int:
@@ -80,6 +74,7 @@ class QuarterSummaries:
         lines: list[str] = []
         computed = now_ms()
         for site, (facts, spans, reads) in runs.items():
+            current = basis(facts)
             per_span = reads.segments(follows[site])[facts.main_meter]
             # The meter's newest sample read: a quarter that ends after it lacks its last segment (not stored).
             last_seen = max((segs[-1].end_ms for segs in per_span if segs), default=None)
@@ -88,7 +83,8 @@ class QuarterSummaries:
                     break
                 if span.start_ms == reached[site]:
                     reached[site] = span.end_ms
-                lines.append(self._line(site, facts, span.start_ms, meter_kwh_piece(segs, facts.timezone), computed))
+                meter = meter_kwh_piece(segs, facts.timezone)
+                lines.append(self._line(site, current, span.start_ms, meter, computed))
         if lines:
             if self.writer is None:
                 raise RuntimeError("QuarterSummaries was made without a writer")
@@ -98,9 +94,9 @@ class QuarterSummaries:
         return reached
 
     @staticmethod
-    def _line(site: str, facts: SiteSettings, start_ms: int, meter: MeterPiece, computed_ms: int) -> str:
+    def _line(site: str, current_basis: str, start_ms: int, meter: MeterPiece, computed_ms: int) -> str:
         fields: dict[str, str | int | float | bool] = {
-            "basis": basis(facts),
+            "basis": current_basis,
             "computed_ms": computed_ms,
             "has_data": meter.has_data,
             "covered_ms": meter.covered_ms,

@@ -209,7 +209,7 @@ class KpiReport:
                 continue
             run.append(PieceBuilder.span(start, stop, i == 0, i == last, None if i == last else end))
             pieces.append(None)
-            got = served(quarters, start, min(stop, until)) if quarters and i > 0 else None
+            got = served(quarters, start, min(stop, until)) if quarters else None
             if got is not None:
                 stored_energy[start] = got
         close_run()

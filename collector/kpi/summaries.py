@@ -311,10 +311,10 @@ class PieceBuilder:
         if served and (not kwh_only or wanted != [facts.main_meter]):
             raise ValueError("stored quarter hours serve only the main meter's kWh terms (kwh_only)")
         # The spans whose meters are read raw: a span's rest after its stored quarters, or all of it.
+        stored = [None if span.open_start else served.get(span.start_ms) for span in spans]
         meter_spans: list[Span] = []
         meter_index: list[int | None] = []
-        for span in spans:
-            got = None if span.open_start else served.get(span.start_ms)
+        for span, got in zip(spans, stored, strict=True):
             if got is not None and got.until_ms >= span.end_ms:
                 meter_index.append(None)
                 continue
@@ -354,8 +354,7 @@ class PieceBuilder:
         for i, span in enumerate(spans):
             piece = SitePiece(span.start_ms, span.end_ms)
             piece.staffed_s = found[i].staffed_s
-            at = meter_index[i]
-            got = None if span.open_start else served.get(span.start_ms)
+            at, got = meter_index[i], stored[i]
             for device in wanted:
                 # Already cut at the piece's inner sides; a range's own edge keeps its last segment whole.
                 segs = [] if at is None else by_device[device][at]
